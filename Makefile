@@ -1,0 +1,46 @@
+# Propensity Workbench: `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAMPLE_DIR := reports/sample-data
+SAMPLE_PROFILES ?= 20000
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-all lint format lab bench clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name workbench --display-name "Propensity Workbench" >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the workbench with dev tools
+
+run: $(STAMP) ## Generate the bundled sample and run the whole pipeline; prints where the report is
+	$(BIN)/workbench sample --profiles $(SAMPLE_PROFILES) --out $(SAMPLE_DIR)
+	$(BIN)/workbench run $(SAMPLE_DIR)/config.yaml
+
+test: $(STAMP) ## Run the test suite (includes the papermill notebook run on a small sample)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## Lint and check formatting with ruff
+	$(BIN)/ruff check workbench tests benchmarks
+	$(BIN)/ruff format --check workbench tests benchmarks
+
+format: $(STAMP) ## Format the code with ruff
+	$(BIN)/ruff format workbench tests benchmarks
+	$(BIN)/ruff check --fix workbench tests benchmarks
+
+lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project's kernel
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP) ## Run the benchmarks (prints figures; slow)
+	$(BIN)/python benchmarks/run_all.py
+
+clean: ## Remove the virtual environment and generated reports
+	rm -rf $(VENV) reports/*/ .pytest_cache

@@ -1,0 +1,372 @@
+"""The YAML configuration: the public contract that users, tests and examples write.
+
+Validated by pydantic. Unknown keys are errors; paths are relative to the config file; every
+error names the key and the file in one line (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from workbench.errors import ConfigError
+
+OPERATORS = (
+    "==",
+    "!=",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "in",
+    "not_in",
+    "exists",
+    "not_exists",
+    "contains",
+    "starts_with",
+)
+Operator = Literal[
+    "==",
+    "!=",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "in",
+    "not_in",
+    "exists",
+    "not_exists",
+    "contains",
+    "starts_with",
+]
+DELIMITERS = {"whitespace": None, ",": ",", "\t": "\t", "tab": "\t", ";": ";", "|": "|"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Condition(_Strict):
+    """One test on one event: `{field: event_type, op: "==", value: purchase}`."""
+
+    field: str
+    op: Operator = "=="
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _value_fits_operator(self) -> Condition:
+        if self.op in ("in", "not_in"):
+            if not isinstance(self.value, list) or not self.value:
+                raise ValueError(f"operator '{self.op}' needs a non-empty list value")
+        elif self.op in ("exists", "not_exists"):
+            pass
+        elif self.value is None:
+            raise ValueError(f"operator '{self.op}' needs a value")
+        elif isinstance(self.value, (list, dict)):
+            raise ValueError(f"operator '{self.op}' needs a single value, not a list")
+        if self.op in ("contains", "starts_with") and not isinstance(self.value, str):
+            raise ValueError(f"operator '{self.op}' needs a text value")
+        return self
+
+
+class EventsConfig(_Strict):
+    """Where the experience events come from and how their columns map to the canonical ones."""
+
+    path: Path | None = None
+    table: str | None = None
+    connection: str | None = None
+    format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
+    delimiter: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    event_type: str | None = None
+    timestamp_format: str | None = None
+    dedupe: Literal["exact", "none"] | list[str] = "exact"
+
+    @field_validator("delimiter")
+    @classmethod
+    def _known_delimiter(cls, v: str | None) -> str | None:
+        if v is not None and v not in DELIMITERS:
+            raise ValueError(f"unknown delimiter {v!r}; use one of ',', '\\t', ';', '|', whitespace")
+        return v
+
+    @field_validator("columns")
+    @classmethod
+    def _canonical_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = set(v) - {"profile_id", "timestamp", "event_type"}
+        if unknown:
+            raise ValueError(
+                f"unknown canonical column(s) {sorted(unknown)}; map profile_id, timestamp, event_type"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EventsConfig:
+        if (self.path is None) == (self.table is None):
+            raise ValueError("give exactly one of 'path' (a file) or 'table' (a database table)")
+        return self
+
+
+class ProfilesConfig(_Strict):
+    """Optional profile attributes: one row per profile."""
+
+    path: Path
+    format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
+    delimiter: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("columns")
+    @classmethod
+    def _canonical_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = set(v) - {"profile_id"}
+        if unknown:
+            raise ValueError(f"unknown canonical column(s) {sorted(unknown)}; map profile_id only")
+        return v
+
+
+class GoalConfig(_Strict):
+    """What the model predicts: a goal event occurring (or not) within the outcome window."""
+
+    outcome: Literal["occurs", "does_not_occur"] = "occurs"
+    match: Literal["all", "any"] = "all"
+    conditions: Annotated[list[Condition], Field(min_length=1)]
+    window_days: Annotated[int, Field(gt=0, le=3650)]
+
+    @property
+    def propensity_type(self) -> str:
+        return "conversion" if self.outcome == "occurs" else "churn"
+
+
+class EligibilityConfig(_Strict):
+    """Who is scored: profiles active recently (or with any history when null)."""
+
+    active_within_days: Annotated[int, Field(ge=30, le=3650)] | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class CustomEvent(_Strict):
+    """A named event definition that becomes extra features (counts, recency)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    match: Literal["all", "any"] = "all"
+    conditions: Annotated[list[Condition], Field(min_length=1)]
+
+
+class FeaturesConfig(_Strict):
+    lookback_days: Annotated[int, Field(ge=30, le=3650)] = 365
+    exclude: list[str] = Field(default_factory=list)
+
+
+class TrainingConfig(_Strict):
+    snapshots: Annotated[int, Field(ge=2, le=52)] = 4
+    step_days: Annotated[int, Field(ge=1, le=365)] = 30
+    # Above this many snapshot rows, training uses a stratified sample (documented in README).
+    max_rows: Annotated[int, Field(ge=1000)] = 1_000_000
+    seed: int = 42
+
+
+class ReadinessConfig(_Strict):
+    min_positives: Annotated[int, Field(ge=1)] = 500
+    min_negatives: Annotated[int, Field(ge=1)] = 500
+
+
+class BucketsConfig(_Strict):
+    medium: Annotated[int, Field(ge=1, le=100)] = 25
+    high: Annotated[int, Field(ge=1, le=100)] = 75
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BucketsConfig:
+        if not self.medium < self.high:
+            raise ValueError("buckets: 'medium' must be below 'high'")
+        return self
+
+
+class ScoringConfig(_Strict):
+    as_of: dt.date | None = None
+    buckets: BucketsConfig = Field(default_factory=BucketsConfig)
+
+
+class OutputConfig(_Strict):
+    dir: Path | None = None
+
+
+class SegmentRule(_Strict):
+    """An audience built from scores, factors and profile attributes."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\- ]+$")]
+    bucket: Literal["low", "medium", "high"] | list[Literal["low", "medium", "high"]] | None = None
+    percentile_min: Annotated[int, Field(ge=1, le=100)] | None = None
+    percentile_max: Annotated[int, Field(ge=1, le=100)] | None = None
+    factor: str | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class SparkConfig(_Strict):
+    master: str = "local[2]"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class DuckDBConfig(_Strict):
+    memory_limit: str | None = None
+    threads: Annotated[int, Field(ge=1)] | None = None
+
+
+class Config(_Strict):
+    """A whole workbench configuration. Only `events` and `goal` are required."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")] = "workbench"
+    events: EventsConfig
+    profiles: ProfilesConfig | None = None
+    goal: GoalConfig
+    eligibility: EligibilityConfig = Field(default_factory=EligibilityConfig)
+    custom_events: list[CustomEvent] = Field(default_factory=list)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    segments: list[SegmentRule] = Field(default_factory=list)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)
+
+    # The file this config came from (errors name it); not part of the YAML.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        names = [c.name for c in self.custom_events]
+        if len(names) != len(set(names)):
+            raise ValueError("custom_events: names must be unique")
+        seg = [s.name for s in self.segments]
+        if len(seg) != len(set(seg)):
+            raise ValueError("segments: names must be unique")
+        return self
+
+    @property
+    def output_dir(self) -> Path:
+        return self.output.dir if self.output.dir is not None else Path("reports") / self.name
+
+    def where(self) -> str:
+        """The file name used in error messages."""
+        return str(self.source) if self.source else "<config>"
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        """Plain values (paths as strings) for writing the config used next to a run."""
+        return self.model_dump(mode="json", exclude={"source"}, exclude_none=True)
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, where: str) -> None:
+    keys = dotted.split(".")
+    node: Any = raw
+    for k in keys[:-1]:
+        if isinstance(node, list):
+            try:
+                node = node[int(k)]
+            except (ValueError, IndexError) as exc:
+                raise ConfigError(f"{where}: --set {dotted}: no list item {k!r}") from exc
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"{where}: --set {dotted}: {k!r} is not a section")
+        node = node.setdefault(k, {})
+    last = keys[-1]
+    if isinstance(node, list):
+        try:
+            node[int(last)] = value
+        except (ValueError, IndexError) as exc:
+            raise ConfigError(f"{where}: --set {dotted}: no list item {last!r}") from exc
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"{where}: --set {dotted}: cannot set inside a plain value")
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """`["goal.window_days=30", "name=x"]` -> `{"goal.window_days": 30, "name": "x"}` (YAML values)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        key, _, text = item.partition("=")
+        try:
+            out[key.strip()] = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {key}: value is not valid YAML ({exc.problem})") from exc
+    return out
+
+
+def _format_validation_error(exc: ValidationError, where: str) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    msg = msg.removeprefix("Value error, ")
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{where}: {loc or '<top>'}: {msg}{more}"
+
+
+def _resolve_path(p: Path | None, base: Path) -> Path | None:
+    if p is None:
+        return None
+    p = Path(p).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def config_from_dict(
+    raw: dict[str, Any], *, base_dir: Path | None = None, source: Path | None = None
+) -> Config:
+    """Validate a plain dict (e.g. parsed YAML) into a Config; relative paths resolve against base_dir."""
+    where = str(source) if source else "<config>"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of sections (events, goal, ...)")
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, where)) from None
+    base = base_dir or Path.cwd()
+    cfg.events.path = _resolve_path(cfg.events.path, base)
+    if cfg.events.connection and "://" not in cfg.events.connection:
+        cfg.events.connection = str(_resolve_path(Path(cfg.events.connection), base))
+    if cfg.profiles is not None:
+        cfg.profiles.path = _resolve_path(cfg.profiles.path, base)
+    if cfg.output.dir is not None:
+        cfg.output.dir = _resolve_path(cfg.output.dir, base)
+    cfg.source = source
+    return cfg
+
+
+def load_config(
+    path: str | Path, overrides: dict[str, Any] | list[str] | None = None
+) -> Config:
+    """Read and validate a YAML config. `overrides` are dotted keys (`goal.window_days`) to values."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    if raw is None:
+        raise ConfigError(f"{path}: config file is empty")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (events, goal, ...)")
+    if isinstance(overrides, list):
+        overrides = parse_overrides(overrides)
+    for key, value in (overrides or {}).items():
+        _set_dotted(raw, key, value, str(path))
+    return config_from_dict(raw, base_dir=path.parent.resolve(), source=path)
+
+
+def dump_config(cfg: Config, path: str | Path) -> Path:
+    """Write the config as used (absolute paths) next to a run."""
+    path = Path(path)
+    path.write_text(yaml.safe_dump(cfg.to_yaml_dict(), sort_keys=False, allow_unicode=True))
+    return path
