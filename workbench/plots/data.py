@@ -1,0 +1,3 @@
+"""Charts (data)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Charts (models)."""
+
+__all__: list[str] = []

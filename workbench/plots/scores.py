@@ -1,0 +1,3 @@
+"""Charts (scores)."""
+
+__all__: list[str] = []
