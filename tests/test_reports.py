@@ -1,0 +1,150 @@
+"""Run folders, papermill execution and the landing page, with tiny fake notebooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from workbench.reports import NotebookError, new_run_dir, run_notebooks, write_report
+
+NOW = dt.datetime(2026, 3, 1, 9, 30, 5)
+
+
+def _latest(base: Path) -> str:
+    link = base / "latest"
+    if link.is_symlink():
+        return Path(link.readlink()).name
+    return (base / "latest.txt").read_text().strip()
+
+
+def test_run_dir_is_named_by_time_and_never_reused(tmp_path):
+    a = new_run_dir(tmp_path, now=NOW)
+    (a / "keep.txt").write_text("first run")
+    b = new_run_dir(tmp_path, now=NOW)
+    c = new_run_dir(tmp_path, now=NOW)
+    assert a.name == "20260301-093005"
+    assert (b.name, c.name) == ("20260301-093005-2", "20260301-093005-3")
+    assert (a / "keep.txt").read_text() == "first run"
+    assert _latest(tmp_path) == c.name
+
+
+def test_latest_points_at_newest_run(tmp_path):
+    new_run_dir(tmp_path, now=NOW)
+    later = new_run_dir(tmp_path, now=NOW + dt.timedelta(days=1))
+    assert _latest(tmp_path) == later.name
+    if (tmp_path / "latest").is_symlink():
+        assert (tmp_path / "latest").resolve() == later
+
+
+def _notebook(path: Path, *sources: str) -> None:
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    params = new_code_cell(
+        'run_dir: str = ""  # run folder\nas_of: str = ""  # scoring date\nshout: bool = False  # unused'
+    )
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [new_markdown_cell("# Fake"), params, *(new_code_cell(s) for s in sources)]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "name: fake\n"
+        "events: {path: events.csv}\n"
+        "goal: {conditions: [{field: event_type, value: purchase}], window_days: 30}\n"
+    )
+    return path
+
+
+PNG = (
+    "import matplotlib\nmatplotlib.use('agg')\nimport matplotlib.pyplot as plt\n"
+    "from IPython.display import Image, display\nimport io\n"
+    "fig, ax = plt.subplots(); ax.plot([1, 2]); buf = io.BytesIO(); fig.savefig(buf, format='png')\n"
+    "display(Image(buf.getvalue()))"
+)
+
+
+def test_run_executes_in_order_and_writes_reports(tmp_path, config):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(
+        nbs / "01_first.ipynb",
+        "import json, pathlib\n"
+        "pathlib.Path(run_dir, 'metrics.json').write_text(json.dumps("
+        "{'champion': 'logistic', 'validation': {'roc_auc': 0.71}, 'profiles_scored': 1234}))",
+        PNG,
+    )
+    _notebook(
+        nbs / "02_second.ipynb",
+        "import pathlib\nassert pathlib.Path(run_dir, 'metrics.json').exists()\n"
+        "pathlib.Path(run_dir, 'scores.csv').write_text('profile_id,probability\\n')",
+    )
+    lines: list[str] = []
+    run = run_notebooks(
+        config, out=tmp_path / "runs", as_of="2026-01-01", notebooks_dir=nbs, progress=lines.append
+    )
+    assert run.parent == (tmp_path / "runs").resolve()
+    assert (run / "config.yaml").exists()
+    for stem in ("01_first", "02_second"):
+        assert (run / f"{stem}.ipynb").exists()
+        assert (run / f"{stem}.html").exists()
+    page = (run / "01_first.html").read_text()
+    assert "data:image/png;base64" in page
+    assert "pathlib.Path(run_dir" not in page  # code is hidden
+    executed = nbformat.read(run / "01_first.ipynb", as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert "2026-01-01" in injected[0].source and str(run) in injected[0].source
+    assert "interactive" not in injected[0].source  # only declared parameters are injected
+    report = (run / "report.html").read_text()
+    assert "logistic" in report and "0.710" in report and "1,234" in report
+    assert 'href="01_first.html"' in report and 'href="scores.csv"' in report
+    assert any("01_first" in s and " s" in s for s in lines)
+    rec = json.loads((run / "run.json").read_text())
+    assert [n["status"] for n in rec["notebooks"]] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize(
+    ("raise_src", "code"),
+    [
+        ("raise ValueError('boom went the cell')", 1),
+        (
+            "from workbench.errors import NotReadyError\nraise NotReadyError(['only 3 positives'])",
+            3,
+        ),
+        ("from workbench.errors import DataError\nraise DataError('events.csv: empty')", 2),
+    ],
+)
+def test_failing_notebook_is_saved_and_named(tmp_path, config, raise_src, code):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_ok.ipynb", "x = 1")
+    _notebook(nbs / "02_broken.ipynb", raise_src)
+    _notebook(nbs / "03_never.ipynb", "x = 3")
+    with pytest.raises(NotebookError) as info:
+        run_notebooks(config, out=tmp_path / "runs", notebooks_dir=nbs, progress=None)
+    err = info.value
+    assert err.exit_code == code
+    assert "02_broken" in str(err) and "\n" not in str(err)
+    run = next(p for p in (tmp_path / "runs").iterdir() if not p.name.startswith("latest"))
+    saved = nbformat.read(run / "02_broken.ipynb", as_version=4)
+    outputs = [o for c in saved.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any(o.get("output_type") == "error" for o in outputs)
+    assert (run / "02_broken.html").exists()
+    assert not (run / "03_never.ipynb").exists()
+    assert "did not finish" in (run / "report.html").read_text()
+
+
+def test_report_without_metrics_still_renders(tmp_path):
+    path = write_report(tmp_path, {"notebooks": [], "status": "ok"})
+    assert "Headline figures" in path.read_text()

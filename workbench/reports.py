@@ -1,0 +1,417 @@
+"""Run folders, papermill execution of notebooks 01-05, HTML export and the `report.html` landing page.
+
+`run_notebooks` is what `workbench run` calls: it writes the effective config into a new run
+folder, executes the notebooks in order (each reads and writes files in that folder), saves
+each executed notebook and its HTML (code hidden, figures embedded), then writes
+`report.html` with the headline figures from `metrics.json`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workbench.config import dump_config, load_config
+from workbench.errors import WorkbenchError
+
+__all__ = [
+    "NOTEBOOKS",
+    "NotebookError",
+    "export_html",
+    "find_notebooks",
+    "new_run_dir",
+    "pick_kernel",
+    "run_notebooks",
+    "write_report",
+]
+
+# The notebooks `workbench run` executes, in order (file stems in `notebooks/`).
+NOTEBOOKS = (
+    "01_data_prep",
+    "02_goal_definition",
+    "03_model_comparison",
+    "04_factor_report",
+    "05_scoring_and_segments",
+)
+
+# Exit codes of the errors a notebook may raise (by exception class name, as papermill reports it).
+_EXIT_CODES = {"ConfigError": 2, "DataError": 2, "ModelMismatchError": 2, "NotReadyError": 3}
+
+# Files a run writes that the landing page links to, when present.
+_RUN_FILES = (
+    ("scores.csv", "scores for every eligible profile"),
+    ("segments", "audiences built from the scores (one CSV each)"),
+    ("segments_summary.csv", "audience sizes"),
+    ("metrics.json", "model metrics (machine-readable)"),
+    ("data_quality.json", "rows read, kept and quarantined"),
+    ("goal_summary.json", "cutoffs, positives, negatives, readiness"),
+    ("quarantine.csv", "rows set aside, with the reason"),
+    ("config.yaml", "the configuration this run used"),
+    ("model", "the saved champion model"),
+    ("run.json", "notebooks, parameters and timings of this run"),
+)
+
+
+class NotebookError(WorkbenchError):
+    """A notebook failed while `workbench run` executed it; the executed copy keeps the error."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, exit_code: int = 1, notebook: str | None = None):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.notebook = notebook
+
+
+def new_run_dir(base: str | Path, now: dt.datetime | None = None) -> Path:
+    """Create `base/<YYYYmmdd-HHMMSS>/` (with `-2`, `-3`... if taken) and point `base/latest` at it.
+
+    An earlier run folder is never reused or overwritten. `latest` is a relative symlink; where
+    symlinks are not allowed, `latest.txt` holds the folder name instead.
+    """
+    base = Path(base)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    n = 1
+    while True:
+        run_dir = base / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            run_dir.mkdir()
+            break
+        except FileExistsError:
+            n += 1
+    _point_latest(base, run_dir.name)
+    return run_dir.resolve()
+
+
+def _point_latest(base: Path, name: str) -> None:
+    link = base / "latest"
+    tmp = base / f".latest-{os.getpid()}"
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(name, tmp, target_is_directory=True)
+        os.replace(tmp, link)  # atomic swap of the pointer
+    except OSError:
+        if tmp.is_symlink():
+            tmp.unlink()
+        (base / "latest.txt").write_text(name + "\n")
+
+
+def find_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
+    """The notebooks to run, in order: from `notebooks_dir`, else the repository's `notebooks/`."""
+    if notebooks_dir is None:
+        import workbench
+
+        notebooks_dir = Path(workbench.__file__).resolve().parent.parent / "notebooks"
+    notebooks_dir = Path(notebooks_dir)
+    found = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise WorkbenchError(f"{notebooks_dir}: no notebooks (01_*.ipynb ...) found")
+    return found
+
+
+def pick_kernel(kernel_name: str | None = None) -> str:
+    """`kernel_name` if given, else the project's `workbench` kernel if installed, else `python3`."""
+    if kernel_name:
+        return kernel_name
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        if "workbench" in KernelSpecManager().find_kernel_specs():
+            return "workbench"
+    except Exception:  # a broken Jupyter install: fall back to the default kernel
+        pass
+    return "python3"
+
+
+def export_html(ipynb: str | Path, html_path: str | Path | None = None) -> Path:
+    """Export an executed notebook to HTML with code hidden and figures embedded (base64 PNG)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    ipynb = Path(ipynb)
+    html_path = Path(html_path) if html_path else ipynb.with_suffix(".html")
+    nb = nbformat.read(ipynb, as_version=4)
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+def _declared_parameters(path: Path) -> set[str]:
+    import papermill
+
+    try:
+        return set(papermill.inspect_notebook(str(path)))
+    except Exception:
+        return set()
+
+
+def run_notebooks(
+    config_path: str | Path,
+    out: str | Path | None = None,
+    as_of: str | None = None,
+    overrides: list[str] | None = None,
+    notebooks_dir: str | Path | None = None,
+    kernel_name: str | None = None,
+    progress: Callable[[str], Any] | None = print,
+) -> Path:
+    """Run the whole pipeline as notebooks 01-05 into a new run folder and return that folder.
+
+    Parameters
+    ----------
+    config_path : the YAML config; `overrides` (`["goal.window_days=60", ...]`) are applied on top.
+    out : the folder that holds the runs (default: the config's `output_dir`).
+    as_of : scoring date `YYYY-MM-DD` (default: the config's `scoring.as_of`, else the data's).
+    notebooks_dir : where the notebooks are (default: the repository's `notebooks/`).
+    kernel_name : Jupyter kernel (default: `workbench` if installed, else `python3`).
+    progress : called with one line per step (default `print`; `None` for silence).
+
+    Raises
+    ------
+    NotebookError : a notebook failed; its executed copy and HTML are still in the run folder.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    say = progress or (lambda _msg: None)
+    cfg = load_config(config_path, overrides)
+    notebooks = find_notebooks(notebooks_dir)
+    run_dir = new_run_dir(Path(out) if out is not None else cfg.output_dir)
+    dump_config(cfg, run_dir / "config.yaml")
+    kernel = pick_kernel(kernel_name)
+    values = {"run_dir": str(run_dir), "as_of": as_of or "", "interactive": False}
+
+    record: dict[str, Any] = {
+        "config": str(Path(config_path).resolve()),
+        "overrides": list(overrides or []),
+        "as_of": as_of or "",
+        "kernel": kernel,
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "notebooks": [],
+    }
+    say(f"run folder: {run_dir}")
+    failure: NotebookError | None = None
+    t_run = time.perf_counter()
+    for i, src in enumerate(notebooks, 1):
+        name = src.stem
+        dest = run_dir / src.name
+        declared = _declared_parameters(src)
+        params = {k: v for k, v in values.items() if k in declared}
+        say(f"[{i}/{len(notebooks)}] {name} ...")
+        t0 = time.perf_counter()
+        status, error = "ok", None
+        try:
+            papermill.execute_notebook(
+                str(src),
+                str(dest),
+                parameters=params,
+                kernel_name=kernel,
+                progress_bar=False,
+                log_output=False,
+                cwd=str(run_dir),
+            )
+        except PapermillExecutionError as exc:
+            status = "failed"
+            cause = (str(exc.evalue).strip().splitlines() or [""])[0]
+            error = f"{exc.ename}: {cause}" if cause else exc.ename
+            failure = NotebookError(
+                f"notebook {name} failed: {error} (see {dest})",
+                exit_code=_EXIT_CODES.get(exc.ename, 1),
+                notebook=name,
+            )
+        except Exception as exc:  # kernel died, notebook unreadable, ...
+            status = "failed"
+            error = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+            failure = NotebookError(f"notebook {name} failed: {error}", notebook=name)
+        seconds = time.perf_counter() - t0
+        html_name = None
+        if dest.exists():
+            try:
+                html_name = export_html(dest).name
+            except Exception as exc:  # keep the run going: the .ipynb is the record
+                say(f"      could not export {dest.name} to HTML: {exc}")
+        record["notebooks"].append(
+            {
+                "name": name,
+                "status": status,
+                "seconds": round(seconds, 1),
+                "parameters": params,
+                "ipynb": dest.name if dest.exists() else None,
+                "html": html_name,
+                "error": error,
+            }
+        )
+        say(f"      {name} {'done' if status == 'ok' else 'FAILED'} in {seconds:.1f} s")
+        if failure is not None:
+            break
+
+    record["seconds"] = round(time.perf_counter() - t_run, 1)
+    record["status"] = "failed" if failure else "ok"
+    (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))
+    report = write_report(run_dir, record)
+    if failure is not None:
+        say(f"report (incomplete): {report}")
+        raise failure
+    say(f"report: {report}  ({record['seconds']:.0f} s)")
+    return run_dir
+
+
+# --------------------------------------------------------------------------- report.html
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _dig(d: Any, *paths: str) -> Any:
+    """The first value found at any of the dotted `paths` in nested dicts (None if none)."""
+    for p in paths:
+        node = d
+        for k in p.split("."):
+            if isinstance(node, dict) and k in node:
+                node = node[k]
+            else:
+                node = None
+                break
+        if node is not None:
+            return node
+    return None
+
+
+def _fmt(v: Any, kind: str = "") -> str:
+    if v is None:
+        return "–"
+    if kind == "pct" and isinstance(v, (int, float)):
+        return f"{v:.1%}"
+    if kind == "x" and isinstance(v, (int, float)):
+        return f"{v:.2f}×"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items())
+    return str(v)
+
+
+def headline(run_dir: str | Path) -> dict[str, Any]:
+    """The headline figures of a run, read from `metrics.json` (missing ones are None)."""
+    m = _read_json(Path(run_dir) / "metrics.json")
+    champion = _dig(m, "champion", "champion.name")
+    if isinstance(champion, dict):
+        champion = champion.get("name") or champion.get("model")
+    auc = _dig(
+        m,
+        "validation.roc_auc",
+        "champion_metrics.roc_auc",
+        "validation_roc_auc",
+        "roc_auc",
+        "auc",
+    )
+    if auc is None and isinstance(champion, str):
+        auc = _dig(m, f"models.{champion}.roc_auc", f"candidates.{champion}.roc_auc")
+    lift = _dig(
+        m,
+        "validation.lift_top_decile",
+        "champion_metrics.lift_top_decile",
+        "lift_top_decile",
+        "top_decile_lift",
+    )
+    if lift is None and isinstance(champion, str):
+        lift = _dig(
+            m, f"models.{champion}.lift_top_decile", f"candidates.{champion}.lift_top_decile"
+        )
+    return {
+        "champion": champion,
+        "validation ROC AUC": auc,
+        "lift in top decile": lift,
+        "base rate": _dig(m, "base_rate", "validation.base_rate", "goal.base_rate"),
+        "profiles scored": _dig(m, "profiles_scored", "scoring.profiles_scored", "scored"),
+        "bucket sizes": _dig(m, "bucket_sizes", "scoring.bucket_sizes", "buckets"),
+    }
+
+
+def write_report(run_dir: str | Path, record: dict[str, Any] | None = None) -> Path:
+    """Write `report.html`: headline figures, links to each notebook's HTML and to the run's files."""
+    run_dir = Path(run_dir)
+    record = record if record is not None else _read_json(run_dir / "run.json")
+    cfg_name = run_dir.parent.name
+    figures = headline(run_dir)
+    kinds = {"validation ROC AUC": "", "lift in top decile": "x", "base rate": "pct"}
+    esc = html.escape
+
+    rows = "\n".join(
+        f"<tr><th>{esc(k)}</th><td>{esc(_fmt(v, kinds.get(k, '')))}</td></tr>"
+        for k, v in figures.items()
+    )
+    nb_rows = []
+    for nb in record.get("notebooks", []):
+        target = nb.get("html") or nb.get("ipynb")
+        label = esc(nb["name"])
+        link = f'<a href="{esc(target)}">{label}</a>' if target else label
+        extra = f'<a href="{esc(nb["ipynb"])}">.ipynb</a>' if nb.get("ipynb") else ""
+        status = esc(nb["status"]) + (f": {esc(nb['error'])}" if nb.get("error") else "")
+        cls = "ok" if nb["status"] == "ok" else "failed"
+        nb_rows.append(
+            f'<tr class="{cls}"><td>{link}</td><td>{extra}</td><td>{status}</td>'
+            f"<td>{nb.get('seconds', 0):.1f} s</td></tr>"
+        )
+    files = []
+    for fname, what in _RUN_FILES:
+        p = run_dir / fname
+        if p.exists():
+            href = fname + "/" if p.is_dir() else fname
+            files.append(f'<li><a href="{esc(href)}">{esc(href)}</a> – {esc(what)}</li>')
+    banner = ""
+    if record.get("status") == "failed":
+        banner = (
+            '<p class="failed"><strong>This run did not finish.</strong> Open the failed '
+            "notebook below to see the error; the figures above may be missing.</p>"
+        )
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{esc(cfg_name)} – propensity report {esc(run_dir.name)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}
+table {{ border-collapse: collapse; margin: 1rem 0; }}
+th, td {{ text-align: left; padding: .3rem .8rem; border-bottom: 1px solid #ddd; }}
+tr.failed td, p.failed {{ color: #a00; }}
+</style></head><body>
+<h1>{esc(cfg_name)}: propensity report</h1>
+<p>Run <code>{esc(run_dir.name)}</code>, started {esc(str(record.get("started", "")))},
+took {float(record.get("seconds", 0)):.0f} s.</p>
+{banner}
+<h2>Headline figures</h2>
+<table>
+{rows}
+</table>
+<h2>Notebooks</h2>
+<table>
+<tr><th>report</th><th>notebook</th><th>status</th><th>time</th></tr>
+{chr(10).join(nb_rows)}
+</table>
+<h2>Files</h2>
+<ul>
+{chr(10).join(files)}
+</ul>
+</body></html>
+"""
+    path = run_dir / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
