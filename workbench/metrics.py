@@ -1,0 +1,108 @@
+"""Metrics for propensity scores judged on an out-of-time snapshot.
+
+All functions take the actual outcome `y` (0/1) and a probability `p` and return a float,
+so they can be written straight into `metrics.json`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+__all__ = [
+    "expected_calibration_error",
+    "lift_top_decile",
+    "score_metrics",
+    "calibration_table",
+    "decile_table",
+]
+
+_EPS = 1e-15
+
+
+def expected_calibration_error(y, p, bins: int = 10) -> float:
+    """Weighted mean |observed rate - mean probability| over equal-count bins of `p`.
+
+    Equal-count (quantile) bins are used because propensity scores are usually crowded near
+    zero, where equal-width bins would put almost every profile into the first bin.
+    """
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    if len(y) == 0:
+        return float("nan")
+    order = np.argsort(p, kind="mergesort")
+    groups = np.array_split(order, min(bins, len(y)))
+    err = 0.0
+    for g in groups:
+        if len(g):
+            err += len(g) * abs(y[g].mean() - p[g].mean())
+    return float(err / len(y))
+
+
+def lift_top_decile(y, p) -> float:
+    """Positive rate among the 10% highest scores divided by the overall positive rate."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    base = y.mean() if len(y) else 0.0
+    if base == 0:
+        return float("nan")
+    k = max(1, int(np.ceil(0.1 * len(y))))
+    top = np.argsort(-p, kind="mergesort")[:k]
+    return float(y[top].mean() / base)
+
+
+def score_metrics(y, p) -> dict[str, float]:
+    """ROC AUC, PR AUC, log loss, Brier score, ECE and top-decile lift of probabilities `p`."""
+    y = np.asarray(y, dtype=int)
+    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
+    both = 0 < y.sum() < len(y)
+    return {
+        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
+        "lift_top_decile": lift_top_decile(y, p),
+    }
+
+
+def calibration_table(y, p, bins: int = 10):
+    """Mean probability vs observed rate per equal-count bin (for the calibration chart)."""
+    import pandas as pd
+
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(p, kind="mergesort")
+    rows = []
+    for g in np.array_split(order, min(bins, max(len(y), 1))):
+        if len(g):
+            rows.append({"mean_probability": p[g].mean(), "observed_rate": y[g].mean(), "n": len(g)})
+    return pd.DataFrame(rows)
+
+
+def decile_table(y, p):
+    """Per score decile (1 = highest scores): profiles, positives, rate, lift, cumulative gain."""
+    import pandas as pd
+
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(-p, kind="mergesort")
+    base = y.mean() if len(y) else np.nan
+    total_pos = y.sum()
+    rows = []
+    cum = 0.0
+    for i, g in enumerate(np.array_split(order, 10), start=1):
+        pos = y[g].sum() if len(g) else 0.0
+        cum += pos
+        rate = pos / len(g) if len(g) else np.nan
+        rows.append(
+            {
+                "decile": i,
+                "profiles": len(g),
+                "positives": pos,
+                "rate": rate,
+                "lift": rate / base if base else np.nan,
+                "cumulative_gain": cum / total_pos if total_pos else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
