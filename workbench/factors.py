@@ -1,0 +1,420 @@
+"""Influential factors: why each profile got its score, and which factors matter overall.
+
+Every model candidate exposes `contributions(X)`: one column per feature code plus `bias`, in
+log-odds, each row summing to the model's raw score (`decision_function`). This module turns
+that matrix into what an analyst reads:
+
+- per profile, the top factors that **raise** the score and the top factor that **lowers** it,
+  as text (`Purchases in the last 30 days: 3 (raises, high)`) and as JSON;
+- global factors (mean absolute contribution over the scored population);
+- per bucket, the top factors with their **coverage** and typical value.
+
+Importance (high / medium / low)
+--------------------------------
+A factor's importance compares the size of its contribution, ``|contribution|`` in log-odds,
+with every non-zero contribution in the population being explained (all profiles x all
+features; a deterministic sample of at most 200,000 profiles when larger):
+
+- ``high``: at or above the 80th percentile of that distribution (among the strongest fifth
+  of all effects seen),
+- ``medium``: at or above the median,
+- ``low``: below the median.
+
+The two thresholds can be fixed instead with ``thresholds=(medium, high)`` (log-odds), e.g. to
+keep importance comparable across weekly re-scores.
+
+Everything is vectorised over the contribution matrix (``numpy.argpartition``); text is built
+per feature with one format per distinct value, so a million profiles take seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from workbench.features import FeatureSpec
+
+__all__ = [
+    "IMPORTANCE_QUANTILES",
+    "importance_thresholds",
+    "influential_factors",
+    "factors_from_contributions",
+    "format_value",
+    "global_factors",
+    "bucket_factors",
+]
+
+# Quantiles of the non-zero |contribution| distribution that separate low/medium and medium/high.
+IMPORTANCE_QUANTILES = (0.5, 0.8)
+_THRESHOLD_SAMPLE_ROWS = 200_000
+FACTOR_COLUMNS = ["factor_1", "factor_2", "factor_3", "factor_down", "factors_json"]
+
+_IMPORTANCE = np.array(["low", "medium", "high"], dtype=object)
+_DIRECTION = np.array(["lowers", "raises"], dtype=object)  # index: contribution > 0
+_CURRENCY_SYMBOLS = {"$", "€", "£", "¥"}
+_MONEY_UNITS = {"usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "currency", "money"}
+_MONEY_WORDS = ("amount", "revenue", "spend", "price", "monetary", "sales", "order_value")
+
+
+# --------------------------------------------------------------------------- friendly values
+def _is_money(spec: FeatureSpec) -> bool:
+    unit = (spec.unit or "").strip()
+    if unit in _CURRENCY_SYMBOLS or unit.lower() in _MONEY_UNITS:
+        return True
+    return any(w in spec.code.lower() for w in _MONEY_WORDS)
+
+
+def format_value(value: object, spec: FeatureSpec) -> str:
+    """One value as an analyst reads it: `3`, `12.50 USD`, `$12.50`, `2.75 days`, `none`, `email`.
+
+    Missing -> ``none``; categoricals as text; money (a currency unit, or a code naming an
+    amount/revenue/spend) with 2 decimals and thousands separators; whole numbers without
+    decimals; other numbers with up to 2 decimals. The unit follows the number (a currency
+    symbol precedes it); ``1 days`` is written ``1 day``.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "none"
+    if spec.kind == "categorical" or isinstance(value, str):
+        return str(value)
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(x):
+        return "none"
+    unit = (spec.unit or "").strip()
+    if _is_money(spec):
+        text = f"{x:,.2f}"
+    elif x.is_integer():
+        text = f"{int(x):,}" if abs(x) >= 10_000 else str(int(x))
+    else:
+        text = f"{x:.2f}".rstrip("0").rstrip(".")
+    if not unit:
+        return text
+    if unit in _CURRENCY_SYMBOLS:
+        return f"-{unit}{text[1:]}" if text.startswith("-") else f"{unit}{text}"
+    if x == 1 and unit.endswith("s") and len(unit) > 2:
+        unit = unit[:-1]
+    return f"{text} {unit}"
+
+
+def _json_value(value: object, spec: FeatureSpec) -> str:
+    """The raw value as a JSON literal (numbers as numbers, missing as null, categories as text)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "null"
+    if spec.kind == "categorical" or isinstance(value, str):
+        return json.dumps(str(value))
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return json.dumps(str(value))
+    if math.isnan(x) or math.isinf(x):
+        return "null"
+    return str(int(x)) if x.is_integer() and abs(x) < 2**53 else repr(x)
+
+
+def _formatted_column(
+    values: pd.Series, rows: np.ndarray, spec: FeatureSpec
+) -> tuple[np.ndarray, np.ndarray]:
+    """Text and JSON for `values[rows]`, formatting each distinct value once."""
+    sub = values.iloc[rows]
+    codes, uniques = pd.factorize(sub, use_na_sentinel=True)
+    text_u = np.array([format_value(v, spec) for v in uniques] + ["none"], dtype=object)
+    json_u = np.array([_json_value(v, spec) for v in uniques] + ["null"], dtype=object)
+    codes = np.where(codes < 0, len(uniques), codes)
+    return text_u[codes], json_u[codes]
+
+
+# --------------------------------------------------------------------------- contributions
+def _spec_map(specs: Sequence[FeatureSpec]) -> dict[str, FeatureSpec]:
+    return {s.code: s for s in specs}
+
+
+def _feature_codes(contributions: pd.DataFrame, specs: Sequence[FeatureSpec]) -> list[str]:
+    """Feature columns of a contribution frame: spec order first, then any others; never `bias`."""
+    known = [s.code for s in specs if s.code in contributions.columns]
+    others = [c for c in contributions.columns if c != "bias" and c not in set(known)]
+    return known + others
+
+
+def importance_thresholds(contrib: np.ndarray) -> tuple[float, float]:
+    """(medium, high) thresholds on |contribution|: quantiles of its non-zero distribution."""
+    n = contrib.shape[0]
+    sample = (
+        contrib
+        if n <= _THRESHOLD_SAMPLE_ROWS
+        else contrib[:: math.ceil(n / _THRESHOLD_SAMPLE_ROWS)]
+    )
+    a = np.abs(sample[np.isfinite(sample)])
+    a = a[a > 0]
+    if a.size == 0:
+        return (math.inf, math.inf)
+    med, high = np.quantile(a, IMPORTANCE_QUANTILES)
+    return float(med), float(high)
+
+
+def _importance_index(absval: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
+    med, high = thresholds
+    pos = absval > 0
+    return (pos & (absval >= med)).astype(np.int8) + (pos & (absval >= high)).astype(np.int8)
+
+
+def _top_indices(c: np.ndarray, k: int, *, largest: bool) -> np.ndarray:
+    """Per row, column indices of the k largest (or smallest) entries, best first; -1 where the
+    entry is not strictly positive (largest) / strictly negative (smallest). Ties: lower column
+    index first among the selected."""
+    n, p = c.shape
+    if k <= 0 or p == 0:
+        return np.full((n, 0), -1, dtype=np.int64)
+    v = np.where(np.isfinite(c), c, 0.0)
+    key = -v if largest else v  # ascending key: the best first
+    k_eff = min(k, p)
+    if k_eff < p:
+        part = np.argpartition(key, k_eff - 1, axis=1)[:, :k_eff]
+    else:
+        part = np.broadcast_to(np.arange(p), (n, p)).copy()
+    part_key = np.take_along_axis(key, part, axis=1)
+    order = np.lexsort((part, part_key), axis=1) if n else np.zeros((0, k_eff), dtype=np.int64)
+    idx = np.take_along_axis(part, order, axis=1)
+    chosen = np.take_along_axis(v, idx, axis=1)
+    idx = np.where(chosen > 0 if largest else chosen < 0, idx, -1)
+    if k_eff < k:
+        idx = np.hstack([idx, np.full((n, k - k_eff), -1, dtype=idx.dtype)])
+    return idx
+
+
+def _top_sets(c: np.ndarray, top_up: int, top_down: int) -> np.ndarray:
+    """Boolean matrix (n x p): is the feature among the profile's own top factors."""
+    n, p = c.shape
+    mask = np.zeros((n, p), dtype=bool)
+    rows = np.arange(n)
+    for idx in (_top_indices(c, top_up, largest=True), _top_indices(c, top_down, largest=False)):
+        for j in range(idx.shape[1]):
+            ok = idx[:, j] >= 0
+            mask[rows[ok], idx[ok, j]] = True
+    return mask
+
+
+def factors_from_contributions(
+    contributions: pd.DataFrame,
+    X: pd.DataFrame,
+    specs: Sequence[FeatureSpec],
+    top_up: int = 3,
+    top_down: int = 1,
+    thresholds: tuple[float, float] | None = None,
+) -> pd.DataFrame:
+    """`influential_factors` for an already computed contribution frame (rows aligned with X)."""
+    if len(contributions) != len(X):
+        raise ValueError(f"contributions has {len(contributions)} rows but X has {len(X)}")
+    spec_by_code = _spec_map(specs)
+    codes = _feature_codes(contributions, specs)
+    specs_used = [spec_by_code.get(c, FeatureSpec(code=c, label=c)) for c in codes]
+    c = contributions[codes].to_numpy(dtype=np.float64, na_value=np.nan)
+    n = len(c)
+    if thresholds is None:
+        thresholds = importance_thresholds(c)
+
+    up = _top_indices(c, top_up, largest=True)
+    down = _top_indices(c, top_down, largest=False)
+    slots = [(f"factor_{j + 1}", up[:, j]) for j in range(up.shape[1])]
+    slots += [
+        ("factor_down" if j == 0 else f"factor_down_{j + 1}", down[:, j])
+        for j in range(down.shape[1])
+    ]
+
+    rows_all = np.arange(n)
+    prefixes = [f"{s.label}: " for s in specs_used]
+    json_prefixes = [
+        '{"code": ' + json.dumps(s.code) + ', "label": ' + json.dumps(s.label) + ', "value": '
+        for s in specs_used
+    ]
+    suffix_text = np.array(
+        [f" ({d}, {i})" for d in _DIRECTION for i in _IMPORTANCE], dtype=object
+    )  # index: direction*3 + importance
+    suffix_json = np.array(
+        [f', "importance": "{i}", "direction": "{d}"}}' for d in _DIRECTION for i in _IMPORTANCE],
+        dtype=object,
+    )
+    columns_x = {code: (X[code] if code in X.columns else None) for code in codes}
+
+    out: dict[str, np.ndarray] = {}
+    json_acc = np.full(n, "", dtype=object)
+    for name, fidx in slots:
+        text = np.full(n, None, dtype=object)
+        has = fidx >= 0
+        if has.any():
+            rows = rows_all[has]
+            f = fidx[has]
+            val = c[rows, f]
+            kind = (val > 0).astype(np.int64) * 3 + _importance_index(np.abs(val), thresholds)
+            slot_json = np.empty(len(rows), dtype=object)
+            contrib_text = np.array([repr(x) for x in np.round(val, 6).tolist()], dtype=object)
+            order = np.argsort(f, kind="stable")
+            bounds = np.flatnonzero(np.diff(f[order])) + 1
+            for group in np.split(order, bounds):
+                if not len(group):
+                    continue
+                j = int(f[group[0]])
+                col = columns_x[codes[j]]
+                if col is None:
+                    vtext = np.full(len(group), "none", dtype=object)
+                    vjson = np.full(len(group), "null", dtype=object)
+                else:
+                    vtext, vjson = _formatted_column(col, rows[group], specs_used[j])
+                text[rows[group]] = prefixes[j] + vtext + suffix_text[kind[group]]
+                slot_json[group] = (
+                    json_prefixes[j]
+                    + vjson
+                    + ', "contribution": '
+                    + contrib_text[group]
+                    + suffix_json[kind[group]]
+                )
+            acc = json_acc[rows]
+            sep = np.where(acc != "", ", ", "").astype(object)
+            json_acc[rows] = acc + sep + slot_json
+        out[name] = text
+    out["factors_json"] = "[" + json_acc + "]"
+    return pd.DataFrame(out, index=X.index)
+
+
+def influential_factors(
+    model,
+    X: pd.DataFrame,
+    specs: list[FeatureSpec],
+    top_up: int = 3,
+    top_down: int = 1,
+    thresholds: tuple[float, float] | None = None,
+) -> pd.DataFrame:
+    """Per profile (row of X): the top factors that raise and lower its score.
+
+    Parameters
+    ----------
+    model : a fitted candidate with ``contributions(X)`` (one column per feature + ``bias``).
+    X : the feature columns, one row per profile.
+    specs : the FeatureSpecs (friendly ``label`` and ``unit`` for the text).
+    top_up, top_down : how many raising / lowering factors to keep.
+    thresholds : optional fixed (medium, high) |contribution| thresholds; by default the 50th
+        and 80th percentiles of the non-zero |contribution| distribution (module docstring).
+
+    Returns
+    -------
+    DataFrame indexed like X with ``factor_1..factor_{top_up}`` (text, missing when the profile
+    has fewer raising factors), ``factor_down`` (text, missing when nothing lowers the score)
+    and ``factors_json``: a JSON list of ``{code, label, value, contribution, importance,
+    direction}``, raising factors first, contribution in log-odds rounded to 6 decimals.
+    """
+    return factors_from_contributions(
+        model.contributions(X), X, specs, top_up=top_up, top_down=top_down, thresholds=thresholds
+    )
+
+
+# --------------------------------------------------------------------------- summaries
+def global_factors(contributions: pd.DataFrame, specs: Sequence[FeatureSpec]) -> pd.DataFrame:
+    """Mean absolute contribution per feature over all profiles, with its share of the total.
+
+    Columns: ``feature, label, mean_abs_contribution, share``; sorted by contribution, largest
+    first. ``share`` sums to 1 (0 when every contribution is 0). The ``bias`` column is ignored.
+    """
+    spec_by_code = _spec_map(specs)
+    codes = _feature_codes(contributions, specs)
+    c = contributions[codes].to_numpy(dtype=np.float64, na_value=np.nan)
+    mean_abs = np.nanmean(np.abs(c), axis=0) if len(c) else np.zeros(len(codes))
+    mean_abs = np.nan_to_num(mean_abs)
+    total = mean_abs.sum()
+    out = pd.DataFrame(
+        {
+            "feature": codes,
+            "label": [spec_by_code[c].label if c in spec_by_code else c for c in codes],
+            "mean_abs_contribution": mean_abs,
+            "share": mean_abs / total if total > 0 else np.zeros(len(codes)),
+        }
+    )
+    return out.sort_values("mean_abs_contribution", ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _typical(values: pd.Series, spec: FeatureSpec | None) -> object:
+    if (spec is not None and spec.kind == "categorical") or not pd.api.types.is_numeric_dtype(
+        values
+    ):
+        mode = values.dropna().mode()
+        return mode.iloc[0] if len(mode) else None
+    v = pd.to_numeric(values, errors="coerce")
+    return float(v.median()) if v.notna().any() else float("nan")
+
+
+_BUCKET_ORDER = ["low", "medium", "high"]
+
+
+def bucket_factors(
+    contributions: pd.DataFrame,
+    X: pd.DataFrame,
+    buckets: pd.Series,
+    specs: Sequence[FeatureSpec],
+    top: int = 10,
+    top_up: int = 3,
+    top_down: int = 1,
+) -> pd.DataFrame:
+    """Per bucket, the `top` factors by mean |contribution|, with coverage and typical value.
+
+    Rows of `contributions`, `X` and `buckets` are matched by position. ``coverage`` is the
+    share of profiles in the bucket for which the factor is among their own top factors (the
+    ``top_up`` raising plus ``top_down`` lowering factors, as in `influential_factors`);
+    ``typical_value`` is the median (numeric) or the most frequent value (categorical) in the
+    bucket. Columns: ``bucket, feature, label, mean_abs_contribution, coverage, typical_value``;
+    buckets in the order low, medium, high (others after), factors largest first.
+    """
+    if not (len(contributions) == len(X) == len(buckets)):
+        raise ValueError(
+            f"contributions ({len(contributions)}), X ({len(X)}) and buckets ({len(buckets)}) "
+            "must have the same number of rows"
+        )
+    spec_by_code = _spec_map(specs)
+    codes = _feature_codes(contributions, specs)
+    c = contributions[codes].to_numpy(dtype=np.float64, na_value=np.nan)
+    absc = np.nan_to_num(np.abs(c))
+    in_top = _top_sets(c, top_up, top_down)
+    b = pd.Series(np.asarray(buckets, dtype=object))
+    present = list(pd.unique(b.dropna()))
+    ordered = [x for x in _BUCKET_ORDER if x in present] + [
+        x for x in present if x not in _BUCKET_ORDER
+    ]
+    frames = []
+    for name in ordered:
+        rows = np.flatnonzero((b == name).to_numpy())
+        mean_abs = absc[rows].mean(axis=0)
+        coverage = in_top[rows].mean(axis=0)
+        order = np.lexsort((np.arange(len(codes)), -mean_abs))[:top]
+        sub = X.iloc[rows]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "bucket": name,
+                    "feature": [codes[j] for j in order],
+                    "label": [
+                        spec_by_code[codes[j]].label if codes[j] in spec_by_code else codes[j]
+                        for j in order
+                    ],
+                    "mean_abs_contribution": mean_abs[order],
+                    "coverage": coverage[order],
+                    "typical_value": pd.Series(
+                        [
+                            _typical(sub[codes[j]], spec_by_code.get(codes[j]))
+                            if codes[j] in sub.columns
+                            else None
+                            for j in order
+                        ],
+                        dtype=object,
+                    ),
+                }
+            )
+        )
+    cols = ["bucket", "feature", "label", "mean_abs_contribution", "coverage", "typical_value"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]

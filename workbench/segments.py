@@ -1,0 +1,237 @@
+"""Segments: audiences built from scores, influential factors and profile attributes.
+
+A `SegmentRule` combines (all must hold) any of:
+
+- ``bucket``: one bucket or a list of buckets;
+- ``percentile_min`` / ``percentile_max``: an inclusive percentile range;
+- ``factor``: a feature code among the profile's own influential factors (``factors_json``,
+  raising or lowering);
+- ``conditions``: tests on profile attributes (or score columns) in the goal's condition form,
+  ``{field, op, value}``, all of which must hold.
+
+Conditions are evaluated as pandas boolean masks (never ``eval``/``query``). Missing values
+satisfy only ``not_exists``: ``!=`` and ``not_in`` are false for a missing value, as in SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.config import Condition, SegmentRule
+from workbench.errors import ConfigError, DataError
+
+__all__ = ["build_segments", "write_segments", "condition_mask", "SUMMARY_COLUMNS"]
+
+SUMMARY_COLUMNS = ["segment", "size", "mean_probability", "expected_conversions"]
+_DEFAULT_BUCKETS = ["high", "medium", "low"]
+_RESERVED_NAMES = {"summary"}
+
+
+def _coerce(series: pd.Series, value: Any, field: str) -> Any:
+    """Make a config value comparable with a column (dates for datetime columns)."""
+    if isinstance(value, list):
+        return [_coerce(series, v, field) for v in value]
+    if pd.api.types.is_datetime64_any_dtype(series.dtype) and isinstance(value, (str, dt.date)):
+        try:
+            ts = pd.Timestamp(value)
+        except ValueError as exc:
+            raise ConfigError(f"segment condition on {field!r}: {value!r} is not a date") from exc
+        tz = getattr(series.dtype, "tz", None)
+        if tz is not None:
+            ts = ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+        elif ts.tzinfo is not None:
+            ts = ts.tz_convert("UTC").tz_localize(None)
+        return ts
+    return value
+
+
+def condition_mask(frame: pd.DataFrame, condition: Condition) -> pd.Series:
+    """Boolean mask of the rows of `frame` meeting one condition (pandas only, no eval)."""
+    if isinstance(condition, dict):
+        condition = Condition.model_validate(condition)
+    field, op = condition.field, condition.op
+    if field not in frame.columns:
+        raise ConfigError(
+            f"segment condition: unknown field {field!r}; available fields: {sorted(map(str, frame.columns))}"
+        )
+    s = frame[field]
+    present = s.notna()
+    if op == "exists":
+        return present
+    if op == "not_exists":
+        return ~present
+    value = _coerce(s, condition.value, field)
+    try:
+        if op in ("contains", "starts_with"):
+            text = s.astype("string")
+            hit = (
+                text.str.contains(value, regex=False)
+                if op == "contains"
+                else text.str.startswith(value)
+            )
+            return present & hit.fillna(False).astype(bool)
+        if op in ("in", "not_in"):
+            hit = s.isin(value)
+            return present & (hit if op == "in" else ~hit)
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object) if op in ("==", "!=") else s.astype(s.cat.categories.dtype)
+        if op == "==":
+            m = s == value
+        elif op == "!=":
+            m = s != value
+        elif op == ">":
+            m = s > value
+        elif op == ">=":
+            m = s >= value
+        elif op == "<":
+            m = s < value
+        else:  # "<="
+            m = s <= value
+    except TypeError as exc:
+        raise ConfigError(
+            f"segment condition {field} {op} {condition.value!r}: cannot compare with column of type {s.dtype}"
+        ) from exc
+    return present & pd.Series(m, index=frame.index).fillna(False).astype(bool)
+
+
+def _factor_mask(factors_json: pd.Series, code: str) -> pd.Series:
+    """Does the profile's factors_json list the feature code (raising or lowering)?"""
+    import json
+
+    pattern = r'"code":\s*' + re.escape(json.dumps(code)) + r"\s*[,}]"
+    return (
+        factors_json.astype("string").str.contains(pattern, regex=True).fillna(False).astype(bool)
+    )
+
+
+def _rule_mask(frame: pd.DataFrame, rule: SegmentRule, known_factors: set[str] | None) -> pd.Series:
+    mask = pd.Series(True, index=frame.index)
+    if rule.bucket is not None:
+        wanted = [rule.bucket] if isinstance(rule.bucket, str) else list(rule.bucket)
+        mask &= frame["bucket"].isin(wanted)
+    if rule.percentile_min is not None:
+        mask &= frame["percentile"] >= rule.percentile_min
+    if rule.percentile_max is not None:
+        mask &= frame["percentile"] <= rule.percentile_max
+    if rule.factor is not None:
+        if "factors_json" not in frame.columns:
+            raise DataError(
+                f"segment {rule.name!r}: filters on a factor but scores lack 'factors_json'"
+            )
+        if known_factors is not None and rule.factor not in known_factors:
+            raise ConfigError(
+                f"segment {rule.name!r}: unknown factor {rule.factor!r}; "
+                f"available factors: {sorted(known_factors)}"
+            )
+        fm = _factor_mask(frame["factors_json"], rule.factor)
+        if known_factors is None and not fm.any():
+            warnings.warn(
+                f"segment {rule.name!r}: factor {rule.factor!r} is not among any profile's factors",
+                stacklevel=3,
+            )
+        mask &= fm
+    for cond in rule.conditions:
+        try:
+            mask &= condition_mask(frame, cond)
+        except ConfigError as exc:
+            raise ConfigError(f"segment {rule.name!r}: {exc}") from None
+    return mask
+
+
+def build_segments(
+    scores: pd.DataFrame,
+    rules: Sequence[SegmentRule] | None,
+    profiles: pd.DataFrame | None = None,
+    *,
+    feature_codes: Iterable[str] | None = None,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Build each segment's profiles and a summary table.
+
+    Parameters
+    ----------
+    scores : the scores frame (`workbench.scoring.SCORE_COLUMNS`).
+    rules : segment rules; empty or None gives one segment per bucket (high, medium, low).
+    profiles : optional profile attributes (``profile_id`` + columns) for conditions; joined on
+        ``profile_id``. Score columns win over profile columns of the same name.
+    feature_codes : optional known feature codes; a rule's ``factor`` outside them is a
+        ConfigError (without it an unseen factor only warns).
+
+    Returns
+    -------
+    (segments, summary): ``{name: rows of scores}`` (score columns, profile order kept) and a
+    summary with ``segment, size, mean_probability, expected_conversions`` (sum of
+    probabilities), one row per segment in rule order.
+
+    Raises
+    ------
+    ConfigError : a condition names a field that is neither a score column nor a profile
+        attribute (the message lists the available fields), an unknown factor, or a duplicate
+        or reserved segment name.
+    """
+    if not rules:
+        rules = [SegmentRule(name=b, bucket=b) for b in _DEFAULT_BUCKETS]
+    names = [r.name for r in rules]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"segments: names must be unique, repeated: {dup}")
+    reserved = sorted(set(names) & _RESERVED_NAMES)
+    if reserved:
+        raise ConfigError(f"segments: name(s) {reserved} are reserved for the summary file")
+
+    frame = scores.reset_index(drop=True)
+    if profiles is not None and any(r.conditions for r in rules):
+        if "profile_id" not in profiles.columns:
+            raise DataError("segments: profiles have no 'profile_id' column")
+        extra = [c for c in profiles.columns if c != "profile_id" and c not in frame.columns]
+        attrs = profiles[["profile_id", *extra]].drop_duplicates("profile_id", keep="last").copy()
+        attrs["profile_id"] = attrs["profile_id"].astype(str)
+        left = frame[["profile_id"]].astype({"profile_id": str})
+        joined = left.merge(attrs, on="profile_id", how="left", validate="many_to_one")
+        frame = pd.concat([frame, joined[extra].set_axis(frame.index)], axis=1)
+    known = set(feature_codes) if feature_codes is not None else None
+
+    segments: dict[str, pd.DataFrame] = {}
+    rows = []
+    for rule in rules:
+        mask = _rule_mask(frame, rule, known).to_numpy()
+        seg = scores.iloc[np.flatnonzero(mask)].reset_index(drop=True)
+        segments[rule.name] = seg
+        prob = (
+            seg["probability"].to_numpy(dtype=np.float64) if "probability" in seg else np.array([])
+        )
+        rows.append(
+            {
+                "segment": rule.name,
+                "size": len(seg),
+                "mean_probability": float(prob.mean()) if len(prob) else float("nan"),
+                "expected_conversions": float(prob.sum()),
+            }
+        )
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    summary["size"] = summary["size"].astype(np.int64)
+    return segments, summary
+
+
+def write_segments(
+    segments: dict[str, pd.DataFrame], summary: pd.DataFrame, run_dir: str | Path
+) -> Path:
+    """Write ``segments/<name>.csv`` (profile ids and their scores) and ``segments/summary.csv``.
+
+    Returns the ``segments`` folder.
+    """
+    out = Path(run_dir) / "segments"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in segments.items():
+        if name in _RESERVED_NAMES or "/" in name or "\\" in name or name in {".", ".."}:
+            raise ConfigError(f"segments: {name!r} cannot be used as a file name")
+        frame.to_csv(out / f"{name}.csv", index=False)
+    summary.to_csv(out / "summary.csv", index=False)
+    return out
