@@ -1,13 +1,42 @@
-"""Automatic, point-in-time features. (build_snapshots is being written.)"""
+"""Automatic, point-in-time features and the snapshots models learn from.
+
+For a cutoff `c`, features use only events with `timestamp < c` (and profile attributes); the label
+uses only the outcome window `[c, c + window_days)`. Everything is one set-based Ibis expression
+(events range-joined to the cutoffs, then grouped by profile and cutoff), so any Ibis backend runs it.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+import ibis
+import pandas as pd
+
+from workbench.data import is_personal_data
+from workbench.goals import (
+    DAY,
+    conditions_expr,
+    cutoff_table,
+    eligibility_aggregates,
+    eligible_filter,
+    goal_hits,
+    label_from_hits,
+    to_day,
+    with_seconds,
+)
+
+if TYPE_CHECKING:
+    from workbench.config import Config
 
 RECENCY_FEATURE = "days_since_last_event"
+COUNT_WINDOWS = (7, 30, 90)
+MAX_EVENT_TYPES = 30
+MAX_PROFILE_LEVELS = 50
 
 
 @dataclass(frozen=True)
@@ -29,3 +58,305 @@ def specs_to_json(specs: list[FeatureSpec], path: str | Path) -> Path:
 
 def specs_from_json(path: str | Path) -> list[FeatureSpec]:
     return [FeatureSpec(**d) for d in json.loads(Path(path).read_text())]
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower() or "x"
+
+
+def humanize(name: str) -> str:
+    """`web.webpagedetails.pageViews` -> `page views`; `dollar_value` -> `dollar value`."""
+    last = name.split(".")[-1]
+    words = re.sub(r"(?<=[a-z0-9])([A-Z])", r" \1", last)
+    return re.sub(r"[_\-\s]+", " ", words).strip().lower() or name
+
+
+@dataclass
+class FeaturePlan:
+    """Which feature families apply to these events and profiles (decided once, before any cutoff)."""
+
+    event_types: list[str]
+    custom_events: list[Any]
+    numeric_fields: list[str]
+    id_fields: list[str]
+    profile_numeric: list[str] = field(default_factory=list)
+    profile_categorical: dict[str, list[str]] = field(default_factory=dict)
+    profile_dates: list[str] = field(default_factory=list)
+    lookback_days: int = 365
+    notices: list[str] = field(default_factory=list)
+    specs: list[FeatureSpec] = field(default_factory=list)
+
+    @property
+    def windows(self) -> list[int]:
+        return sorted({w for w in COUNT_WINDOWS if w < self.lookback_days} | {self.lookback_days})
+
+
+def plan_features(events, config: Config, profiles=None, before=None) -> FeaturePlan:
+    """Inspect column types and event types (events before `before` only) and name every feature."""
+    excluded = set(config.features.exclude)
+    notices: list[str] = []
+    canonical = {"profile_id", "timestamp", "event_type"}
+    dedupe_keys = set(config.events.dedupe) if isinstance(config.events.dedupe, list) else set()
+    scope = events
+    if before is not None:
+        scope = events.filter(events.timestamp < pd.Timestamp(before).to_pydatetime())
+    type_counts = (
+        scope.group_by("event_type").aggregate(n=scope.count()).order_by(ibis.desc("n")).to_pandas()
+    )
+    event_types = [str(t) for t in type_counts["event_type"]][:MAX_EVENT_TYPES]
+    if len(type_counts) > MAX_EVENT_TYPES:
+        notices.append(f"only the {MAX_EVENT_TYPES} most frequent of {len(type_counts)} event types get their own features")
+    schema = events.schema()
+    numeric, strings = [], []
+    for name in schema.names:
+        if name in canonical or name.startswith("_") or name in excluded:
+            continue
+        if is_personal_data(name):
+            notices.append(f"column '{name}' looks like personal data and is not used as a feature")
+            continue
+        dtype = schema[name]
+        if dtype.is_boolean() or (dtype.is_numeric()):
+            numeric.append(name)
+        elif dtype.is_string() and name not in dedupe_keys:
+            strings.append(name)
+    id_fields = []
+    if strings:
+        stats = scope.aggregate(
+            _rows=scope.count(), **{f"n{i}": scope[c].approx_nunique() for i, c in enumerate(strings)}
+        ).to_pandas().iloc[0]
+        rows = max(int(stats["_rows"]), 1)
+        for i, c in enumerate(strings):
+            distinct = int(stats[f"n{i}"] or 0)
+            # Row identifiers (nearly one value per event) carry no behaviour; skip them.
+            if 2 <= distinct <= 0.5 * rows:
+                id_fields.append(c)
+    plan = FeaturePlan(
+        event_types=event_types,
+        custom_events=list(config.custom_events),
+        numeric_fields=numeric,
+        id_fields=id_fields,
+        lookback_days=config.features.lookback_days,
+        notices=notices,
+    )
+    if profiles is not None:
+        _plan_profile_features(plan, profiles, excluded)
+    plan.specs = _specs(plan)
+    return plan
+
+
+def _plan_profile_features(plan: FeaturePlan, profiles, excluded: set[str]) -> None:
+    schema = profiles.schema()
+    for name in schema.names:
+        if name == "profile_id" or name in excluded:
+            continue
+        if is_personal_data(name):
+            plan.notices.append(f"profile column '{name}' looks like personal data and is not used as a feature")
+            continue
+        dtype = schema[name]
+        if dtype.is_timestamp() or dtype.is_date():
+            plan.profile_dates.append(name)
+        elif dtype.is_boolean() or dtype.is_numeric():
+            plan.profile_numeric.append(name)
+        elif dtype.is_string():
+            levels = (
+                profiles.group_by(name).aggregate(n=profiles.count()).order_by(ibis.desc("n")).limit(MAX_PROFILE_LEVELS + 1)
+            ).to_pandas()
+            values = [str(v) for v in levels[name] if v is not None and not pd.isna(v)]
+            if len(values) > MAX_PROFILE_LEVELS:
+                plan.notices.append(
+                    f"profile column '{name}' has more than {MAX_PROFILE_LEVELS} values; "
+                    "only the most frequent are kept, the rest become 'other'"
+                )
+                values = values[:MAX_PROFILE_LEVELS]
+            plan.profile_categorical[name] = sorted(values)
+
+
+def _event_codes(plan: FeaturePlan) -> list[tuple[str, str, str]]:
+    """(code prefix, friendly name, kind) for each event type and custom event."""
+    names = [humanize(t) for t in plan.event_types]
+    out = []
+    for t, name in zip(plan.event_types, names, strict=True):
+        friendly = name if names.count(name) == 1 else t
+        out.append((slug(t), friendly, "event_type"))
+    for ce in plan.custom_events:
+        out.append((f"custom_{slug(ce.name)}", ce.name, "custom_event"))
+    return out
+
+
+def _specs(plan: FeaturePlan) -> list[FeatureSpec]:
+    L = plan.lookback_days
+    specs: list[FeatureSpec] = []
+    for prefix, name, family in _event_codes(plan):
+        cap = name[:1].upper() + name[1:]
+        for w in plan.windows:
+            specs.append(FeatureSpec(f"{prefix}_count_{w}d", f"{cap} in the last {w} days", "numeric", family, "events"))
+        specs.append(FeatureSpec(f"{prefix}_days_since_last", f"Days since last {name}", "numeric", family, "days"))
+        specs.append(FeatureSpec(f"{prefix}_days_since_first", f"Days since first {name}", "numeric", family, "days"))
+    for f in plan.numeric_fields:
+        name = humanize(f)
+        for w in sorted({30, L}):
+            specs.append(FeatureSpec(f"{slug(f)}_sum_{w}d", f"Total {name} in the last {w} days", "numeric", "numeric_field"))
+            specs.append(FeatureSpec(f"{slug(f)}_mean_{w}d", f"Average {name} in the last {w} days", "numeric", "numeric_field"))
+    for f in plan.id_fields:
+        specs.append(FeatureSpec(f"{slug(f)}_distinct_{L}d", f"Distinct {humanize(f)} in the last {L} days", "numeric", "distinct", "values"))
+    specs += [
+        FeatureSpec("events_count_30d", "Events in the last 30 days", "numeric", "overall", "events"),
+        FeatureSpec(f"events_count_{L}d", f"Events in the last {L} days", "numeric", "overall", "events"),
+        FeatureSpec(f"active_days_{L}d", f"Active days in the last {L} days", "numeric", "overall", "days"),
+        FeatureSpec("trend_30d_vs_prev60d", "Activity trend (last 30 days vs the 60 before)", "numeric", "overall", "ratio"),
+        FeatureSpec(RECENCY_FEATURE, "Days since last event", "numeric", "overall", "days"),
+        FeatureSpec("days_since_first_event", "Days since first event", "numeric", "overall", "days"),
+    ]
+    for a in plan.profile_numeric:
+        specs.append(FeatureSpec(f"profile_{slug(a)}", f"{humanize(a).capitalize()} (profile)", "numeric", "profile"))
+    for a in plan.profile_categorical:
+        specs.append(FeatureSpec(f"profile_{slug(a)}", f"{humanize(a).capitalize()} (profile)", "categorical", "profile"))
+    for a in plan.profile_dates:
+        specs.append(FeatureSpec(f"profile_days_since_{slug(a)}", f"Days since {humanize(a)} (profile)", "numeric", "profile", "days"))
+    seen: set[str] = set()
+    unique = []
+    for s in specs:
+        code = s.code
+        i = 2
+        while code in seen:
+            code = f"{s.code}_{i}"
+            i += 1
+        seen.add(code)
+        unique.append(s if code == s.code else FeatureSpec(code, s.label, s.kind, s.family, s.unit))
+    return unique
+
+
+def _event_aggregates(joined, plan: FeaturePlan, config: Config) -> dict[str, Any]:
+    """Every event feature as a conditional aggregate over events strictly before the cutoff."""
+    L = plan.lookback_days
+    age = joined.cutoff_s - joined._t  # seconds before the cutoff, always > 0 here
+    in_window = {w: age <= w * DAY for w in set(plan.windows) | {30, 90, L}}
+    aggs: dict[str, Any] = {}
+    kinds = []
+    for t in plan.event_types:
+        kinds.append(joined.event_type == t)
+    for i, ce in enumerate(plan.custom_events):
+        kinds.append(conditions_expr(joined, ce.conditions, ce.match, f"custom_events[{i}].conditions"))
+    for (prefix, _, _), is_kind in zip(_event_codes(plan), kinds, strict=True):
+        for w in plan.windows:
+            aggs[f"{prefix}_count_{w}d"] = joined.count(where=is_kind & in_window[w])
+        aggs[f"{prefix}_days_since_last"] = age.min(where=is_kind) / DAY
+        aggs[f"{prefix}_days_since_first"] = age.max(where=is_kind) / DAY
+    for f in plan.numeric_fields:
+        value = joined[f].cast("float64")
+        for w in sorted({30, L}):
+            aggs[f"{slug(f)}_sum_{w}d"] = value.sum(where=in_window[w])
+            aggs[f"{slug(f)}_mean_{w}d"] = value.mean(where=in_window[w])
+    for f in plan.id_fields:
+        aggs[f"{slug(f)}_distinct_{L}d"] = joined[f].nunique(where=in_window[L])
+    aggs["events_count_30d"] = joined.count(where=in_window[30])
+    aggs[f"events_count_{L}d"] = joined.count(where=in_window[L])
+    aggs["_events_prev60d"] = joined.count(where=(age > 30 * DAY) & in_window[90])
+    aggs[f"active_days_{L}d"] = (joined._t // DAY).nunique(where=in_window[L])
+    aggs[RECENCY_FEATURE] = age.min() / DAY
+    aggs["days_since_first_event"] = age.max() / DAY
+    return aggs
+
+
+def snapshot_expr(events, config: Config, cutoffs: list, plan: FeaturePlan, profiles=None, with_label: bool = True):
+    """The snapshot as one Ibis expression: one row per eligible profile per cutoff."""
+    ev = with_seconds(events)
+    cuts = cutoff_table(cutoffs)
+    joined = ev.join(cuts, ev._t < cuts.cutoff_s)
+    aggs = _event_aggregates(joined, plan, config)
+    aggs.update(eligibility_aggregates(joined, config))
+    grouped = joined.group_by(["profile_id", "cutoff_s"]).aggregate(**aggs)
+    table = grouped.filter(eligible_filter(grouped))
+    L = plan.lookback_days
+    table = table.mutate(
+        trend_30d_vs_prev60d=(table.events_count_30d + 1) / (table._events_prev60d / 2.0 + 1)
+    )
+    if with_label:
+        hits = goal_hits(events, config, cutoffs)
+        table = table.left_join(hits, ["profile_id", "cutoff_s"])
+        table = table.mutate(label=label_from_hits(table.goal_events, config.goal.outcome))
+    if profiles is not None and (plan.profile_numeric or plan.profile_categorical or plan.profile_dates):
+        attrs = [profiles.profile_id]
+        for a in plan.profile_numeric:
+            attrs.append(profiles[a].cast("float64").name(f"profile_{slug(a)}"))
+        for a in plan.profile_categorical:
+            attrs.append(profiles[a].cast("string").name(f"profile_{slug(a)}"))
+        for a in plan.profile_dates:
+            attrs.append(profiles[a].cast("timestamp").epoch_seconds().cast("int64").name(f"_date_{slug(a)}"))
+        table = table.left_join(profiles.select(attrs), "profile_id")
+        for a in plan.profile_dates:
+            table = table.mutate(
+                **{f"profile_days_since_{slug(a)}": (table.cutoff_s - table[f"_date_{slug(a)}"]) / DAY}
+            )
+    del L
+    columns = ["profile_id", "cutoff_s"] + [s.code for s in plan.specs]
+    if with_label:
+        columns.append("label")
+    return table.select(columns)
+
+
+def finish_frame(frame: pd.DataFrame, plan: FeaturePlan, with_label: bool = True) -> pd.DataFrame:
+    """Engine output -> the snapshot frame contract (UTC cutoff, float64 numerics, categories)."""
+    frame = frame.copy()
+    frame.insert(1, "cutoff", pd.to_datetime(frame.pop("cutoff_s"), unit="s", utc=True).astype("datetime64[ns, UTC]"))
+    frame["profile_id"] = frame["profile_id"].astype(str)
+    for spec in plan.specs:
+        if spec.kind == "numeric":
+            col = frame[spec.code].astype("float64")
+            if spec.code.endswith(tuple(f"_count_{w}d" for w in plan.windows)) or "_sum_" in spec.code or "_distinct_" in spec.code:
+                col = col.fillna(0.0)
+            frame[spec.code] = col
+        else:
+            levels = plan.profile_categorical.get(_profile_source(plan, spec.code), [])
+            values = frame[spec.code].astype("object")
+            known = values.isin(levels) | values.isna()
+            values = values.where(known, "other")
+            cats = levels + (["other"] if (~known).any() or "other" not in levels else [])
+            frame[spec.code] = pd.Categorical(values, categories=list(dict.fromkeys(cats)))
+    if with_label:
+        frame["label"] = frame["label"].astype("int8")
+    frame = frame.sort_values(["cutoff", "profile_id"], kind="stable").reset_index(drop=True)
+    return frame
+
+
+def _profile_source(plan: FeaturePlan, code: str) -> str:
+    for a in plan.profile_categorical:
+        if f"profile_{slug(a)}" == code:
+            return a
+    return code
+
+
+def build_snapshots(
+    events,
+    config: Config,
+    cutoffs: list,
+    plan: FeaturePlan | None = None,
+    profiles=None,
+    with_label: bool = True,
+    sample_rows: int | None = None,
+    seed: int = 42,
+    exempt_cutoff=None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pd.DataFrame, FeaturePlan]:
+    """Snapshots at `cutoffs` as one pandas frame (profile_id, cutoff, features..., label).
+
+    `sample_rows`: when the snapshots would be larger, keep a deterministic sample stratified by
+    (cutoff, label) with the same fraction in every stratum (done in the engine, before pandas).
+    Rows at `exempt_cutoff` (the validation snapshot) are never sampled: metrics use every profile.
+    """
+    if plan is None:
+        plan = plan_features(events, config, profiles, before=max(cutoffs))
+    expr = snapshot_expr(events, config, cutoffs, plan, profiles, with_label)
+    if sample_rows is not None:
+        exempt_s = int(to_day(exempt_cutoff).timestamp()) if exempt_cutoff is not None else -1
+        total = int(expr.filter(expr.cutoff_s != exempt_s).count().to_pyarrow().as_py())
+        if total > sample_rows:
+            fraction = sample_rows / total
+            # A hash of (profile, cutoff, seed) keeps the same fraction of every (cutoff, label)
+            # stratum in expectation, deterministically, without a pass through pandas.
+            bucket = (expr.profile_id.hash() + expr.cutoff_s * 7919 + seed).abs() % 1_000_000
+            expr = expr.filter((bucket < int(fraction * 1_000_000)) | (expr.cutoff_s == exempt_s))
+            if progress:
+                progress(f"sampled {fraction:.1%} of {total:,} snapshot rows (stratified by cutoff and label)")
+    frame = expr.to_pandas()
+    return finish_frame(frame, plan, with_label), plan

@@ -1,0 +1,428 @@
+"""Reading experience events and profiles, and accounting for every row.
+
+Every input row is kept, dropped as a duplicate, or quarantined with a reason, and
+`data_quality.json` reconciles `rows_read = rows_kept + rows_quarantined + duplicates_dropped`.
+The work runs in DuckDB through Ibis (out-of-core when needed); only summaries come back to Python.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+
+from workbench.config import DELIMITERS
+from workbench.engine import duckdb_connection
+from workbench.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from workbench.config import Config, EventsConfig, ProfilesConfig
+
+CANONICAL = ("profile_id", "timestamp", "event_type")
+
+# Tried in order when no timestamp_format is given (after ISO-8601, which DuckDB casts natively).
+COMMON_TIMESTAMP_FORMATS = (
+    "%Y%m%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y",
+    "%Y%m%d%H%M%S",
+)
+
+
+@ibis.udf.scalar.builtin(name="try_strptime")
+def _try_strptime(value: str, fmt: str) -> dt.Timestamp(timezone=None):  # type: ignore[valid-type]
+    """DuckDB's TRY_STRPTIME: NULL instead of an error for text that does not parse."""
+
+
+def detect_format(path: Path, declared: str = "auto") -> str:
+    if declared != "auto":
+        return declared
+    name = path.name.lower()
+    for suffix in (".gz", ".gzip", ".zst"):
+        name = name.removesuffix(suffix)
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    return "csv"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _check_file(path: Path | None, what: str) -> Path:
+    if path is None:
+        raise ConfigError(f"{what}.path is not set")
+    if not path.exists():
+        raise DataError(f"{path}: {what} file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: {what} path is a folder, expected a file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: {what} file is empty")
+    return path
+
+
+def _whitespace_to_parquet(path: Path, text_columns: list[str], tmpdir: Path) -> Path:
+    """Whitespace-separated text (any run of spaces/tabs) is not a DuckDB CSV dialect: convert once."""
+    out = tmpdir / "whitespace.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        reader = pd.read_csv(
+            path,
+            sep=r"\s+",
+            dtype={c: str for c in text_columns},
+            chunksize=500_000,
+            engine="c",
+        )
+        for chunk in reader:
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(out, table.schema)
+            writer.write_table(table.cast(writer.schema))
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: cannot read as whitespace-separated text: {_first_line(exc)}") from None
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise DataError(f"{path}: file has a header but no rows")
+    return out
+
+
+def read_source(
+    con,
+    path: Path,
+    fmt: str,
+    delimiter: str | None,
+    text_columns: list[str],
+    tmpdir: Path,
+    what: str = "events",
+):
+    """Open a file as an Ibis table on `con`, with `text_columns` kept as text (ids stay zero-padded)."""
+    path = _check_file(path, what)
+    fmt = detect_format(path, fmt)
+    try:
+        if fmt == "parquet":
+            table = con.read_parquet(str(path))
+        elif fmt == "jsonl":
+            table = con.read_json(str(path), format="newline_delimited")
+        elif delimiter == "whitespace":
+            table = con.read_parquet(str(_whitespace_to_parquet(path, text_columns, tmpdir)))
+        else:
+            kwargs: dict[str, Any] = {"header": True}
+            if delimiter is not None:
+                kwargs["delim"] = DELIMITERS[delimiter]
+            probe = con.read_csv(str(path), **kwargs)
+            types = {c: "VARCHAR" for c in text_columns if c in probe.columns}
+            table = con.read_csv(str(path), types=types, **kwargs) if types else probe
+    except DataError:
+        raise
+    except Exception as exc:  # DuckDB raises many error types for a file in the wrong format
+        raise DataError(f"{path}: cannot read as {fmt}: {_first_line(exc)}") from None
+    table = flatten_structs(table)
+    if len(table.columns) == 0:
+        raise DataError(f"{path}: no columns found")
+    return table
+
+
+def flatten_structs(table):
+    """Nested records become dotted columns, e.g. `commerce.order.priceTotal`."""
+    while True:
+        nested = [c for c in table.columns if table.schema()[c].is_struct()]
+        if not nested:
+            return table
+        cols = []
+        for name in table.columns:
+            col = table[name]
+            if name in nested:
+                for field in table.schema()[name].names:
+                    cols.append(col[field].name(f"{name}.{field}"))
+            else:
+                cols.append(col)
+        table = table.select(cols)
+
+
+def _mapped(columns: dict[str, str], canonical: str) -> str:
+    return columns.get(canonical, canonical)
+
+
+def _require_columns(table, needed: dict[str, str], path: Path) -> None:
+    for canonical, source in needed.items():
+        if source not in table.columns:
+            available = ", ".join(table.columns)
+            hint = "" if source == canonical else f" (mapped to {canonical})"
+            raise DataError(f"{path}: column '{source}'{hint} not found; available: {available}")
+
+
+def parse_timestamp(col, fmt: str | None):
+    """Any timestamp-like column -> naive UTC timestamp; NULL where it cannot be parsed."""
+    dtype = col.type()
+    if dtype.is_timestamp():
+        if dtype.timezone is not None:
+            # DuckDB session is UTC, so dropping the zone after conversion keeps the UTC wall time.
+            return col.cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
+        return col
+    if dtype.is_date():
+        return col.cast(dt.Timestamp())
+    if dtype.is_integer() and fmt is None:
+        # Epoch seconds, or milliseconds when the numbers are too large for seconds.
+        return ibis.cases(
+            (col.abs() > 100_000_000_000, (col / 1000).cast("int64").to_timestamp()),
+            else_=col.to_timestamp(),
+        )
+    text = col.cast("string").strip()
+    if fmt is not None:
+        return _try_strptime(text, fmt)
+    iso = text.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
+    return ibis.coalesce(iso, *[_try_strptime(text, f) for f in COMMON_TIMESTAMP_FORMATS])
+
+
+def _dedupe_keys(dedupe, columns: list[str], path: Path) -> list[str] | str:
+    if isinstance(dedupe, list):
+        missing = [k for k in dedupe if k not in columns]
+        if missing:
+            raise DataError(
+                f"{path}: events.dedupe column(s) {missing} not found; available: {', '.join(columns)}"
+            )
+        return dedupe
+    return dedupe
+
+
+def _source_table(con, cfg: EventsConfig, tmpdir: Path):
+    if cfg.table is not None:
+        return _external_table(con, cfg)
+    cols = cfg.columns
+    text_columns = [_mapped(cols, "profile_id"), _mapped(cols, "timestamp")]
+    if cfg.event_type is None:
+        text_columns.append(_mapped(cols, "event_type"))
+    return read_source(con, cfg.path, cfg.format, cfg.delimiter, text_columns, tmpdir)
+
+
+def _external_table(con, cfg: EventsConfig):
+    """`events: {table: ..., connection: ...}`: a DuckDB database file or any Ibis connection URL."""
+    conn = cfg.connection
+    if conn is None:
+        raise ConfigError("events.connection is required with events.table")
+    try:
+        if "://" not in conn:
+            path = Path(conn)
+            if not path.exists():
+                raise DataError(f"{path}: database file not found")
+            # Attach read-only: the table is scanned in place, never copied into memory.
+            con.attach(str(path), name="source_db", read_only=True)
+            tables = con.list_tables(database="source_db")
+            if cfg.table not in tables:
+                raise DataError(f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}")
+            return flatten_structs(con.table(cfg.table, database="source_db"))
+        src = ibis.connect(conn)
+        tables = src.list_tables()
+        if cfg.table not in tables:
+            raise DataError(f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}")
+        # Another backend: stream its rows into the working engine batch by batch.
+        batches = src.table(cfg.table).to_pyarrow_batches()
+        return flatten_structs(con.create_table("_external_events", batches.read_all(), temp=True))
+    except (ConfigError, DataError):
+        raise
+    except Exception as exc:
+        raise DataError(f"{conn}: cannot open table '{cfg.table}': {_first_line(exc)}") from None
+
+
+def canonical_events(source, cfg: EventsConfig, where: Path | str):
+    """Map to canonical columns and add a `_reason` column (NULL for good rows)."""
+    cols = cfg.columns
+    needed = {"profile_id": _mapped(cols, "profile_id"), "timestamp": _mapped(cols, "timestamp")}
+    if cfg.event_type is None:
+        needed["event_type"] = _mapped(cols, "event_type")
+    elif "event_type" in cols:
+        raise ConfigError(f"{where}: events: give either columns.event_type or a constant event_type, not both")
+    _require_columns(source, needed, Path(str(where)))
+
+    raw_pid = source[needed["profile_id"]]
+    pid = raw_pid.cast("string").strip()
+    raw_ts = source[needed["timestamp"]]
+    ts = parse_timestamp(raw_ts, cfg.timestamp_format)
+    if cfg.event_type is None:
+        event_type = source[needed["event_type"]].cast("string").strip()
+    else:
+        event_type = ibis.literal(cfg.event_type, type="string")
+
+    ts_text = raw_ts.cast("string").strip()
+    reason = ibis.cases(
+        (pid.isnull() | (pid == ""), "missing profile_id"),
+        (raw_ts.isnull() | (ts_text == ""), "missing timestamp"),
+        (ts.isnull(), "unparseable timestamp"),
+        (event_type.isnull() | (event_type == ""), "missing event_type"),
+        else_=ibis.null("string"),
+    )
+    used = set(needed.values())
+    rest = [source[c] for c in source.columns if c not in used and c not in CANONICAL]
+    clashes = [c for c in source.columns if c in CANONICAL and c not in used]
+    if clashes:
+        # A column literally named like a canonical one but not mapped to it keeps its data under a new name.
+        rest += [source[c].name(f"source_{c}") for c in clashes]
+    return source.select(
+        pid.name("profile_id"),
+        ts.name("timestamp"),
+        event_type.name("event_type"),
+        *rest,
+        reason.name("_reason"),
+    )
+
+
+def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, Any]:
+    """Read, map, quarantine and dedupe the events; write events.parquet, quarantine.csv, data_quality.json.
+
+    Returns the data quality report (also written as JSON).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = config.events
+    con = con or duckdb_connection(config.duckdb.memory_limit, config.duckdb.threads)
+    where = cfg.path if cfg.path is not None else f"{cfg.connection}:{cfg.table}"
+    with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
+        source = _source_table(con, cfg, Path(tmp))
+        staged_expr = canonical_events(source, cfg, where)
+        staged = con.create_table("_staged_events", staged_expr, temp=True, overwrite=True)
+        rows_read = int(staged.count().to_pyarrow().as_py())
+        if rows_read == 0:
+            raise DataError(f"{where}: file has no rows")
+
+        bad = staged.filter(staged._reason.notnull())
+        reasons = bad.group_by("_reason").aggregate(rows=bad.count()).to_pandas()
+        quarantine_counts = {str(r): int(n) for r, n in zip(reasons["_reason"], reasons["rows"], strict=True)}
+        rows_quarantined = int(sum(quarantine_counts.values()))
+        quarantine_path = out_dir / "quarantine.csv"
+        _write_quarantine(con, bad, quarantine_path)
+
+        good = staged.filter(staged._reason.isnull()).drop("_reason")
+        keys = _dedupe_keys(cfg.dedupe, good.columns, Path(str(where)))
+        if keys == "none":
+            kept = good
+        elif keys == "exact":
+            kept = good.distinct()
+        else:
+            key_cols = [good[k] for k in keys]
+            any_null = ibis.or_(*[k.isnull() for k in key_cols])
+            ranked = good.mutate(
+                _rank=ibis.row_number().over(group_by=key_cols, order_by=[good.timestamp, good.profile_id])
+            )
+            kept = ranked.filter((ranked._rank == 0) | any_null).drop("_rank")
+        events_path = out_dir / "events.parquet"
+        con.to_parquet(kept, str(events_path))
+
+    events = con.read_parquet(str(events_path))
+    summary = events.aggregate(
+        rows=events.count(),
+        profiles=events.profile_id.nunique(),
+        first_event=events.timestamp.min(),
+        last_event=events.timestamp.max(),
+    ).to_pandas().iloc[0]
+    rows_kept = int(summary["rows"])
+    by_type = events.group_by("event_type").aggregate(rows=events.count()).order_by(ibis.desc("rows")).to_pandas()
+    duplicates_dropped = rows_read - rows_quarantined - rows_kept
+    schema = events.schema()
+    quality: dict[str, Any] = {
+        "source": str(where),
+        "rows_read": rows_read,
+        "rows_kept": rows_kept,
+        "rows_quarantined": rows_quarantined,
+        "duplicates_dropped": duplicates_dropped,
+        "dedupe": cfg.dedupe,
+        "reconciles": rows_read == rows_kept + rows_quarantined + duplicates_dropped and duplicates_dropped >= 0,
+        "quarantine_reasons": quarantine_counts,
+        "profiles": int(summary["profiles"]),
+        "event_types": {str(t): int(n) for t, n in zip(by_type["event_type"], by_type["rows"], strict=True)},
+        "first_event": _iso(summary["first_event"]),
+        "last_event": _iso(summary["last_event"]),
+        "columns": {name: str(schema[name]) for name in schema.names},
+        "files": {"events": str(events_path), "quarantine": str(quarantine_path)},
+    }
+    if config.profiles is not None:
+        quality["profiles_file"] = ingest_profiles(config, out_dir, con)
+    (out_dir / "data_quality.json").write_text(json.dumps(quality, indent=2, default=str))
+    return quality
+
+
+def _write_quarantine(con, bad, path: Path) -> None:
+    renamed = bad.rename(reason="_reason")
+    cols = ["reason"] + [c for c in renamed.columns if c != "reason"]
+    # Text everywhere so a mixed-type quarantine still writes; the rows are for people to read.
+    renamed = renamed.select([renamed[c].cast("string").name(c) for c in cols])
+    con.to_csv(renamed, str(path))
+
+
+def _iso(value) -> str | None:
+    if value is None or pd.isna(value):
+        return None
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return ts.isoformat()
+
+
+def ingest_profiles(config: Config, out_dir: str | Path, con=None) -> dict[str, Any]:
+    """Profile attributes: one row per profile; rows without an id are quarantined, repeats dropped."""
+    cfg: ProfilesConfig = config.profiles  # type: ignore[assignment]
+    out_dir = Path(out_dir)
+    con = con or duckdb_connection()
+    pid_col = _mapped(cfg.columns, "profile_id")
+    with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
+        source = read_source(con, cfg.path, cfg.format, cfg.delimiter, [pid_col], Path(tmp), "profiles")
+        _require_columns(source, {"profile_id": pid_col}, cfg.path)
+        pid = source[pid_col].cast("string").strip()
+        others = [source[c] for c in source.columns if c != pid_col and c != "profile_id"]
+        table = source.select(pid.name("profile_id"), *others)
+        rows_read = int(table.count().to_pyarrow().as_py())
+        if rows_read == 0:
+            raise DataError(f"{cfg.path}: profiles file has no rows")
+        missing = table.filter(table.profile_id.isnull() | (table.profile_id == ""))
+        rows_missing = int(missing.count().to_pyarrow().as_py())
+        good = table.filter(table.profile_id.notnull() & (table.profile_id != ""))
+        ranked = good.mutate(_rank=ibis.row_number().over(group_by=good.profile_id))
+        kept = ranked.filter(ranked._rank == 0).drop("_rank")
+        path = out_dir / "profiles.parquet"
+        con.to_parquet(kept, str(path))
+    rows_kept = int(con.read_parquet(str(path)).count().to_pyarrow().as_py())
+    return {
+        "source": str(cfg.path),
+        "rows_read": rows_read,
+        "rows_kept": rows_kept,
+        "rows_quarantined": rows_missing,
+        "duplicates_dropped": rows_read - rows_missing - rows_kept,
+        "reconciles": True,
+        "columns": [c for c in kept.columns if c != "profile_id"],
+        "file": str(path),
+    }
+
+
+PERSONAL_DATA = re.compile(
+    r"(^|[._\s])(e?_?mail|email\w*|phone\w*|mobile|name|first_?name|last_?name|full_?name|"
+    r"surname|address\w*|street|postcode|zip_?code|ssn|birth_?date|date_?of_?birth|ip_?address)$",
+    re.IGNORECASE,
+)
+
+
+def is_personal_data(column: str) -> bool:
+    """Columns named like personal data (email, phone, name, address) are never features."""
+    last = column.split(".")[-1]
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", last).lower()
+    tokens = set(re.split(r"[_\s\-]+", snake))
+    return bool(tokens & {"email", "mail", "phone", "mobile", "name", "firstname", "lastname",
+                          "fullname", "surname", "address", "street", "postcode", "zipcode", "ssn",
+                          "birthdate", "dob", "ip"}) or bool(PERSONAL_DATA.search(snake))

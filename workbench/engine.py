@@ -1,0 +1,87 @@
+"""The event engine: Ibis expressions on embedded DuckDB by default, PySpark when data outgrows one machine.
+
+Every feature, label and eligibility rule is written once as an Ibis expression; this module only
+decides which backend runs it and how events are opened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import ibis
+
+from workbench.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from workbench.config import Config
+
+
+def duckdb_connection(memory_limit: str | None = None, threads: int | None = None, temp_dir=None):
+    """An embedded DuckDB backend in UTC, optionally memory-capped (then it spills to disk)."""
+    con = ibis.duckdb.connect()
+    # Timestamps are UTC everywhere; naive strings are read as UTC.
+    con.raw_sql("SET TimeZone = 'UTC'")
+    if memory_limit:
+        con.raw_sql(f"SET memory_limit = '{_safe_setting(memory_limit)}'")
+    if threads:
+        con.raw_sql(f"SET threads = {int(threads)}")
+    if temp_dir:
+        con.raw_sql(f"SET temp_directory = '{_safe_setting(str(temp_dir))}'")
+    con.raw_sql("SET preserve_insertion_order = false")
+    return con
+
+
+def _safe_setting(value: str) -> str:
+    # Settings come from the config; allow only plain characters so nothing can break out of the quote.
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-/:")
+    if not value or any(ch not in allowed for ch in value):
+        raise ConfigError(f"duckdb setting {value!r} has characters that are not allowed")
+    return value
+
+
+def spark_connection(master: str = "local[2]", conf: dict[str, str] | None = None):
+    """An Ibis PySpark backend on a (local or cluster) Spark session in UTC."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - depends on the optional extra
+        raise ConfigError(
+            "engine: spark needs the optional extra: pip install -e '.[spark]'"
+        ) from exc
+    builder = SparkSession.builder.master(master).appName("propensity-workbench")
+    settings = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "8",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    }
+    settings.update(conf or {})
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    return ibis.pyspark.connect(session)
+
+
+def connect(config: Config):
+    """The backend named by `config.engine`."""
+    if config.engine == "spark":
+        return spark_connection(config.spark.master, config.spark.conf)
+    return duckdb_connection(config.duckdb.memory_limit, config.duckdb.threads)
+
+
+def is_spark(con) -> bool:
+    return getattr(con, "name", "") == "pyspark"
+
+
+def events_table(con, path: str | Path):
+    """Open canonical events (as written by `data.ingest_events`) on the backend."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: events file not found (run the data preparation step first)")
+    return con.read_parquet(str(path))
+
+
+def profiles_table(con, path: str | Path | None):
+    if path is None or not Path(path).exists():
+        return None
+    return con.read_parquet(str(path))

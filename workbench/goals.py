@@ -1,0 +1,273 @@
+"""The goal language: conditions over events compiled to Ibis expressions, cutoffs, labels, eligibility.
+
+Conditions never become `eval`, `exec`, `DataFrame.query` or SQL text: each operator maps to an
+Ibis method and each value is a typed literal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pandas as pd
+
+from workbench.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from workbench.config import Condition, Config
+
+DAY = 86_400
+
+
+# ----------------------------------------------------------------------------- conditions
+def _coerce(value: Any, dtype, field_name: str, key: str):
+    """A YAML value as a literal of the column's type, or a one-line error."""
+    try:
+        if dtype.is_numeric() and not dtype.is_boolean():
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if dtype.is_boolean():
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("true", "yes", "1"):
+                return True
+            if text in ("false", "no", "0"):
+                return False
+            raise ValueError
+        if dtype.is_timestamp() or dtype.is_date():
+            ts = pd.Timestamp(value)
+            if ts.tzinfo is not None:
+                ts = ts.tz_convert("UTC").tz_localize(None)
+            return ts.to_pydatetime()
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{key}: value {value!r} does not fit field '{field_name}' of type {dtype}"
+        ) from None
+    return str(value)
+
+
+def condition_expr(table, condition: Condition, key: str = "conditions"):
+    """One condition as an Ibis boolean expression over `table`."""
+    name = condition.field
+    if name not in table.columns:
+        available = ", ".join(sorted(c for c in table.columns if not c.startswith("_")))
+        raise ConfigError(f"{key}: unknown field '{name}'; available fields: {available}")
+    col = table[name]
+    dtype = col.type()
+    op, value = condition.op, condition.value
+    if op == "exists":
+        return col.notnull()
+    if op == "not_exists":
+        return col.isnull()
+    if op in ("contains", "starts_with"):
+        text = col.cast("string")
+        return (text.contains(str(value)) if op == "contains" else text.startswith(str(value))).fill_null(False)
+    if op in ("in", "not_in"):
+        values = [_coerce(v, dtype, name, key) for v in value]
+        hit = col.isin(values)
+        # A missing value is "not in" any list: analysts read not_in as "anything else".
+        return hit.fill_null(False) if op == "in" else (~hit).fill_null(True)
+    literal = _coerce(value, dtype, name, key)
+    result = {
+        "==": lambda: col == literal,
+        "!=": lambda: col != literal,
+        ">": lambda: col > literal,
+        ">=": lambda: col >= literal,
+        "<": lambda: col < literal,
+        "<=": lambda: col <= literal,
+    }[op]()
+    return result.fill_null(op == "!=")
+
+
+def conditions_expr(table, conditions: list[Condition], match: str = "all", key: str = "conditions"):
+    """All conditions on the same event (`all`) or at least one of them (`any`); True when empty."""
+    if not conditions:
+        return ibis.literal(True)
+    parts = [condition_expr(table, c, f"{key}[{i}]") for i, c in enumerate(conditions)]
+    return ibis.and_(*parts) if match == "all" else ibis.or_(*parts)
+
+
+def check_fields(config: Config, columns: list[str]) -> None:
+    """Fail early, naming the key, when the goal, eligibility or custom events use an unknown field."""
+    known = set(columns)
+    groups = [("goal.conditions", config.goal.conditions), ("eligibility.conditions", config.eligibility.conditions)]
+    groups += [(f"custom_events[{i}].conditions", c.conditions) for i, c in enumerate(config.custom_events)]
+    for key, conds in groups:
+        for i, cond in enumerate(conds):
+            if cond.field not in known:
+                available = ", ".join(sorted(c for c in columns if not c.startswith("_")))
+                raise ConfigError(
+                    f"{config.where()}: {key}[{i}].field: unknown field '{cond.field}'; available fields: {available}"
+                )
+
+
+def describe_goal(config: Config) -> str:
+    """The goal in plain words, e.g. 'will purchase within 30 days'."""
+    goal = config.goal
+    joiner = " and " if goal.match == "all" else " or "
+    conds = joiner.join(
+        f"{c.field} {c.op} {c.value}" if c.op not in ("exists", "not_exists") else f"{c.field} {c.op.replace('_', ' ')}"
+        for c in goal.conditions
+    )
+    verb = "has" if goal.outcome == "occurs" else "has no"
+    return f"{verb} an event where {conds} within {goal.window_days} days of the cutoff"
+
+
+# ----------------------------------------------------------------------------- cutoffs
+@dataclass
+class CutoffPlan:
+    """When each snapshot is taken. Times are midnight UTC (naive pandas Timestamps)."""
+
+    as_of: pd.Timestamp
+    validation: pd.Timestamp
+    training: list[pd.Timestamp]
+    left_out: list[pd.Timestamp] = field(default_factory=list)
+
+    @property
+    def labelled(self) -> list[pd.Timestamp]:
+        """Training cutoffs (oldest first) then the validation cutoff."""
+        return sorted(self.training) + [self.validation]
+
+    def roles(self) -> pd.DataFrame:
+        rows = [(c, "training") for c in self.training] + [(self.validation, "validation")]
+        rows += [(c, "left out (outcome overlaps validation)") for c in self.left_out]
+        rows += [(self.as_of, "scoring")]
+        return pd.DataFrame(rows, columns=["cutoff", "role"]).sort_values("cutoff").reset_index(drop=True)
+
+
+def to_day(value) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.normalize()
+
+
+def default_as_of(last_event) -> pd.Timestamp:
+    """The day after the last event."""
+    return to_day(last_event) + pd.Timedelta(days=1)
+
+
+def plan_cutoffs(config: Config, as_of, first_event=None) -> CutoffPlan:
+    """c_k = as_of - window - k * step. k = 0 validates out of time; a training cutoff whose
+    outcome window would reach past c_0 is left out so no training label overlaps validation."""
+    as_of = to_day(as_of)
+    window = pd.Timedelta(days=config.goal.window_days)
+    step = pd.Timedelta(days=config.training.step_days)
+    c0 = as_of - window
+    training, left_out = [], []
+    for k in range(1, config.training.snapshots):
+        c = c0 - k * step
+        (left_out if c + window > c0 else training).append(c)
+    if first_event is not None:
+        first = to_day(first_event)
+        if c0 <= first:
+            raise ConfigError(
+                f"{config.where()}: scoring.as_of {as_of.date()} leaves no history before the validation "
+                f"cutoff {c0.date()} (first event {first.date()})"
+            )
+        training = [c for c in training if c > first]
+    if not training:
+        need = config.goal.window_days // config.training.step_days + 2
+        raise ConfigError(
+            f"{config.where()}: training: no training cutoff fits before the validation cutoff {c0.date()} "
+            f"(window_days={config.goal.window_days}, step_days={config.training.step_days}, "
+            f"snapshots={config.training.snapshots}); use snapshots >= {need}, a larger step_days, or a later as_of"
+        )
+    return CutoffPlan(as_of=as_of, validation=c0, training=training, left_out=left_out)
+
+
+def resolve_as_of(config: Config, override: str | dt.date | None, first_event, last_event) -> pd.Timestamp:
+    """The scoring date: CLI override, else the config, else the day after the last event."""
+    value = override or config.scoring.as_of
+    as_of = to_day(value) if value else default_as_of(last_event)
+    if as_of <= to_day(first_event):
+        raise DataError(
+            f"{config.where()}: scoring.as_of {as_of.date()} is before any data (first event {to_day(first_event).date()})"
+        )
+    return as_of
+
+
+def cutoff_table(cutoffs: list[pd.Timestamp]):
+    """Cutoffs as a small Ibis memtable of epoch seconds (integer arithmetic works on every backend)."""
+    secs = [int(to_day(c).timestamp()) for c in cutoffs]
+    return ibis.memtable(pd.DataFrame({"cutoff_s": pd.Series(secs, dtype="int64")}))
+
+
+def with_seconds(events):
+    """Events with `_t` = epoch seconds of the timestamp (used by every window test)."""
+    return events.mutate(_t=events.timestamp.epoch_seconds().cast("int64"))
+
+
+# ----------------------------------------------------------------------------- labels
+def goal_hits(events, config: Config, cutoffs: list[pd.Timestamp]):
+    """(profile_id, cutoff_s, goal_events): goal events in [c, c + window) per profile and cutoff."""
+    ev = with_seconds(events)
+    goal = config.goal
+    hits = ev.filter(conditions_expr(ev, goal.conditions, goal.match, "goal.conditions"))
+    hits = hits.select("profile_id", "_t")
+    cuts = cutoff_table(cutoffs)
+    window = goal.window_days * DAY
+    joined = hits.join(cuts, [hits._t >= cuts.cutoff_s, hits._t < cuts.cutoff_s + window])
+    return joined.group_by(["profile_id", "cutoff_s"]).aggregate(goal_events=joined.count())
+
+
+def label_from_hits(goal_events, outcome: str):
+    """Goal events in the window -> 0/1 label (1 = churned for does_not_occur)."""
+    occurred = goal_events.fill_null(0) > 0
+    return (occurred if outcome == "occurs" else ~occurred).cast("int8")
+
+
+# ----------------------------------------------------------------------------- eligibility
+def eligibility_aggregates(joined, config: Config) -> dict[str, Any]:
+    """Aggregates over events before the cutoff (joined to cutoffs) that decide eligibility."""
+    elig = config.eligibility
+    span = joined._t >= joined.cutoff_s - elig.active_within_days * DAY if elig.active_within_days else None
+    aggs = {}
+    if span is not None:
+        aggs["_recent_events"] = joined.count(where=span)
+    if elig.conditions:
+        cond = conditions_expr(joined, elig.conditions, "all", "eligibility.conditions")
+        aggs["_eligible_events"] = joined.count(where=(cond & span) if span is not None else cond)
+    return aggs
+
+
+def eligible_filter(table):
+    pred = ibis.literal(True)
+    if "_recent_events" in table.columns:
+        pred = pred & (table._recent_events > 0)
+    if "_eligible_events" in table.columns:
+        pred = pred & (table._eligible_events > 0)
+    return pred
+
+
+def eligible_profiles(events, config: Config, cutoffs: list[pd.Timestamp]):
+    """(profile_id, cutoff_s) of profiles eligible at each cutoff, using events strictly before it."""
+    ev = with_seconds(events)
+    cuts = cutoff_table(cutoffs)
+    joined = ev.join(cuts, ev._t < cuts.cutoff_s)
+    aggs = eligibility_aggregates(joined, config)
+    grouped = joined.group_by(["profile_id", "cutoff_s"]).aggregate(_events=joined.count(), **aggs)
+    return grouped.filter(eligible_filter(grouped)).select("profile_id", "cutoff_s")
+
+
+def goal_counts(events, config: Config, cutoffs: list[pd.Timestamp]) -> pd.DataFrame:
+    """Eligible profiles, positives, negatives and base rate per cutoff (fast: no features)."""
+    elig = eligible_profiles(events, config, cutoffs)
+    hits = goal_hits(events, config, cutoffs)
+    joined = elig.left_join(hits, ["profile_id", "cutoff_s"])
+    labelled = joined.mutate(label=label_from_hits(joined.goal_events, config.goal.outcome))
+    counts = labelled.group_by("cutoff_s").aggregate(
+        eligible=labelled.count(), positives=labelled.label.sum().cast("int64")
+    ).to_pandas()
+    frame = pd.DataFrame({"cutoff_s": [int(to_day(c).timestamp()) for c in cutoffs]})
+    frame = frame.merge(counts, on="cutoff_s", how="left").fillna(0)
+    frame["cutoff"] = pd.to_datetime(frame["cutoff_s"], unit="s")
+    frame["eligible"] = frame["eligible"].astype("int64")
+    frame["positives"] = frame["positives"].astype("int64")
+    frame["negatives"] = frame["eligible"] - frame["positives"]
+    frame["base_rate"] = (frame["positives"] / frame["eligible"].where(frame["eligible"] > 0)).astype(float)
+    return frame[["cutoff", "eligible", "positives", "negatives", "base_rate"]]

@@ -1,0 +1,61 @@
+"""Is there enough data for this goal? Adobe's rule plus the checks an out-of-time validation needs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from workbench.config import Config
+
+
+def required_history_days(config: Config) -> int:
+    return max(config.eligibility.active_within_days or 0, 30) + config.goal.window_days
+
+
+def check_readiness(
+    counts: pd.DataFrame, config: Config, first_event, last_event
+) -> dict[str, Any]:
+    """`counts` has cutoff, role (training/validation), positives, negatives.
+
+    Ready means: at least `min_positives` and `min_negatives` training examples, a validation
+    snapshot with both outcomes, and at least max(active_within_days, 30) + window_days of history.
+    """
+    rd = config.readiness
+    messages: list[str] = []
+    training = counts[counts["role"] == "training"]
+    validation = counts[counts["role"] == "validation"]
+    pos, neg = int(training["positives"].sum()), int(training["negatives"].sum())
+    what = "churned" if config.goal.outcome == "does_not_occur" else "positive"
+    if pos < rd.min_positives:
+        messages.append(
+            f"only {pos} {what} training examples (need {rd.min_positives}): widen the goal, "
+            "lengthen window_days, add training snapshots or include more profiles"
+        )
+    if neg < rd.min_negatives:
+        messages.append(
+            f"only {neg} negative training examples (need {rd.min_negatives}): the goal is met by almost "
+            "everyone; narrow the goal or shorten window_days"
+        )
+    if len(validation):
+        vpos, vneg = int(validation["positives"].iloc[0]), int(validation["negatives"].iloc[0])
+        if vpos == 0 or vneg == 0:
+            messages.append(
+                f"the validation snapshot has {vpos} positives and {vneg} negatives: a model cannot be "
+                "judged out of time; move as_of or change the goal"
+            )
+    span = (pd.Timestamp(last_event) - pd.Timestamp(first_event)).days
+    need = required_history_days(config)
+    if span < need:
+        messages.append(
+            f"only {span} days of history (need {need} = max(active_within_days, 30) + window_days)"
+        )
+    return {
+        "ok": not messages,
+        "messages": messages,
+        "training_positives": pos,
+        "training_negatives": neg,
+        "history_days": span,
+        "required_history_days": need,
+    }
