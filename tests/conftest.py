@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from workbench.config import load_config
+
+REPO = Path(__file__).resolve().parent.parent
+CDNOW = REPO.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
+
+
+def write_config(tmp_path: Path, body: dict, name: str = "config.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def tiny_events() -> pd.DataFrame:
+    """Three profiles, hand-made so every feature and label can be computed by hand.
+
+    Cutoff used in tests: 2024-03-01 (window 30 days -> outcome window [03-01, 03-31)).
+    """
+    rows = [
+        # profile a: two page views and a purchase before the cutoff, a purchase after
+        ("a", "2024-02-28T10:00:00Z", "page_view", None, "sku1"),
+        ("a", "2024-02-20T10:00:00Z", "page_view", None, "sku2"),
+        ("a", "2024-01-15T09:00:00Z", "purchase", 40.0, "sku1"),
+        ("a", "2024-03-05T09:00:00Z", "purchase", 25.0, "sku3"),
+        # profile b: one old purchase, nothing after the cutoff
+        ("b", "2023-12-01T00:00:00Z", "purchase", 100.0, "sku2"),
+        ("b", "2024-02-10T12:00:00Z", "page_view", None, "sku2"),
+        # profile c: only events after the cutoff (not eligible at the cutoff)
+        ("c", "2024-03-02T00:00:00Z", "page_view", None, "sku1"),
+        ("c", "2024-03-03T00:00:00Z", "purchase", 10.0, "sku1"),
+    ]
+    return pd.DataFrame(rows, columns=["user", "ts", "kind", "amount", "sku"])
+
+
+@pytest.fixture
+def tiny_config(tmp_path, tiny_events):
+    events_path = tmp_path / "events.csv"
+    tiny_events.to_csv(events_path, index=False)
+    body = {
+        "name": "tiny",
+        "events": {
+            "path": "events.csv",
+            "columns": {"profile_id": "user", "timestamp": "ts", "event_type": "kind"},
+        },
+        "goal": {"conditions": [{"field": "event_type", "op": "==", "value": "purchase"}], "window_days": 30},
+        "features": {"lookback_days": 90},
+        "training": {"snapshots": 3, "step_days": 30},
+        "readiness": {"min_positives": 1, "min_negatives": 1},
+    }
+    return load_config(write_config(tmp_path, body))

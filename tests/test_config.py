@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from conftest import write_config
+from workbench.config import load_config, parse_overrides
+from workbench.errors import ConfigError
+
+MINIMAL = {
+    "events": {"path": "events.csv"},
+    "goal": {"conditions": [{"field": "event_type", "value": "purchase"}], "window_days": 30},
+}
+
+
+def test_minimal_config_gets_sensible_defaults(tmp_path):
+    cfg = load_config(write_config(tmp_path, MINIMAL))
+    assert cfg.goal.outcome == "occurs" and cfg.goal.match == "all"
+    assert cfg.events.path == (tmp_path / "events.csv").resolve()  # relative to the config file
+    assert cfg.training.snapshots == 4 and cfg.features.lookback_days == 365
+    assert cfg.scoring.buckets.medium == 25 and cfg.scoring.buckets.high == 75
+    assert cfg.engine == "duckdb"
+    assert cfg.goal.propensity_type == "conversion"
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        ({"surprise": 1}, "surprise: unknown key"),
+        ({"goal": {"conditions": [{"field": "x", "value": 1}], "window_days": 0}}, "goal.window_days"),
+        ({"goal": {"conditions": [], "window_days": 5}}, "goal.conditions"),
+        ({"goal": {"conditions": [{"field": "x", "op": "~=", "value": 1}], "window_days": 5}}, "goal.conditions.0.op"),
+        ({"goal": {"conditions": [{"field": "x", "op": "in", "value": 3}], "window_days": 5}}, "non-empty list"),
+        ({"eligibility": {"active_within_days": 10}}, "eligibility.active_within_days"),
+        ({"scoring": {"buckets": {"medium": 80, "high": 20}}}, "'medium' must be below 'high'"),
+        ({"events": {"path": "e.csv", "delimiter": "#"}}, "unknown delimiter"),
+        ({"events": {"path": "e.csv", "columns": {"user": "u"}}}, "unknown canonical column"),
+    ],
+)
+def test_bad_config_is_one_line_naming_file_and_key(tmp_path, change, key):
+    path = write_config(tmp_path, {**MINIMAL, **change})
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert str(path) in message and key in message
+
+
+def test_missing_required_sections(tmp_path):
+    with pytest.raises(ConfigError, match="goal: required key is missing"):
+        load_config(write_config(tmp_path, {"events": {"path": "x.csv"}}))
+
+
+def test_missing_and_empty_and_invalid_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match="empty"):
+        load_config(empty)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("goal: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_config(bad)
+
+
+def test_overrides_set_dotted_keys_with_yaml_values(tmp_path):
+    path = write_config(tmp_path, MINIMAL)
+    cfg = load_config(path, ["goal.window_days=60", "goal.outcome=does_not_occur", "goal.conditions.0.value=cart"])
+    assert cfg.goal.window_days == 60
+    assert cfg.goal.propensity_type == "churn"
+    assert cfg.goal.conditions[0].value == "cart"
+    assert parse_overrides(["a.b=[1, 2]"]) == {"a.b": [1, 2]}
+    with pytest.raises(ConfigError, match="expected key=value"):
+        parse_overrides(["nonsense"])

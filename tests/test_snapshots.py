@@ -1,0 +1,238 @@
+"""Goals, eligibility, labels and every feature family on hand-made events, plus future invariance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_config
+
+from workbench.config import Condition, load_config
+from workbench.data import ingest_events
+from workbench.engine import duckdb_connection, events_table
+from workbench.errors import ConfigError
+from workbench.features import RECENCY_FEATURE, build_snapshots, plan_features
+from workbench.goals import condition_expr, goal_counts, plan_cutoffs
+
+CUTOFF = pd.Timestamp("2024-03-01")
+
+
+def snapshot(config, tmp_path, cutoffs=(CUTOFF,), events_csv=None, **kwargs):
+    out = tmp_path / f"ingest{len(list(tmp_path.iterdir()))}"
+    if events_csv is not None:
+        events_csv.to_csv(config.events.path, index=False)
+    ingest_events(config, out)
+    con = duckdb_connection()
+    events = events_table(con, out / "events.parquet")
+    frame, plan = build_snapshots(events, config, list(cutoffs), **kwargs)
+    return frame.set_index("profile_id"), plan, events
+
+
+def test_hand_computed_features_and_labels(tiny_config, tmp_path):
+    snap, plan, _ = snapshot(tiny_config, tmp_path)
+    assert sorted(snap.index) == ["a", "b"]  # c has no event before the cutoff: not eligible
+    a, b = snap.loc["a"], snap.loc["b"]
+    assert (a["label"], b["label"]) == (1, 0)
+    assert (a["page_view_count_7d"], a["page_view_count_30d"], a["page_view_count_90d"]) == (1, 2, 2)
+    assert a["page_view_days_since_last"] == pytest.approx(1 + 14 / 24)
+    assert a["page_view_days_since_first"] == pytest.approx(9 + 14 / 24)
+    assert (a["purchase_count_30d"], a["purchase_count_90d"]) == (0, 1)
+    assert a["purchase_days_since_last"] == pytest.approx(45 + 15 / 24)
+    assert a["amount_sum_30d"] == 0 and np.isnan(a["amount_mean_30d"])
+    assert a["amount_sum_90d"] == 40 and a["amount_mean_90d"] == 40
+    assert a["sku_distinct_90d"] == 2
+    assert (a["events_count_30d"], a["events_count_90d"], a["active_days_90d"]) == (2, 3, 3)
+    assert a["trend_30d_vs_prev60d"] == pytest.approx((2 + 1) / (1 / 2 + 1))
+    assert a[RECENCY_FEATURE] == pytest.approx(1 + 14 / 24)
+    assert a["days_since_first_event"] == pytest.approx(45 + 15 / 24)
+    # b's purchase is 91 days old: outside every window, but recency uses all history
+    assert b["purchase_count_90d"] == 0 and b["purchase_days_since_last"] == pytest.approx(91)
+    assert b["amount_sum_90d"] == 0 and np.isnan(b["amount_mean_90d"])
+    assert b["days_since_first_event"] == pytest.approx(91)
+    labels = {s.code: s.label for s in plan.specs}
+    assert labels["purchase_count_30d"] == "Purchase in the last 30 days"
+    assert labels[RECENCY_FEATURE] == "Days since last event"
+
+
+def test_churn_goal_flips_the_label(tiny_config, tmp_path):
+    churn = tiny_config.model_copy(deep=True)
+    churn.goal.outcome = "does_not_occur"
+    snap, _, _ = snapshot(churn, tmp_path)
+    assert (snap.loc["a", "label"], snap.loc["b", "label"]) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    "active, conditions, expected",
+    [
+        (None, [], ["a", "b"]),
+        (30, [], ["a", "b"]),
+        (30, [{"field": "event_type", "value": "purchase"}], []),
+        (60, [{"field": "event_type", "value": "purchase"}], ["a"]),
+        (None, [{"field": "amount", "op": ">=", "value": 100}], ["b"]),
+    ],
+)
+def test_eligibility(tiny_config, tmp_path, active, conditions, expected):
+    cfg = tiny_config.model_copy(deep=True)
+    cfg.eligibility.active_within_days = active
+    cfg.eligibility.conditions = [Condition(**c) for c in conditions]
+    snap, _, _ = snapshot(cfg, tmp_path)
+    assert sorted(snap.index) == expected
+
+
+def test_outcome_window_boundaries(tiny_config, tmp_path, tiny_events):
+    # A purchase exactly at the cutoff counts for the label (not the features); one exactly at
+    # cutoff + window does not count.
+    extra = pd.DataFrame(
+        [("b", "2024-03-01T00:00:00Z", "purchase", 1.0, "x"), ("a", "2024-03-31T00:00:00Z", "purchase", 1.0, "x")],
+        columns=tiny_events.columns,
+    )
+    events = pd.concat([tiny_events[tiny_events.user != "a"].iloc[:0], tiny_events, extra])
+    events = events[~((events.user == "a") & (events.ts == "2024-03-05T09:00:00Z"))]
+    snap, _, _ = snapshot(tiny_config, tmp_path, events_csv=events)
+    assert snap.loc["b", "label"] == 1 and snap.loc["b", "purchase_count_7d"] == 0
+    assert snap.loc["a", "label"] == 0
+
+
+def _random_events(rng, n_profiles=60, n_events=1500):
+    start = pd.Timestamp("2024-01-01")
+    seconds = rng.integers(0, 150 * 86400, n_events)
+    return pd.DataFrame(
+        {
+            "user": [f"u{i:03d}" for i in rng.integers(0, n_profiles, n_events)],
+            "ts": [(start + pd.Timedelta(seconds=int(s))).isoformat() + "Z" for s in seconds],
+            "kind": rng.choice(["page_view", "purchase", "cart"], n_events, p=[0.6, 0.15, 0.25]),
+            "amount": np.where(rng.random(n_events) < 0.5, rng.gamma(2, 20, n_events).round(2), np.nan),
+            "sku": rng.choice([f"s{i}" for i in range(12)], n_events),
+        }
+    )
+
+
+def test_future_invariance(tiny_config, tmp_path):
+    """Changing, adding or deleting events at or after a cutoff never moves that snapshot's features."""
+    rng = np.random.default_rng(7)
+    events = _random_events(rng)
+    cutoffs = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01")]
+    base, plan, _ = snapshot(tiny_config, tmp_path, cutoffs=cutoffs, events_csv=events)
+    features = [s.code for s in plan.specs]
+    ts = pd.to_datetime(events["ts"]).dt.tz_localize(None)
+    for cutoff in cutoffs:
+        future = ts >= cutoff
+        changed = events.copy()
+        # change: move future events around (still in the future) and alter their values
+        changed.loc[future, "amount"] = 999.0
+        changed.loc[future, "kind"] = "purchase"
+        # delete some future events, add new ones exactly at and after the cutoff
+        drop = future & (rng.random(len(events)) < 0.3)
+        changed = changed[~drop]
+        added = pd.DataFrame(
+            {
+                "user": ["u001", "u002", "new"],
+                "ts": [cutoff.isoformat() + "Z", (cutoff + pd.Timedelta(days=3)).isoformat() + "Z", cutoff.isoformat() + "Z"],
+                "kind": ["page_view", "purchase", "purchase"],
+                "amount": [5.0, 7.0, 9.0],
+                "sku": ["s99", "s1", "s2"],
+            }
+        )
+        changed = pd.concat([changed, added], ignore_index=True)
+        again, _, _ = snapshot(tiny_config, tmp_path, cutoffs=[cutoff], events_csv=changed, plan=plan)
+        expected = base[base["cutoff"] == pd.Timestamp(cutoff, tz="UTC")]
+        assert sorted(again.index) == sorted(expected.index)
+        pd.testing.assert_frame_equal(
+            again.loc[expected.index, features], expected[features], check_exact=False, rtol=1e-12
+        )
+
+
+def test_condition_operators(tmp_path, tiny_config):
+    out = tmp_path / "ops"
+    ingest_events(tiny_config, out)
+    events = events_table(duckdb_connection(), out / "events.parquet")
+
+    def count(field, op, value=None):
+        expr = condition_expr(events, Condition(field=field, op=op, value=value))
+        return int(events.filter(expr).count().to_pyarrow().as_py())
+
+    assert count("event_type", "==", "purchase") == 4
+    assert count("event_type", "!=", "purchase") == 4
+    assert count("amount", ">", 25) == 2
+    assert count("amount", ">=", 25) == 3
+    assert count("amount", "<", 25) == 1
+    assert count("amount", "<=", 25) == 2
+    assert count("sku", "in", ["sku1", "sku3"]) == 5
+    assert count("sku", "not_in", ["sku1"]) == 4
+    assert count("amount", "exists") == 4
+    assert count("amount", "not_exists") == 4
+    assert count("event_type", "contains", "view") == 4
+    assert count("sku", "starts_with", "sku") == 8
+    assert count("timestamp", ">=", "2024-03-01") == 3
+    with pytest.raises(ConfigError, match="unknown field 'nope'; available fields: amount, event_type"):
+        count("nope", "==", 1)
+    with pytest.raises(ConfigError, match="does not fit field 'amount'"):
+        count("amount", ">", "lots")
+
+
+def test_cutoff_plan_leaves_out_overlapping_training_windows(tiny_config):
+    cfg = tiny_config.model_copy(deep=True)
+    cfg.goal.window_days = 90
+    cfg.training.snapshots = 6
+    cfg.training.step_days = 30
+    plan = plan_cutoffs(cfg, "1998-03-01")
+    assert plan.validation == pd.Timestamp("1997-12-01")
+    assert [c.date().isoformat() for c in plan.left_out] == ["1997-11-01", "1997-10-02"]
+    assert [c.date().isoformat() for c in plan.training] == ["1997-09-02", "1997-08-03", "1997-07-04"]
+    for c in plan.training:  # no training label overlaps the validation period
+        assert c + pd.Timedelta(days=90) <= plan.validation
+    cfg.training.snapshots = 3
+    with pytest.raises(ConfigError, match="no training cutoff fits"):
+        plan_cutoffs(cfg, "1998-03-01")
+
+
+def test_goal_counts_agree_with_snapshots(tiny_config, tmp_path):
+    rng = np.random.default_rng(3)
+    events = _random_events(rng)
+    cutoffs = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01")]
+    snap, _, ev = snapshot(tiny_config, tmp_path, cutoffs=cutoffs, events_csv=events)
+    counts = goal_counts(ev, tiny_config, cutoffs).set_index("cutoff")
+    for cutoff in cutoffs:
+        rows = snap[snap["cutoff"] == pd.Timestamp(cutoff, tz="UTC")]
+        assert counts.loc[cutoff, "eligible"] == len(rows)
+        assert counts.loc[cutoff, "positives"] == rows["label"].sum()
+
+
+def test_profiles_and_personal_data_exclusion(tmp_path, tiny_events):
+    tiny_events.to_csv(tmp_path / "events.csv", index=False)
+    pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "tier": ["gold", "silver", "gold"],
+            "age": [30, None, 50],
+            "email": ["x@y.z", "q@r.s", "t@u.v"],
+            "signup": pd.to_datetime(["2023-01-01", "2024-02-01", "2024-01-01"]),
+        }
+    ).to_parquet(tmp_path / "profiles.parquet")
+    cfg = load_config(
+        write_config(
+            tmp_path,
+            {
+                "events": {"path": "events.csv", "columns": {"profile_id": "user", "timestamp": "ts", "event_type": "kind"}},
+                "profiles": {"path": "profiles.parquet", "columns": {"profile_id": "id"}},
+                "goal": {"conditions": [{"field": "event_type", "value": "purchase"}], "window_days": 30},
+                "features": {"lookback_days": 90, "exclude": ["sku"]},
+            },
+        )
+    )
+    out = tmp_path / "o"
+    ingest_events(cfg, out)
+    con = duckdb_connection()
+    events = events_table(con, out / "events.parquet")
+    profiles = con.read_parquet(str(out / "profiles.parquet"))
+    plan = plan_features(events, cfg, profiles, before=CUTOFF)
+    codes = {s.code: s for s in plan.specs}
+    assert "profile_tier" in codes and codes["profile_tier"].kind == "categorical"
+    assert "profile_age" in codes and "profile_days_since_signup" in codes
+    assert not any("email" in c for c in codes) and not any("sku" in c for c in codes)
+    assert any("email" in n and "personal data" in n for n in plan.notices)
+    snap, _ = build_snapshots(events, cfg, [CUTOFF], plan, profiles)
+    snap = snap.set_index("profile_id")
+    assert snap.loc["a", "profile_tier"] == "gold" and str(snap["profile_tier"].dtype) == "category"
+    assert np.isnan(snap.loc["b", "profile_age"])
+    assert snap.loc["b", "profile_days_since_signup"] == 29  # 2024-02-01 -> 2024-03-01
