@@ -137,6 +137,11 @@ def _inner_holdout(y: np.ndarray, cutoffs, seed: int) -> tuple[np.ndarray, str]:
 
 
 def _fit_platt(score: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The Platt calibrator: P(y=1) = expit(a + b * raw score), fitted on held-out rows."""
+    return _fit_1d_logistic(score, y)
+
+
+def _fit_1d_logistic(score: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """P(y=1) = expit(a + b * score), by Newton's method on the two-parameter likelihood."""
     a, b = 0.0, 1.0
     Z = np.column_stack([np.ones_like(score), score])
@@ -395,10 +400,10 @@ class LogisticPropensity(_Candidate):
                         keep[idx[b]] = False
                         notes.append(f"logistic: '{cols[idx[b]]['name']}' duplicates "
                                      f"'{cols[idx[a]]['name']}'; left out")
-        dropped_const = [c["name"] for c, k, s_ in zip(cols, keep, sd) if s_ <= 1e-12]
+        dropped_const = [c["name"] for c, s_ in zip(cols, sd, strict=True) if s_ <= 1e-12]
         if dropped_const:
             notes.append(f"logistic: constant column(s) left out: {dropped_const}")
-        cols = [c for c, k in zip(cols, keep) if k]
+        cols = [c for c, k in zip(cols, keep, strict=True) if k]
         Z = Z[:, keep]
         A = np.column_stack([np.ones(len(Z)), Z])
         method = "logit"
@@ -527,7 +532,7 @@ class BoostedPropensity(_Candidate):
     name = "boosted"
 
     def __init__(self, specs=None, *, calibrate="auto", ece_threshold=ECE_THRESHOLD, seed=42,
-                 num_threads: int = 2, max_rounds: int = 2000, early_stopping_rounds: int = 50,
+                 num_threads: int = 1, max_rounds: int = 2000, early_stopping_rounds: int = 50,
                  params: dict[str, Any] | None = None):
         super().__init__(specs, calibrate=calibrate, ece_threshold=ece_threshold, seed=seed)
         self.num_threads = num_threads
@@ -667,7 +672,7 @@ class RecencyRule(_Candidate):
         z = -np.where(ok, d, fill)
         center, scale = float(z.mean()), float(z.std()) or 1.0
         zs = (z - center) / scale
-        cal = _fit_platt(zs, y.astype(float))
+        cal = _fit_1d_logistic(zs, y.astype(float))
         a, b = (cal["a"], cal["b"]) if cal["method"] == "platt" else (0.0, 0.0)
         return {"fill": fill, "center": center, "scale": scale, "a": a, "b": b,
                 "mean": float(zs.mean())}
