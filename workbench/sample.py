@@ -154,8 +154,8 @@ def _week_grid(start: str, days: int) -> tuple[int, int, np.ndarray]:
     t0 = pd.Timestamp(start, tz="UTC")
     if t0 != t0.normalize():
         raise ValueError(f"start must be a date, got {start!r}")
-    if days < 7:
-        raise ValueError("days must be at least 7")
+    if not 7 <= days <= 36_500:
+        raise ValueError("days must be between 7 and 36,500")
     weeks = -(-days // 7)
     mid = t0 + pd.to_timedelta(np.arange(weeks) * 7 + 3.5, unit="D")
     doy = np.asarray(mid.dayofyear, dtype=float)
@@ -200,7 +200,7 @@ def _chunk(
     prime_age = (age >= 28) & (age <= 52) & ~age_missing
     high_tier = tier >= 2
 
-    counts = np.zeros((len(EVENT_TYPES), n, weeks), dtype=np.uint8)
+    counts = np.zeros((len(EVENT_TYPES), weeks, n), dtype=np.uint8)
     cart_lag1 = np.zeros(n, dtype=np.int64)
     cart_lag2 = np.zeros(n, dtype=np.int64)
     click_lag1 = np.zeros(n, dtype=np.int64)
@@ -254,7 +254,7 @@ def _chunk(
             (LAUNCH, launch),
             (SEARCH, search),
         ):
-            counts[t, :, w] = np.minimum(c, 255)
+            counts[t, w] = np.minimum(c, 255)
 
         # Churn: the hazard rises as engagement falls, steeply below a threshold.
         hazard = _sigmoid(-5.3 - 1.0 * ee + 1.6 * (ee < -1.3)) * np.where(purchase > 0, 0.4, 1.0)
@@ -272,8 +272,8 @@ def _chunk(
     for t in range(len(EVENT_TYPES)):
         flat = np.flatnonzero(counts[t])
         rep = counts[t].ravel()[flat]
-        prof_parts.append(np.repeat(flat // weeks, rep))
-        week_parts.append(np.repeat(flat % weeks, rep))
+        prof_parts.append(np.repeat(flat % n, rep))
+        week_parts.append(np.repeat(flat // n, rep))
         type_parts.append(np.full(int(rep.sum()), t, dtype=np.int8))
     del counts
     prof = np.concatenate(prof_parts)
@@ -286,7 +286,7 @@ def _chunk(
     ts = lo + (rng.random(m_events) * (hi - lo)).astype(np.int64)
     # Funnels in time order: a purchase follows its checkout by a few minutes; an email is
     # opened after it was sent and clicked right after it was opened.
-    key = prof.astype(np.int64) * weeks + week
+    key = week.astype(np.int64) * n + prof
     for lead, follow, low, high in (
         (CHECKOUT, PURCHASE, 60, 1_800),
         (SENT, OPENED, 300, 2 * 86_400),
@@ -304,7 +304,8 @@ def _chunk(
     channel = np.where(np.isin(etype, (SENT, OPENED, CLICKED)), 2, channel)
     channel = np.where(etype == LAUNCH, 1, channel)
 
-    order = np.lexsort((etype, ts, prof))
+    # Sort by profile, time, event type with one packed int64 key (faster than lexsort).
+    order = np.argsort((prof.astype(np.int64) << 36) | ((ts - t0) << 4) | etype, kind="stable")
     prof, ts, etype = prof[order], ts[order], etype[order]
     sku, price, channel, sku_kind = sku[order], price[order], channel[order], sku_kind[order]
 
