@@ -273,8 +273,12 @@ def snapshot_expr(events, config: Config, cutoffs: list, plan: FeaturePlan, prof
     )
     if with_label:
         hits = goal_hits(events, config, cutoffs)
-        table = table.left_join(hits, ["profile_id", "cutoff_s"])
-        table = table.mutate(label=label_from_hits(table.goal_events, config.goal.outcome))
+        joined = table.left_join(hits, ["profile_id", "cutoff_s"])
+        # A left join keeps the right keys as `*_right`; drop them so a later join can't collide.
+        table = joined.select(
+            *[joined[c] for c in table.columns],
+            label=label_from_hits(joined.goal_events, config.goal.outcome),
+        )
     if profiles is not None and (plan.profile_numeric or plan.profile_categorical or plan.profile_dates):
         attrs = [profiles.profile_id]
         for a in plan.profile_numeric:
