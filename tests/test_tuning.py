@@ -137,7 +137,7 @@ def test_readiness_verdict_follows_the_thresholds(run_dir):
 
     ok = evaluate_goal(run_dir, event_type=PURCHASE, window_days=30)
     assert ok["readiness"]["ok"] is False  # the sample run keeps the default 500 positives
-    assert any("positives" in m for m in ok["readiness"]["messages"])
+    assert any("positive" in m for m in ok["readiness"]["messages"])
     rare = evaluate_goal(
         run_dir, event_type=PURCHASE, field="commerce.order.priceTotal", op=">", value=1e9
     )

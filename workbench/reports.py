@@ -15,18 +15,28 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.config import dump_config, load_config
 from workbench.errors import WorkbenchError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
     "NOTEBOOKS",
     "NotebookError",
+    "as_table",
     "export_html",
     "find_notebooks",
+    "headline",
+    "key_figures",
     "new_run_dir",
+    "notes",
     "pick_kernel",
+    "quarantine_reasons",
+    "reconciliation",
+    "resolve_run_dir",
     "run_notebooks",
     "write_report",
 ]
@@ -148,12 +158,27 @@ def export_html(ipynb: str | Path, html_path: str | Path | None = None) -> Path:
 
 
 def _declared_parameters(path: Path) -> set[str]:
-    import papermill
+    """Names assigned in the notebook's `parameters` cell (only those are injected)."""
+    import ast
 
-    try:
-        return set(papermill.inspect_notebook(str(path)))
-    except Exception:
-        return set()
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    names: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                targets = (
+                    node.targets
+                    if isinstance(node, ast.Assign)
+                    else [getattr(node, "target", None)]
+                )
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
 
 
 def run_notebooks(
@@ -310,41 +335,185 @@ def _fmt(v: Any, kind: str = "") -> str:
     return str(v)
 
 
+def _scores_summary(run_dir: Path) -> tuple[int | None, dict[str, int] | None]:
+    path = run_dir / "scores.parquet"
+    if not path.exists():
+        return None, None
+    try:
+        import pyarrow.parquet as pq
+
+        table = (
+            pq.read_table(path, columns=["bucket"])
+            if "bucket" in pq.read_schema(path).names
+            else None
+        )
+        rows = pq.read_metadata(path).num_rows
+    except Exception:
+        return None, None
+    if table is None:
+        return rows, None
+    counts = table.column("bucket").to_pandas().astype(str).value_counts()
+    order = [b for b in ("high", "medium", "low") if b in counts.index]
+    order += [b for b in counts.index if b not in order]
+    return rows, {b: int(counts[b]) for b in order}
+
+
 def headline(run_dir: str | Path) -> dict[str, Any]:
     """The headline figures of a run, read from `metrics.json` (missing ones are None)."""
-    m = _read_json(Path(run_dir) / "metrics.json")
-    champion = _dig(m, "champion", "champion.name")
+    run_dir = Path(run_dir)
+    m = _read_json(run_dir / "metrics.json")
+    champion = _dig(m, "champion.name", "champion")
     if isinstance(champion, dict):
         champion = champion.get("name") or champion.get("model")
-    auc = _dig(
-        m,
-        "validation.roc_auc",
-        "champion_metrics.roc_auc",
-        "validation_roc_auc",
-        "roc_auc",
-        "auc",
-    )
-    if auc is None and isinstance(champion, str):
-        auc = _dig(m, f"models.{champion}.roc_auc", f"candidates.{champion}.roc_auc")
-    lift = _dig(
-        m,
-        "validation.lift_top_decile",
-        "champion_metrics.lift_top_decile",
-        "lift_top_decile",
-        "top_decile_lift",
-    )
-    if lift is None and isinstance(champion, str):
-        lift = _dig(
-            m, f"models.{champion}.lift_top_decile", f"candidates.{champion}.lift_top_decile"
-        )
+    auc = _dig(m, "validation.roc_auc", "champion_metrics.roc_auc", "validation_roc_auc")
+    lift = _dig(m, "validation.lift_top_decile", "champion_metrics.lift_top_decile")
+    if isinstance(champion, str):
+        auc = auc if auc is not None else _dig(m, f"models.{champion}.roc_auc")
+        lift = lift if lift is not None else _dig(m, f"models.{champion}.lift_top_decile")
+    base_rate = _dig(m, "base_rate", "validation.base_rate")
+    profiles, positives = _dig(m, "validation.profiles"), _dig(m, "validation.positives")
+    if (
+        base_rate is None
+        and isinstance(profiles, (int, float))
+        and profiles
+        and positives is not None
+    ):
+        base_rate = positives / profiles
+    scored = _dig(m, "scoring.profiles_scored", "scoring.profiles", "profiles_scored")
+    buckets = _dig(m, "scoring.bucket_sizes", "scoring.buckets", "bucket_sizes")
+    if scored is None or buckets is None:
+        rows, sizes = _scores_summary(run_dir)
+        scored = scored if scored is not None else rows
+        buckets = buckets if buckets is not None else sizes
+    if isinstance(buckets, dict):
+        order = [b for b in ("high", "medium", "low") if b in buckets]
+        buckets = {b: buckets[b] for b in order + [b for b in buckets if b not in order]}
     return {
         "champion": champion,
         "validation ROC AUC": auc,
         "lift in top decile": lift,
-        "base rate": _dig(m, "base_rate", "validation.base_rate", "goal.base_rate"),
-        "profiles scored": _dig(m, "profiles_scored", "scoring.profiles_scored", "scored"),
-        "bucket sizes": _dig(m, "bucket_sizes", "scoring.bucket_sizes", "buckets"),
+        "base rate": base_rate,
+        "profiles scored": scored,
+        "bucket sizes": buckets,
     }
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if isinstance(d, dict):
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+    elif isinstance(d, list) and len(d) > 6:
+        out[prefix[:-1]] = f"{len(d)} items"
+    elif isinstance(d, list):
+        out[prefix[:-1]] = ", ".join(_fmt(x) for x in d) if d else "–"
+    else:
+        out[prefix[:-1]] = d
+    return out
+
+
+def as_table(data: dict[str, Any], skip: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A nested dict as a two-column table (`figure`, `value`) for display in a notebook."""
+    import pandas as pd
+
+    flat = {k: v for k, v in _flatten(data).items() if not k.startswith(skip)}
+    return pd.DataFrame(
+        {"figure": list(flat), "value": [_fmt(v) for v in flat.values()]}
+    ).set_index("figure")
+
+
+def key_figures(run_dir: str | Path, name: str = "headline") -> pd.DataFrame:
+    """The key figures a notebook closes with: `headline` (from metrics.json and the scores)
+    or the scalar values of one of the run's JSON files (`data_quality`, `goal_summary`, ...)."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    if name == "headline":
+        kinds = {"validation ROC AUC": "", "lift in top decile": "x", "base rate": "pct"}
+        figures = headline(run_dir)
+        return pd.DataFrame(
+            {
+                "figure": list(figures),
+                "value": [_fmt(v, kinds.get(k, "")) for k, v in figures.items()],
+            }
+        ).set_index("figure")
+    skip = ("columns", "files", "event_types", "profiles_file.columns", "cutoffs", "features")
+    return as_table(_read_json(run_dir / f"{name}.json"), skip=skip)
+
+
+def notes(messages: list[str] | None, empty: str = "Nothing to flag."):
+    """Messages (quality notes, readiness, warnings) as a Markdown bullet list for a notebook."""
+    from IPython.display import Markdown
+
+    items = [f"- {m}" for m in messages or []]
+    return Markdown("\n".join(items) if items else empty)
+
+
+def reconciliation(quality: dict[str, Any]) -> pd.DataFrame:
+    """Rows read = kept + quarantined + duplicates dropped, as a small table (from data_quality)."""
+    import pandas as pd
+
+    steps = [
+        ("rows read", quality.get("rows_read")),
+        ("quarantined (see reasons)", quality.get("rows_quarantined")),
+        ("duplicates dropped", quality.get("duplicates_dropped")),
+        ("rows kept", quality.get("rows_kept")),
+        ("profiles", quality.get("profiles")),
+        ("first event", quality.get("first_event")),
+        ("last event", quality.get("last_event")),
+        ("reconciles", quality.get("reconciles")),
+    ]
+    return pd.DataFrame(
+        {"step": [s for s, _ in steps], "value": [_fmt(v) for _, v in steps]}
+    ).set_index("step")
+
+
+def quarantine_reasons(quality: dict[str, Any]) -> pd.DataFrame:
+    """Quarantined rows per reason, largest first (from data_quality)."""
+    import pandas as pd
+
+    reasons = quality.get("quarantine_reasons") or {}
+    frame = pd.DataFrame({"reason": list(reasons), "rows": [int(v) for v in reasons.values()]})
+    return frame.sort_values("rows", ascending=False).set_index("reason")
+
+
+def resolve_run_dir(run_dir: str | Path = "", config: str | Path = "") -> Path:
+    """The run folder a notebook works in.
+
+    `run_dir` when given (as `workbench run` does). Else, with `config`, a new run folder
+    for that config (its effective config written as `config.yaml`). Else the newest
+    `reports/*/latest` run, searched from the current folder and its parent (so notebooks
+    opened from `notebooks/` after `make run` find the sample run).
+    """
+    if str(run_dir):
+        path = Path(run_dir).expanduser().resolve()
+        if not (path / "config.yaml").exists():
+            raise WorkbenchError(f"{path}: not a run folder (no config.yaml); run `workbench run`")
+        return path
+    here = Path.cwd()
+    if str(config):
+        cfg = load_config(config)
+        base = cfg.output_dir
+        if not base.is_absolute() and here.name == "notebooks":
+            base = here.parent / base
+        path = new_run_dir(base)
+        dump_config(cfg, path / "config.yaml")
+        print(f"new run folder: {path}")
+        return path
+    runs = []
+    for root in (here, here.parent):
+        for latest in (root / "reports").glob("*/latest"):
+            target = latest.resolve()
+            if (target / "config.yaml").exists():
+                runs.append((target.stat().st_mtime, target))
+    if not runs:
+        raise WorkbenchError(
+            "no run folder: set run_dir to a folder made by `workbench run` "
+            "(reports/<name>/<time>), or config to a YAML file to start one"
+        )
+    path = max(runs)[1]
+    print(f"using the latest run: {path}")
+    return path
 
 
 def write_report(run_dir: str | Path, record: dict[str, Any] | None = None) -> Path:

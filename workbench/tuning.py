@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from workbench import engine, goals
+from workbench import engine, goals, readiness
 from workbench.config import OPERATORS, Config, config_from_dict, load_config
 from workbench.errors import ConfigError, WorkbenchError
 
@@ -101,27 +101,17 @@ def _goal_config(
     return config_from_dict(raw, base_dir=Path.cwd(), source=config.source)
 
 
-def _readiness(counts: pd.DataFrame, config: Config) -> dict[str, Any]:
-    """Enough positives and negatives over the training cutoffs, and both classes at validation."""
-    need_pos, need_neg = config.readiness.min_positives, config.readiness.min_negatives
-    train = counts[counts["role"] == "training"]
-    val = counts[counts["role"] == "validation"]
-    pos, neg = int(train["positives"].sum()), int(train["negatives"].sum())
-    messages = []
-    if pos < need_pos:
-        messages.append(f"only {pos:,} positives over the training cutoffs (need {need_pos:,})")
-    if neg < need_neg:
-        messages.append(f"only {neg:,} negatives over the training cutoffs (need {need_neg:,})")
-    if len(val) and (int(val["positives"].sum()) == 0 or int(val["negatives"].sum()) == 0):
+def _readiness(counts: pd.DataFrame, config: Config, first, last) -> dict[str, Any]:
+    """The pipeline's readiness verdict (`readiness.check_readiness`) on the labelled cutoffs."""
+    labelled = counts[counts["role"].isin(["training", "validation"])]
+    verdict = readiness.check_readiness(labelled, config, first, last)
+    messages = list(verdict["messages"])
+    if verdict["ok"]:
         messages.append(
-            "the validation cutoff has only one class, so the model cannot be validated"
+            f"ready: {verdict['training_positives']:,} positives and "
+            f"{verdict['training_negatives']:,} negatives over the training cutoffs"
         )
-    ok = not messages
-    if ok:
-        messages.append(
-            f"ready: {pos:,} positives and {neg:,} negatives over {len(train)} training cutoffs"
-        )
-    return {"ok": ok, "messages": messages}
+    return {**verdict, "messages": messages}
 
 
 def _yaml_snippet(config: Config) -> str:
@@ -196,7 +186,7 @@ def evaluate_goal(
     return {
         "cutoffs": counts.reset_index(drop=True),
         "eligible": eligible,
-        "readiness": _readiness(counts, config),
+        "readiness": _readiness(counts, config, first, last),
         "goal_text": goals.describe_goal(config),
         "yaml": _yaml_snippet(config),
         "seconds": time.perf_counter() - t0,

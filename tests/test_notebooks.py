@@ -1,0 +1,174 @@
+"""The notebooks: structure (thin, one parameters cell, no outputs) and a real papermill run."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from workbench.reports import NOTEBOOKS, find_notebooks
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+PATHS = [NOTEBOOK_DIR / f"{stem}.ipynb" for stem in NOTEBOOKS]
+LOGIC = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Lambda,
+    ast.For,
+    ast.While,
+    ast.If,
+    ast.Try,
+    ast.With,
+)
+
+
+def _python(source: str) -> ast.Module:
+    """A code cell as Python (IPython magics such as `%matplotlib inline` translated first)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return ast.parse(TransformerManager().transform_cell(source))
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_the_five_notebooks_are_found_in_order():
+    assert [p.stem for p in find_notebooks()] == list(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_notebook_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.metadata["kernelspec"]["language"] == "python"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# ")
+    assert "Purpose" in first.source
+    # Numbered sections that tell the analyst what they are looking at.
+    sections = [
+        c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")
+    ]
+    assert len(sections) >= 3
+    assert [s.split(".")[0] for s in sections] == [f"## {i}" for i in range(1, len(sections) + 1)]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_one_parameters_cell_of_literals_with_comments(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    cell = tagged[0]
+    assert cell.cell_type == "code"
+    names = []
+    for node in ast.parse(cell.source).body:
+        assert isinstance(node, ast.AnnAssign), f"{path.stem}: only `name: type = value` lines"
+        assert isinstance(node.value, ast.Constant), (
+            f"{path.stem}: {ast.unparse(node)} is not a literal"
+        )
+        names.append(node.target.id)
+    for line in cell.source.splitlines():
+        assert "  # " in line, f"{path.stem}: parameter without a comment: {line}"
+        assert "=" not in line.split("#", 1)[1], "papermill cannot parse '=' inside the comment"
+    assert "run_dir" in names
+    if path.stem in ("01_data_prep", "02_goal_definition"):
+        assert "as_of" in names
+    if path.stem == "02_goal_definition":
+        assert "interactive" in names
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_cells_only_call_workbench_and_carry_no_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in _code_cells(nb):
+        assert cell.get("outputs") == [], f"{path.stem}: committed outputs"
+        assert cell.get("execution_count") is None
+        for node in ast.walk(_python(cell.source)):
+            assert not isinstance(node, LOGIC), f"{path.stem}: logic in a cell: {cell.source[:60]}"
+            if isinstance(node, ast.ImportFrom):
+                assert node.module.split(".")[0] in ("workbench", "IPython"), node.module
+            if isinstance(node, ast.Import):
+                assert all(a.name.split(".")[0] in ("workbench", "IPython") for a in node.names)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from workbench.reports import run_notebooks
+    from workbench.sample import write_sample
+
+    root = tmp_path_factory.mktemp("notebooks")
+    config = write_sample(root / "sample", profiles=3000, seed=1)
+    lines: list[str] = []
+    run_dir = run_notebooks(
+        config,
+        out=root / "runs",
+        overrides=["readiness.min_positives=50", "readiness.min_negatives=50"],
+        progress=lines.append,
+    )
+    return run_dir, lines
+
+
+@pytest.mark.notebooks
+def test_run_produces_metrics_in_range(run):
+    run_dir, lines = run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    champion = metrics["champion"]
+    auc = metrics["models"][champion]["roc_auc"]
+    assert 0.5 < auc <= 1.0
+    assert metrics["models"][champion]["lift_top_decile"] > 1.0
+    assert (run_dir / "data_quality.json").exists() and (run_dir / "config.yaml").exists()
+    assert json.loads((run_dir / "data_quality.json").read_text())["reconciles"] is True
+    assert all(any(stem in line for line in lines) for stem in NOTEBOOKS)
+    assert any(line.startswith("report:") for line in lines)
+
+
+@pytest.mark.notebooks
+def test_every_eligible_profile_scored_once(run):
+    run_dir, _ = run
+    eligible = pd.read_parquet(run_dir / "scoring_snapshot.parquet", columns=["profile_id"])
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    assert len(eligible) > 0
+    assert scores["profile_id"].is_unique
+    assert set(scores["profile_id"]) == set(eligible["profile_id"])
+    assert len(scores) == len(eligible)
+    assert scores["probability"].between(0, 1).all()
+    assert set(scores["bucket"].astype(str)) <= {"low", "medium", "high"}
+    assert (run_dir / "scores.csv").exists() and (run_dir / "segments").is_dir()
+
+
+@pytest.mark.notebooks
+def test_notebooks_and_html_saved_with_figures_and_no_errors(run):
+    run_dir, _ = run
+    for stem in NOTEBOOKS:
+        executed = nbformat.read(run_dir / f"{stem}.ipynb", as_version=4)
+        outputs = [o for c in _code_cells(executed) for o in c.get("outputs", [])]
+        assert not [o for o in outputs if o.output_type == "error"], stem
+        html = (run_dir / f"{stem}.html").read_text()
+        assert "data:image/png;base64" in html, f"{stem}: no embedded figure"
+        assert "reports.resolve_run_dir" not in html, f"{stem}: code is not hidden"
+
+
+@pytest.mark.notebooks
+def test_report_links_resolve_and_show_headline(run):
+    run_dir, _ = run
+    page = (run_dir / "report.html").read_text()
+    links = re.findall(r'href="([^"]+)"', page)
+    for target in ["scores.csv", "segments/", "metrics.json", "data_quality.json"]:
+        assert target in links
+    for stem in NOTEBOOKS:
+        assert f"{stem}.html" in links
+    for link in links:
+        assert (run_dir / link).exists(), link
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    auc = metrics["models"][metrics["champion"]]["roc_auc"]
+    assert f"{auc:.3f}" in page and metrics["champion"] in page
