@@ -2,8 +2,8 @@
 
 A latent, drifting engagement per profile (an AR(1) process on a weekly grid, with a
 year-end seasonal lift) drives every event rate. Purchases depend on engagement, recent
-cart adds and email clicks, loyalty tier (with a tier x engagement interaction), age and a
-short post-purchase lull; profiles churn (go dormant) with a hazard that rises sharply as
+cart adds and email clicks (differently by loyalty tier), a tier x engagement threshold,
+age, and a post-purchase lull followed by a replenishment cycle; profiles churn (go dormant) with a hazard that rises sharply as
 engagement falls, a few come back, and some sign up during the year. The signal is real but
 noisy: a good model of "purchase within 30 days" reaches a validation ROC AUC of roughly
 0.8, and a boosted tree beats a logistic model a little.
