@@ -129,7 +129,7 @@ def test_run_produces_metrics_in_range(run):
     assert (run_dir / "data_quality.json").exists() and (run_dir / "config.yaml").exists()
     assert json.loads((run_dir / "data_quality.json").read_text())["reconciles"] is True
     assert all(any(stem in line for line in lines) for stem in NOTEBOOKS)
-    assert any(line.startswith("report:") for line in lines)
+    assert any(line.startswith("done: 5 notebooks") for line in lines)
 
 
 @pytest.mark.notebooks

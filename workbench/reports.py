@@ -244,6 +244,8 @@ def run_notebooks(
                 progress_bar=False,
                 log_output=False,
                 cwd=str(run_dir),
+                # Keep the kernel's start-up warnings off the terminal; errors stay in the notebook.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except PapermillExecutionError as exc:
             status = "failed"
@@ -287,7 +289,7 @@ def run_notebooks(
     if failure is not None:
         say(f"report (incomplete): {report}")
         raise failure
-    say(f"report: {report}  ({record['seconds']:.0f} s)")
+    say(f"done: {len(record['notebooks'])} notebooks in {record['seconds']:.0f} s")
     return run_dir
 
 
