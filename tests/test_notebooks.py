@@ -172,3 +172,22 @@ def test_report_links_resolve_and_show_headline(run):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     auc = metrics["models"][metrics["champion"]]["roc_auc"]
     assert f"{auc:.3f}" in page and metrics["champion"] in page
+
+
+CDNOW = Path(__file__).resolve().parent.parent / "examples" / "cdnow.yaml"
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_cdnow_example_runs_end_to_end(tmp_path):
+    from workbench.config import load_config
+    from workbench.reports import headline, run_notebooks
+
+    if not CDNOW.exists() or not load_config(CDNOW).events.path.exists():
+        pytest.skip("the CDNOW example or its data (shared/datasets/cdnow) is not here")
+    run_dir = run_notebooks(CDNOW, out=tmp_path, progress=None)
+    figures = headline(run_dir)
+    assert 0.6 < figures["validation ROC AUC"] <= 1.0
+    assert figures["profiles scored"] > 1000
+    for stem in NOTEBOOKS:
+        assert "data:image/png;base64" in (run_dir / f"{stem}.html").read_text()

@@ -148,3 +148,48 @@ def test_failing_notebook_is_saved_and_named(tmp_path, config, raise_src, code):
 def test_report_without_metrics_still_renders(tmp_path):
     path = write_report(tmp_path, {"notebooks": [], "status": "ok"})
     assert "Headline figures" in path.read_text()
+
+
+def test_resolve_run_dir_explicit_config_or_latest(tmp_path, config, monkeypatch):
+    from workbench.errors import WorkbenchError
+    from workbench.reports import resolve_run_dir
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    monkeypatch.chdir(notebooks)  # as in `make lab`
+    with pytest.raises(WorkbenchError, match="no run folder"):
+        resolve_run_dir("")
+    with pytest.raises(WorkbenchError, match="not a run folder"):
+        resolve_run_dir(str(notebooks))
+    started = resolve_run_dir("", str(config))  # a new run folder from the config
+    assert (started / "config.yaml").exists()
+    assert started.parent == tmp_path / "reports" / "fake"  # next to notebooks/, not inside
+    assert resolve_run_dir("") == started  # the latest run, found from notebooks/
+    assert resolve_run_dir(str(started)) == started
+
+
+def test_headline_and_key_figures_read_the_run_files(tmp_path):
+    from workbench.reports import headline, key_figures
+
+    (tmp_path / "metrics.json").write_text(
+        json.dumps(
+            {
+                "champion": "boosted",
+                "models": {"boosted": {"roc_auc": 0.8123, "lift_top_decile": 3.2}},
+                "validation": {"profiles": 1000, "positives": 250},
+                "scoring": {"profiles": 900, "buckets": {"low": 225, "medium": 450, "high": 225}},
+            }
+        )
+    )
+    h = headline(tmp_path)
+    assert h["champion"] == "boosted" and h["validation ROC AUC"] == 0.8123
+    assert h["base rate"] == 0.25 and h["profiles scored"] == 900
+    assert list(h["bucket sizes"]) == ["high", "medium", "low"]
+    table = key_figures(tmp_path)
+    assert table.loc["base rate", "value"] == "25.0%"
+    assert table.loc["lift in top decile", "value"] == "3.20×"
+    (tmp_path / "data_quality.json").write_text(
+        json.dumps({"rows_read": 10, "columns": {"a": "string"}, "quarantine_reasons": {"x": 2}})
+    )
+    dq = key_figures(tmp_path, "data_quality")
+    assert dq.loc["rows_read", "value"] == "10" and "columns.a" not in dq.index

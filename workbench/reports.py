@@ -244,8 +244,8 @@ def run_notebooks(
                 progress_bar=False,
                 log_output=False,
                 cwd=str(run_dir),
-                # Keep the kernel's start-up warnings off the terminal; errors stay in the notebook.
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                # Keep kernel start-up/shut-down logs off the terminal; cell errors stay in the notebook.
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
         except PapermillExecutionError as exc:
             status = "failed"
