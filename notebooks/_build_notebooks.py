@@ -252,7 +252,7 @@ run_dir = reports.resolve_run_dir(run_dir)
 One row per model, measured on the validation cutoff.
 
 - **ROC AUC**: the chance a random positive is ranked above a random negative. 0.5 is a coin
-  flip; **below 0.6 is poor** (the goal may be too rare or too noisy, the window too short, or
+  flip; **below 0.65 is poor** (the goal may be too rare or too noisy, the window too short, or
   the events carry little signal: try a different window, custom events, or more history);
   0.7-0.85 is typical of useful propensity models; **above 0.95 is suspicious**: check that no
   event that *is* the goal, or happens because of it, sneaks into the features.
@@ -289,7 +289,7 @@ the top x% of profiles. Read it at your campaign size: "the top 20% by score hol
 the converters". The diagonal is random targeting; the gap above it is the model's value.
 """),
     code("""
-ax = plot_lift(cmp.validation_predictions)
+ax = plot_lift(cmp.validation_predictions, model=cmp.champion)
 """),
     code("""
 ax = plot_gains(cmp.validation_predictions)
@@ -302,10 +302,10 @@ volumes can be planned from the scores. Points below the diagonal mean the model
 over-confident. The distribution shows how well positives and negatives are separated.
 """),
     code("""
-ax = plot_calibration(cmp.validation_predictions)
+ax = plot_calibration(cmp.validation_predictions, model=cmp.champion)
 """),
     code("""
-ax = plot_score_distribution(cmp.validation_predictions)
+ax = plot_score_distribution(cmp.validation_predictions, model=cmp.champion)
 """),
     md("""
 ## 5. What the logistic model learned

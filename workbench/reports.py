@@ -518,11 +518,22 @@ def resolve_run_dir(run_dir: str | Path = "", config: str | Path = "") -> Path:
     return path
 
 
+def _run_name(run_dir: Path) -> str:
+    """The config's name (what the analyst called the goal), else the folder the run sits in."""
+    try:
+        import yaml
+
+        name = (yaml.safe_load((run_dir / "config.yaml").read_text()) or {}).get("name")
+    except (OSError, ValueError):
+        name = None
+    return str(name) if name else run_dir.parent.name
+
+
 def write_report(run_dir: str | Path, record: dict[str, Any] | None = None) -> Path:
     """Write `report.html`: headline figures, links to each notebook's HTML and to the run's files."""
     run_dir = Path(run_dir)
     record = record if record is not None else _read_json(run_dir / "run.json")
-    cfg_name = run_dir.parent.name
+    cfg_name = _run_name(run_dir)
     figures = headline(run_dir)
     kinds = {"validation ROC AUC": "", "lift in top decile": "x", "base rate": "pct"}
     esc = html.escape
