@@ -540,3 +540,67 @@ def test_plots_return_axes(scores):
     ):
         assert isinstance(ax, matplotlib.axes.Axes)
     plt.close("all")
+
+
+# --------------------------------------------------------------------------- real candidates
+def _synthetic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "profile_id": [f"r{i}" for i in range(n)],
+            "purchases_30d": rng.poisson(1.0, n).astype(float),
+            "revenue_90d": np.round(rng.lognormal(3, 1, n), 2),
+            "days_since_last_event": np.floor(rng.exponential(30, n)),
+            "channel": pd.Categorical(rng.choice(["email", "web", "store"], n)),
+        }
+    )
+    frame.loc[rng.random(n) < 0.1, "revenue_90d"] = np.nan
+    logit = (
+        -1
+        + 0.8 * frame["purchases_30d"]
+        - 0.04 * frame["days_since_last_event"]
+        + 0.6 * (frame["channel"] == "email")
+    )
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit.to_numpy()))).astype(np.int8)
+    return frame, y
+
+
+@pytest.mark.parametrize("kind", ["logistic", "boosted"])
+def test_real_candidates_score_explain_and_rescore(kind, tmp_path):
+    models = pytest.importorskip("workbench.models")
+    train, y = _synthetic(1500, seed=1)
+    if kind == "logistic":
+        model = models.LogisticPropensity(SPECS)
+    else:
+        model = models.BoostedPropensity(SPECS, num_threads=1, max_rounds=40)
+    model.fit(train[CODES], y)
+    snap, _ = _synthetic(400, seed=2)
+    X = snap[CODES]
+    contrib = model.contributions(X)
+    assert list(contrib.columns) == [*CODES, "bias"]
+    np.testing.assert_allclose(contrib.sum(axis=1), model.decision_function(X), atol=1e-6)
+
+    scores = score_profiles(model, snap, model.feature_specs_, config(), "2024-06-01")
+    assert list(scores.columns) == SCORE_COLUMNS
+    assert len(scores) == len(snap) and scores["profile_id"].is_unique
+    order = np.argsort(scores["probability"].to_numpy(), kind="stable")
+    assert np.all(np.diff(scores["percentile"].to_numpy()[order]) >= 0)
+    # the first factor in the JSON is the largest raising contribution of that profile
+    c = contrib[CODES].to_numpy()
+    for i in range(0, len(snap), 37):
+        listed = json.loads(scores.loc[i, "factors_json"])
+        raising = [d for d in listed if d["direction"] == "raises"]
+        if c[i].max() > 0:
+            assert raising[0]["code"] == CODES[int(np.argmax(c[i]))]
+            assert raising[0]["contribution"] == pytest.approx(c[i].max(), abs=1e-6)
+            assert scores.loc[i, "factor_1"].startswith(raising[0]["label"] + ": ")
+        if c[i].min() < 0:
+            assert listed[-1]["code"] == CODES[int(np.argmin(c[i]))]
+
+    # a saved model re-scores the same data to the same probabilities
+    models.save_model(model, SPECS, config(), tmp_path / "model")
+    again = score_profiles(
+        models.load_model(tmp_path / "model"), snap, SPECS, config(), "2024-06-01"
+    )
+    np.testing.assert_allclose(again["probability"], scores["probability"], rtol=0, atol=1e-9)
+    assert (again["factors_json"] == scores["factors_json"]).all()
