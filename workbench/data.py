@@ -226,10 +226,11 @@ def _external_table(con, cfg: EventsConfig):
                 raise DataError(f"{path}: database file not found")
             # Attach read-only: the table is scanned in place, never copied into memory.
             con.attach(str(path), name="source_db", read_only=True)
-            tables = con.list_tables(database="source_db")
+            # (catalog, schema): a bare "source_db" would be read as a schema of the memory catalog.
+            tables = con.list_tables(database=("source_db", "main"))
             if cfg.table not in tables:
                 raise DataError(f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}")
-            return flatten_structs(con.table(cfg.table, database="source_db"))
+            return flatten_structs(con.table(cfg.table, database=("source_db", "main")))
         src = ibis.connect(conn)
         tables = src.list_tables()
         if cfg.table not in tables:
