@@ -440,8 +440,9 @@ class LogisticPropensity(_Candidate):
                 start = None
                 if inner is not None and [c["name"] for c in inner["columns"]] == [c["name"] for c in cols]:
                     start = np.array([inner["intercept"]] + [c["coef"] for c in inner["columns"]])
-                res = sm.Logit(y.astype(float), A).fit(method="newton", maxiter=35, disp=0,
-                                                       start_params=start)
+                # rank is screened above; a singular Hessian still falls back to ridge below
+                logit = sm.Logit(y.astype(float), A, check_rank=False)
+                res = logit.fit(method="newton", maxiter=35, disp=0, start_params=start)
                 params = np.asarray(res.params, dtype=float)
                 bse = np.asarray(res.bse, dtype=float)
                 pvalues = np.asarray(res.pvalues, dtype=float)
@@ -533,9 +534,9 @@ class LogisticPropensity(_Candidate):
 # --------------------------------------------------------------------------- boosted
 DEFAULT_LGB_PARAMS: dict[str, Any] = {
     "objective": "binary",
-    "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_data_in_leaf": 50,
+    "learning_rate": 0.1,
+    "num_leaves": 15,
+    "min_data_in_leaf": 200,
     "feature_fraction": 0.9,
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
