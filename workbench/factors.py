@@ -35,6 +35,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.features import FeatureSpec
 
@@ -163,28 +165,36 @@ def _importance_index(absval: np.ndarray, thresholds: tuple[float, float]) -> np
     return (pos & (absval >= med)).astype(np.int8) + (pos & (absval >= high)).astype(np.int8)
 
 
-def _top_indices(c: np.ndarray, k: int, *, largest: bool) -> np.ndarray:
+def _top_indices(c: np.ndarray, k: int, *, largest: bool, chunk: int = 131_072) -> np.ndarray:
     """Per row, column indices of the k largest (or smallest) entries, best first; -1 where the
     entry is not strictly positive (largest) / strictly negative (smallest). Ties: lower column
-    index first among the selected."""
+    index first among the selected. Works in row chunks to bound temporary memory."""
     n, p = c.shape
+    out = np.full((n, max(k, 0)), -1, dtype=np.int64)
     if k <= 0 or p == 0:
-        return np.full((n, 0), -1, dtype=np.int64)
-    v = np.where(np.isfinite(c), c, 0.0)
-    key = -v if largest else v  # ascending key: the best first
+        return out
     k_eff = min(k, p)
-    if k_eff < p:
-        part = np.argpartition(key, k_eff - 1, axis=1)[:, :k_eff]
-    else:
-        part = np.broadcast_to(np.arange(p), (n, p)).copy()
-    part_key = np.take_along_axis(key, part, axis=1)
-    order = np.lexsort((part, part_key), axis=1) if n else np.zeros((0, k_eff), dtype=np.int64)
-    idx = np.take_along_axis(part, order, axis=1)
-    chosen = np.take_along_axis(v, idx, axis=1)
-    idx = np.where(chosen > 0 if largest else chosen < 0, idx, -1)
-    if k_eff < k:
-        idx = np.hstack([idx, np.full((n, k - k_eff), -1, dtype=idx.dtype)])
-    return idx
+    for start in range(0, n, chunk):
+        v = c[start : start + chunk]
+        finite = np.isfinite(v)
+        if not finite.all():
+            v = np.where(finite, v, 0.0)
+        key = -v if largest else v  # ascending key: the best first
+        if k_eff == 1:
+            idx = np.argmin(key, axis=1)[:, None]  # first (lowest) column among ties
+        else:
+            if k_eff < p:
+                part = np.argpartition(key, k_eff - 1, axis=1)[:, :k_eff]
+            else:
+                part = np.broadcast_to(np.arange(p), key.shape).copy()
+            part_key = np.take_along_axis(key, part, axis=1)
+            order = np.lexsort((part, part_key), axis=1)
+            idx = np.take_along_axis(part, order, axis=1)
+        chosen = np.take_along_axis(v, idx, axis=1)
+        out[start : start + len(v), :k_eff] = np.where(
+            chosen > 0 if largest else chosen < 0, idx, -1
+        )
+    return out
 
 
 def _top_sets(c: np.ndarray, top_up: int, top_down: int) -> np.ndarray:
@@ -227,58 +237,80 @@ def factors_from_contributions(
     ]
 
     rows_all = np.arange(n)
-    prefixes = [f"{s.label}: " for s in specs_used]
-    json_prefixes = [
-        '{"code": ' + json.dumps(s.code) + ', "label": ' + json.dumps(s.label) + ', "value": '
-        for s in specs_used
-    ]
-    suffix_text = np.array(
-        [f" ({d}, {i})" for d in _DIRECTION for i in _IMPORTANCE], dtype=object
-    )  # index: direction*3 + importance
-    suffix_json = np.array(
-        [f', "importance": "{i}", "direction": "{d}"}}' for d in _DIRECTION for i in _IMPORTANCE],
-        dtype=object,
+    # Strings are assembled with Arrow's vectorised kernels: per-feature pieces (label, JSON
+    # prefix) and per-kind suffixes are `take`n by index, values are formatted once per
+    # distinct value, contributions are cast to text by Arrow (shortest round-trip form).
+    label_prefix = pa.array([f"{s.label}: " for s in specs_used], type=pa.string())
+    json_prefix = pa.array(
+        [
+            '{"code": ' + json.dumps(s.code) + ', "label": ' + json.dumps(s.label) + ', "value": '
+            for s in specs_used
+        ],
+        type=pa.string(),
+    )
+    # index: direction * 3 + importance
+    suffix_text = pa.array([f" ({d}, {i})" for d in _DIRECTION for i in _IMPORTANCE])
+    suffix_json = pa.array(
+        [f', "importance": "{i}", "direction": "{d}"}}' for d in _DIRECTION for i in _IMPORTANCE]
     )
     columns_x = {code: (X[code] if code in X.columns else None) for code in codes}
 
-    out: dict[str, np.ndarray] = {}
-    json_acc = np.full(n, "", dtype=object)
+    out: dict[str, pa.Array] = {}
+    json_slots: list[pa.Array] = []
     for name, fidx in slots:
-        text = np.full(n, None, dtype=object)
         has = fidx >= 0
-        if has.any():
-            rows = rows_all[has]
-            f = fidx[has]
-            val = c[rows, f]
-            kind = (val > 0).astype(np.int64) * 3 + _importance_index(np.abs(val), thresholds)
-            slot_json = np.empty(len(rows), dtype=object)
-            contrib_text = np.array([repr(x) for x in np.round(val, 6).tolist()], dtype=object)
-            order = np.argsort(f, kind="stable")
-            bounds = np.flatnonzero(np.diff(f[order])) + 1
-            for group in np.split(order, bounds):
-                if not len(group):
-                    continue
-                j = int(f[group[0]])
-                col = columns_x[codes[j]]
-                if col is None:
-                    vtext = np.full(len(group), "none", dtype=object)
-                    vjson = np.full(len(group), "null", dtype=object)
-                else:
-                    vtext, vjson = _formatted_column(col, rows[group], specs_used[j])
-                text[rows[group]] = prefixes[j] + vtext + suffix_text[kind[group]]
-                slot_json[group] = (
-                    json_prefixes[j]
-                    + vjson
-                    + ', "contribution": '
-                    + contrib_text[group]
-                    + suffix_json[kind[group]]
-                )
-            acc = json_acc[rows]
-            sep = np.where(acc != "", ", ", "").astype(object)
-            json_acc[rows] = acc + sep + slot_json
-        out[name] = text
-    out["factors_json"] = "[" + json_acc + "]"
-    return pd.DataFrame(out, index=X.index)
+        f = np.where(has, fidx, 0)
+        val = np.where(has, c[rows_all, f], 0.0)
+        kind = (val > 0).astype(np.int64) * 3 + _importance_index(np.abs(val), thresholds)
+        vtext = np.full(n, None, dtype=object)
+        vjson = np.full(n, None, dtype=object)
+        rows = rows_all[has]
+        fh = f[has]
+        order = np.argsort(fh, kind="stable")
+        bounds = np.flatnonzero(np.diff(fh[order])) + 1
+        for group in np.split(order, bounds) if len(order) else []:
+            j = int(fh[group[0]])
+            at = rows[group]
+            col = columns_x[codes[j]]
+            if col is None:
+                vtext[at], vjson[at] = "none", "null"
+            else:
+                vtext[at], vjson[at] = _formatted_column(col, at, specs_used[j])
+        f_pa, kind_pa = pa.array(f), pa.array(kind)
+        # a row without a factor in this slot has a null value text, so the join is null
+        out[name] = pc.binary_join_element_wise(
+            label_prefix.take(f_pa),
+            pa.array(vtext, type=pa.string()),
+            suffix_text.take(kind_pa),
+            "",
+        )
+        json_slots.append(
+            pc.binary_join_element_wise(
+                json_prefix.take(f_pa),
+                pa.array(vjson, type=pa.string()),
+                ', "contribution": ',
+                pc.cast(pa.array(np.round(val, 6)), pa.string()),
+                suffix_json.take(kind_pa),
+                "",
+            )
+        )
+    if json_slots:
+        listed = pc.fill_null(
+            pc.binary_join_element_wise(*json_slots, ", ", null_handling="skip"), ""
+        )
+    else:
+        listed = pa.array([""] * n, type=pa.string())
+    out["factors_json"] = pc.binary_join_element_wise("[", listed, "]", "")
+    return pd.DataFrame({k: _to_pandas_text(v) for k, v in out.items()}, index=X.index)
+
+
+def _to_pandas_text(arr: pa.Array) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """An Arrow string array as pandas text without a per-string copy when pandas allows."""
+    try:
+        dtype = pd.StringDtype("pyarrow", na_value=np.nan)
+    except TypeError:  # pandas < 2.3: plain object strings
+        return arr.to_numpy(zero_copy_only=False)
+    return pd.array(arr.to_pandas(types_mapper={pa.string(): dtype}.get), dtype=dtype)
 
 
 def influential_factors(

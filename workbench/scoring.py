@@ -199,7 +199,7 @@ def score_profiles(
             "probability": probability,
             "percentile": percentile,
             "bucket": bucket,
-            **{c: factors[c].to_numpy() for c in FACTOR_COLUMNS},
+            **{c: factors[c].array for c in FACTOR_COLUMNS},
             "score_date": np.full(n, day, dtype=object),
             "propensity_type": np.full(n, ptype, dtype=object),
         }
