@@ -185,3 +185,17 @@ def test_cdnow_example_config_loads(tmp_path):
     assert quality["first_event"].startswith("1997-01-01") and quality["last_event"].startswith("1998-06-30")
     exact = load_config(REPO / "examples" / "cdnow.yaml", ["events.dedupe=exact"])
     assert ingest_events(exact, tmp_path / "x")["duplicates_dropped"] == 255
+
+
+def test_epoch_timestamps_as_numbers_and_text(tmp_path):
+    (tmp_path / "e.csv").write_text("p,t\na,1433221332117\nb,1433221332\nc,2015-06-02 05:02:12 UTC\n")
+    q, ev = ingest(tmp_path, {"path": "e.csv", "columns": {"profile_id": "p", "timestamp": "t"}, "event_type": "x"})
+    assert q["rows_kept"] == 3
+    ts = ev.set_index("profile_id")["timestamp"]
+    assert ts["a"] == pd.Timestamp("2015-06-02 05:02:12.117")
+    assert ts["b"] == pd.Timestamp("2015-06-02 05:02:12") == ts["c"]
+    pd.DataFrame({"profile_id": ["a", "b"], "timestamp": [1433221332117, 1433221332], "event_type": "v"}).to_parquet(
+        tmp_path / "e.parquet"
+    )
+    q, ev = ingest(tmp_path, {"path": "e.parquet"})
+    assert sorted(ev["timestamp"]) == [pd.Timestamp("2015-06-02 05:02:12"), pd.Timestamp("2015-06-02 05:02:12.117")]

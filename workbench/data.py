@@ -180,17 +180,27 @@ def parse_timestamp(col, fmt: str | None):
         return col
     if dtype.is_date():
         return col.cast(dt.Timestamp())
-    if dtype.is_integer() and fmt is None:
-        # Epoch seconds, or milliseconds when the numbers are too large for seconds.
-        return ibis.cases(
-            (col.abs() > 100_000_000_000, (col / 1000).cast("int64").to_timestamp()),
-            else_=col.to_timestamp(),
-        )
+    if (dtype.is_integer() or dtype.is_floating()) and fmt is None:
+        return _epoch(col)
     text = col.cast("string").strip()
     if fmt is not None:
         return _try_strptime(text, fmt)
     iso = text.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
-    return ibis.coalesce(iso, *[_try_strptime(text, f) for f in COMMON_TIMESTAMP_FORMATS])
+    # Exports often carry epoch seconds (10 digits) or milliseconds (13 digits) as text.
+    epoch = ibis.cases(
+        (text.re_search(r"^[0-9]{9,10}$") | text.re_search(r"^[0-9]{12,13}$"), _epoch(text.try_cast("int64"))),
+        else_=ibis.null(dt.Timestamp()),
+    )
+    return ibis.coalesce(iso, epoch, *[_try_strptime(text, f) for f in COMMON_TIMESTAMP_FORMATS])
+
+
+def _epoch(col):
+    """Epoch seconds, or milliseconds when the numbers are too large to be seconds."""
+    millis = ibis.cases(
+        (col.abs() > 100_000_000_000, col.cast("float64")),
+        else_=col.cast("float64") * 1000,
+    )
+    return millis.round().cast("int64").as_timestamp("ms").cast(dt.Timestamp())
 
 
 def _dedupe_keys(dedupe, columns: list[str], path: Path) -> list[str] | str:
