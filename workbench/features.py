@@ -351,6 +351,7 @@ def build_snapshots(
     if plan is None:
         plan = plan_features(events, config, profiles, before=max(cutoffs))
     expr = snapshot_expr(events, config, cutoffs, plan, profiles, with_label)
+    keep = None  # the sampling predicate, as a function of a snapshot expression
     if sample_rows is not None:
         exempt_s = int(to_day(exempt_cutoff).timestamp()) if exempt_cutoff is not None else -1
         total = int(expr.filter(expr.cutoff_s != exempt_s).count().to_pyarrow().as_py())
@@ -358,9 +359,46 @@ def build_snapshots(
             fraction = sample_rows / total
             # A hash of (profile, cutoff, seed) keeps the same fraction of every (cutoff, label)
             # stratum in expectation, deterministically, without a pass through pandas.
-            bucket = (expr.profile_id.hash() + expr.cutoff_s * 7919 + seed).abs() % 1_000_000
-            expr = expr.filter((bucket < int(fraction * 1_000_000)) | (expr.cutoff_s == exempt_s))
+            def keep(e, fraction=fraction, exempt_s=exempt_s):
+                bucket = (e.profile_id.hash() + e.cutoff_s * 7919 + seed).abs() % 1_000_000
+                return (bucket < int(fraction * 1_000_000)) | (e.cutoff_s == exempt_s)
+
             if progress:
                 progress(f"sampled {fraction:.1%} of {total:,} snapshot rows (stratified by cutoff and label)")
-    frame = expr.to_pandas()
+    parts = memory_partitions(events, config, cutoffs, plan)
+    if parts == 1:
+        frame = (expr if keep is None else expr.filter(keep(expr))).to_pandas()
+    else:
+        # Out of core: DuckDB cannot spill a wide grouped aggregate far enough to honour a small
+        # memory_limit, so run the same expression on disjoint slices of profiles, one at a time.
+        if progress:
+            progress(f"building snapshots in {parts} profile partitions to stay within duckdb.memory_limit")
+        frames = []
+        for i in range(parts):
+            # Slice the events (not the result), so each query's state holds only its profiles.
+            sliced = events.filter(events.profile_id.hash().abs() % parts == i)
+            part = snapshot_expr(sliced, config, cutoffs, plan, profiles, with_label)
+            frames.append((part if keep is None else part.filter(keep(part))).to_pandas())
+        frame = pd.concat(frames, ignore_index=True)
     return finish_frame(frame, plan, with_label), plan
+
+
+_UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def _limit_bytes(text: str | None) -> float | None:
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text or "")
+    if not match or match.group(2).upper() not in _UNITS:
+        return None
+    return float(match.group(1)) * _UNITS[match.group(2).upper()]
+
+
+def memory_partitions(events, config: Config, cutoffs: list, plan: FeaturePlan) -> int:
+    """Profile partitions that keep the grouped state within `duckdb.memory_limit` (1 = one query)."""
+    limit = _limit_bytes(config.duckdb.memory_limit) if config.engine == "duckdb" else None
+    if not limit:
+        return 1
+    profiles = int(events.profile_id.approx_nunique().to_pyarrow().as_py() or 0)
+    # about 16 bytes of aggregate state per feature per (profile, cutoff), a quarter of the limit each
+    state = profiles * len(cutoffs) * (len(plan.specs) + 8) * 16
+    return max(1, min(256, -(-int(state) // int(limit / 4))))
