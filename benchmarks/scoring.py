@@ -105,7 +105,9 @@ class _Timed:
         return self._timed("contributions", X)
 
 
-def train_model(specs, train: pd.DataFrame, y: np.ndarray, rounds: int, leaves: int):
+def train_model(
+    specs, train: pd.DataFrame, y: np.ndarray, rounds: int, leaves: int, max_depth: int = -1
+):
     from workbench.models import BoostedPropensity
 
     model = BoostedPropensity(
@@ -114,7 +116,7 @@ def train_model(specs, train: pd.DataFrame, y: np.ndarray, rounds: int, leaves: 
         max_rounds=rounds,
         early_stopping_rounds=rounds + 1,
         calibrate="always",
-        params={"num_leaves": leaves},
+        params={"num_leaves": leaves, "max_depth": max_depth},
     )
     return model.fit(train[[s.code for s in specs]], y)
 
@@ -126,13 +128,14 @@ def main() -> None:
     ap.add_argument("--train-rows", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=100, help="boosting rounds (trees)")
     ap.add_argument("--leaves", type=int, default=15, help="LightGBM num_leaves")
+    ap.add_argument("--max-depth", type=int, default=-1, help="LightGBM max_depth (-1: none)")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
 
     specs = make_specs(args.features)
     t0 = time.perf_counter()
     train, y = make_frame(args.train_rows, specs, seed=1)
-    model = train_model(specs, train, y, args.rounds, args.leaves)
+    model = train_model(specs, train, y, args.rounds, args.leaves, args.max_depth)
     fit_s = time.perf_counter() - t0
     booster = model.state_["booster"]
     depths = booster.trees_to_dataframe().groupby("tree_index")["node_depth"].max()
@@ -161,6 +164,7 @@ def main() -> None:
         "features": len(specs),
         "trees": booster.num_trees(),
         "num_leaves": args.leaves,
+        "max_depth": args.max_depth,
         "mean_tree_depth": mean_depth,
         "threads": 2,
         "cpus_visible": os.cpu_count(),
