@@ -235,6 +235,9 @@ def factors_from_contributions(
         ("factor_down" if j == 0 else f"factor_down_{j + 1}", down[:, j])
         for j in range(down.shape[1])
     ]
+    if not codes:  # a model without features explains nothing
+        empty = {name: pd.Series([None] * n, dtype=object, index=X.index) for name, _ in slots}
+        return pd.DataFrame({**empty, "factors_json": ["[]"] * n}, index=X.index)
 
     rows_all = np.arange(n)
     # Strings are assembled with Arrow's vectorised kernels: per-feature pieces (label, JSON
