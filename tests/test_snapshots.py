@@ -236,3 +236,25 @@ def test_profiles_and_personal_data_exclusion(tmp_path, tiny_events):
     assert snap.loc["a", "profile_tier"] == "gold" and str(snap["profile_tier"].dtype) == "category"
     assert np.isnan(snap.loc["b", "profile_age"])
     assert snap.loc["b", "profile_days_since_signup"] == 29  # 2024-02-01 -> 2024-03-01
+
+
+def test_numeric_identifiers_are_counted_not_summed(tmp_path):
+    events = pd.DataFrame(
+        {
+            "profile_id": ["a", "a", "a", "b"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"], utc=True),
+            "event_type": "view",
+            "product_id": [1001, 1001, 1002, 1003],
+            "price": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    events.to_parquet(tmp_path / "e.parquet")
+    cfg = load_config(
+        write_config(tmp_path, {"events": {"path": "e.parquet"}, "goal": {"conditions": [{"field": "event_type", "value": "view"}], "window_days": 30}})
+    )
+    ingest_events(cfg, tmp_path / "o")
+    ev = events_table(duckdb_connection(), tmp_path / "o" / "events.parquet")
+    plan = plan_features(ev, cfg)
+    assert plan.id_fields == ["product_id"] and plan.numeric_fields == ["price"]
+    snap, _ = build_snapshots(ev, cfg, [pd.Timestamp("2024-01-05")], plan)
+    assert snap.set_index("profile_id").loc["a", "product_id_distinct_365d"] == 2

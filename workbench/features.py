@@ -60,6 +60,16 @@ def specs_from_json(path: str | Path) -> list[FeatureSpec]:
     return [FeatureSpec(**d) for d in json.loads(Path(path).read_text())]
 
 
+IDENTIFIER_WORDS = {"id", "ids", "uuid", "guid", "sku", "key", "code"}
+
+
+def looks_like_identifier(column: str) -> bool:
+    """`product_id`, `categoryId`, `item.SKU` name identifiers even when stored as numbers."""
+    last = column.split(".")[-1]
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", last).lower()
+    return snake.split("_")[-1] in IDENTIFIER_WORDS or snake in IDENTIFIER_WORDS
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower() or "x"
 
@@ -115,10 +125,13 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
             notices.append(f"column '{name}' looks like personal data and is not used as a feature")
             continue
         dtype = schema[name]
-        if dtype.is_boolean() or (dtype.is_numeric()):
-            numeric.append(name)
-        elif dtype.is_string() and name not in dedupe_keys:
+        if name in dedupe_keys:
+            continue
+        if (dtype.is_integer() and looks_like_identifier(name)) or dtype.is_string():
+            # Product or category ids are labels, not quantities: count distinct values, never sum them.
             strings.append(name)
+        elif dtype.is_boolean() or dtype.is_numeric():
+            numeric.append(name)
     id_fields = []
     if strings:
         stats = scope.aggregate(
