@@ -241,11 +241,11 @@ def test_profiles_and_personal_data_exclusion(tmp_path, tiny_events):
 def test_numeric_identifiers_are_counted_not_summed(tmp_path):
     events = pd.DataFrame(
         {
-            "profile_id": ["a", "a", "a", "b"],
-            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"], utc=True),
+            "profile_id": ["a", "a", "a", "b", "b", "b"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-04", "2024-01-04"], utc=True),
             "event_type": "view",
-            "product_id": [1001, 1001, 1002, 1003],
-            "price": [1.0, 2.0, 3.0, 4.0],
+            "product_id": [1001, 1001, 1002, 1001, 1002, 1002],
+            "price": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
         }
     )
     events.to_parquet(tmp_path / "e.parquet")
