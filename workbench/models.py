@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -551,6 +552,11 @@ DEFAULT_LGB_PARAMS: dict[str, Any] = {
 }
 
 
+def _predict_threads(rows: int) -> int:
+    """All cores for large predictions (deterministic either way), one for small ones."""
+    return max(1, min(os.cpu_count() or 1, 8)) if rows >= 50_000 else 1
+
+
 class BoostedPropensity(_Candidate):
     """LightGBM gradient-boosted trees with native categoricals.
 
@@ -635,11 +641,12 @@ class BoostedPropensity(_Candidate):
 
     def _decision(self, state, X):
         M = self._matrix(X, self.feature_specs_, state["levels"])
-        return state["booster"].predict(M, raw_score=True)
+        return state["booster"].predict(M, raw_score=True, num_threads=_predict_threads(len(M)))
 
     def _contrib(self, state, X):
         M = self._matrix(X, self.feature_specs_, state["levels"])
-        C = state["booster"].predict(M, pred_contrib=True)
+        # TreeSHAP dominates scoring time at scale; it parallelises over rows, unlike small fits.
+        C = state["booster"].predict(M, pred_contrib=True, num_threads=_predict_threads(len(M)))
         return pd.DataFrame(C, columns=[s.code for s in self.feature_specs_] + ["bias"])
 
     def importance_table(self) -> pd.DataFrame:
