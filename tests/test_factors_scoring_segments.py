@@ -604,3 +604,13 @@ def test_real_candidates_score_explain_and_rescore(kind, tmp_path):
     )
     np.testing.assert_allclose(again["probability"], scores["probability"], rtol=0, atol=1e-9)
     assert (again["factors_json"] == scores["factors_json"]).all()
+
+
+def test_values_are_rounded_for_reading():
+    days = FeatureSpec("d", "Days since last event", unit="days")
+    plain = FeatureSpec("x", "Trend")
+    assert format_value(312.88, days) == "313 days"
+    assert format_value(1.5, days) == "1.5 days"
+    assert format_value(14.53, plain) == "14.5"
+    assert format_value(0.2666, plain) == "0.27"
+    assert format_value(1234.6, plain) == "1,235"
