@@ -6,6 +6,8 @@ decides which backend runs it and how events are opened.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +57,10 @@ def spark_connection(master: str = "local[2]", conf: dict[str, str] | None = Non
         "spark.sql.shuffle.partitions": "8",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
+    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+        # Python workers (mapInPandas scoring) run this interpreter, so they see the same packages
+        # (pyspark reads the variable, not the spark.pyspark.python setting, when it starts).
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     settings.update(conf or {})
     for key, value in settings.items():
         builder = builder.config(key, value)
