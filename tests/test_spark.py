@@ -165,3 +165,46 @@ def test_eligibility_conditions_and_churn_goal_on_spark(sample_run, spark_con):
     (dcounts, dframe), (scounts, sframe) = _both(spark_con, run, build)
     pd.testing.assert_frame_equal(dcounts, scounts, check_exact=True)
     _assert_same(dframe, sframe)
+
+
+def test_score_on_spark_equals_pandas_scoring(sample_run, spark_con, tmp_path):
+    """The saved model applied per partition (mapInPandas) gives the scores pandas gives."""
+    from workbench.features import snapshot_expr
+    from workbench.models import LogisticPropensity, load_model, save_model
+    from workbench.scoring import SCORE_COLUMNS, score_profiles
+    from workbench.spark_scoring import score_on_spark, snapshot_dataframe
+
+    config, run, as_of, plan = sample_run
+    events, profiles = _tables(duckdb_connection(), run)
+    fplan = plan_features(events, config, profiles, before=as_of)
+    train, _ = build_snapshots(events, config, plan.labelled, fplan, profiles)
+    scoring, _ = build_snapshots(events, config, [as_of], fplan, profiles, with_label=False)
+    specs = [s for s in fplan.specs if s.kind == "numeric"][:12]
+    model = LogisticPropensity(specs).fit(train[[s.code for s in specs]], train["label"])
+    save_model(model, specs, config, tmp_path / "model")
+    expected = score_profiles(load_model(tmp_path / "model"), scoring, specs, config, as_of)
+
+    sevents, sprofiles = _tables(spark_con, run)
+    expr = snapshot_expr(sevents, config, [as_of], fplan, sprofiles, with_label=False)
+    frame = snapshot_dataframe(spark_con, expr).repartition(3)  # several partitions on purpose
+    result = score_on_spark(
+        frame, tmp_path / "model", config, plan=fplan, score_date=as_of, partitions=4
+    )
+    got = result.toPandas()
+    assert list(got.columns) == SCORE_COLUMNS
+    got = got.sort_values("profile_id").reset_index(drop=True)
+    expected = expected.sort_values("profile_id").reset_index(drop=True)
+    assert list(got["profile_id"]) == list(expected["profile_id"])
+    np.testing.assert_allclose(got["probability"], expected["probability"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(got["percentile"].astype(int), expected["percentile"].astype(int))
+    for col in (
+        "bucket",
+        "factor_1",
+        "factor_2",
+        "factor_3",
+        "factor_down",
+        "factors_json",
+        "propensity_type",
+    ):
+        assert got[col].fillna("").tolist() == expected[col].fillna("").tolist(), col
+    assert got["score_date"].astype(str).tolist() == expected["score_date"].astype(str).tolist()
