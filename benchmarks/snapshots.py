@@ -306,7 +306,7 @@ def report(results: list[dict]) -> None:
         ev = r["events"]
         n = r["cutoffs"]
 
-        def add(stage, secs, peak, ratio="", scanned=ev):
+        def add(stage, secs, peak, ratio="", scanned=ev, r=r):
             rows.append(
                 {
                     "profiles": f"{r['profiles']:,}",
