@@ -199,3 +199,13 @@ def test_epoch_timestamps_as_numbers_and_text(tmp_path):
     )
     q, ev = ingest(tmp_path, {"path": "e.parquet"})
     assert sorted(ev["timestamp"]) == [pd.Timestamp("2015-06-02 05:02:12"), pd.Timestamp("2015-06-02 05:02:12.117")]
+
+
+def test_dedupe_by_id_keeps_the_earliest_and_rows_without_an_id(tmp_path):
+    (tmp_path / "e.csv").write_text(
+        "id,p,t\n1,a,2024-01-03\n1,a,2024-01-01\n,a,2024-01-02\n,a,2024-01-02\n2,b,2024-01-05\n"
+    )
+    cfg = {"path": "e.csv", "columns": {"profile_id": "p", "timestamp": "t"}, "event_type": "v", "dedupe": ["id"]}
+    q, ev = ingest(tmp_path, cfg)
+    assert q["rows_kept"] == 4 and q["duplicates_dropped"] == 1 and q["reconciles"]
+    assert ev.loc[ev["id"] == 1, "timestamp"].tolist() == [pd.Timestamp("2024-01-01")]

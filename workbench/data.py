@@ -273,10 +273,11 @@ def canonical_events(source, cfg: EventsConfig, where: Path | str):
     else:
         event_type = ibis.literal(cfg.event_type, type="string")
 
-    ts_text = raw_ts.cast("string").strip()
+    # Only text timestamps can be blank; casting typed ones to text would cost a pass over every row.
+    ts_missing = raw_ts.isnull() | (raw_ts.strip() == "") if raw_ts.type().is_string() else raw_ts.isnull()
     reason = ibis.cases(
         (pid.isnull() | (pid == ""), "missing profile_id"),
-        (raw_ts.isnull() | (ts_text == ""), "missing timestamp"),
+        (ts_missing, "missing timestamp"),
         (ts.isnull(), "unparseable timestamp"),
         (event_type.isnull() | (event_type == ""), "missing event_type"),
         else_=ibis.null("string"),
@@ -328,12 +329,7 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
         elif keys == "exact":
             kept = good.distinct()
         else:
-            key_cols = [good[k] for k in keys]
-            any_null = ibis.or_(*[k.isnull() for k in key_cols])
-            ranked = good.mutate(
-                _rank=ibis.row_number().over(group_by=key_cols, order_by=[good.timestamp, good.profile_id])
-            )
-            kept = ranked.filter((ranked._rank == 0) | any_null).drop("_rank")
+            kept = _dedupe_by_key(good, keys)
         events_path = out_dir / "events.parquet"
         con.to_parquet(kept, str(events_path))
 
@@ -368,6 +364,25 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
         quality["profiles_file"] = ingest_profiles(config, out_dir, con)
     (out_dir / "data_quality.json").write_text(json.dumps(quality, indent=2, default=str))
     return quality
+
+
+def _dedupe_by_key(good, keys: list[str]):
+    """Keep the earliest row of each key. Only keys that repeat go through the (sorting) window,
+    so a large, mostly unique export costs one hash aggregate instead of a full sort."""
+    repeated = good.group_by(keys).aggregate(_n=good.count()).filter(lambda t: t._n > 1).drop("_n")
+    has_null = ibis.or_(*[good[k].isnull() for k in keys])
+    unique_rows = good.anti_join(repeated, keys)
+    candidates = good.semi_join(repeated, keys)
+    ranked = candidates.mutate(
+        _rank=ibis.row_number().over(
+            group_by=[candidates[k] for k in keys], order_by=[candidates.timestamp, candidates.profile_id]
+        )
+    )
+    # Rows with a missing key cannot be duplicates of each other: they all stay.
+    null_rows = good.filter(has_null)
+    return unique_rows.filter(~has_null).union(ranked.filter(ranked._rank == 0).drop("_rank")).union(
+        null_rows, distinct=False
+    )
 
 
 def _write_quarantine(con, bad, path: Path) -> None:
