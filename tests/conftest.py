@@ -50,7 +50,10 @@ def tiny_config(tmp_path, tiny_events):
             "path": "events.csv",
             "columns": {"profile_id": "user", "timestamp": "ts", "event_type": "kind"},
         },
-        "goal": {"conditions": [{"field": "event_type", "op": "==", "value": "purchase"}], "window_days": 30},
+        "goal": {
+            "conditions": [{"field": "event_type", "op": "==", "value": "purchase"}],
+            "window_days": 30,
+        },
         "features": {"lookback_days": 90},
         "training": {"snapshots": 3, "step_days": 30},
         "readiness": {"min_positives": 1, "min_negatives": 1},

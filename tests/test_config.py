@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import write_config
+
 from workbench.config import load_config, parse_overrides
 from workbench.errors import ConfigError
 
@@ -26,10 +26,19 @@ def test_minimal_config_gets_sensible_defaults(tmp_path):
     "change, key",
     [
         ({"surprise": 1}, "surprise: unknown key"),
-        ({"goal": {"conditions": [{"field": "x", "value": 1}], "window_days": 0}}, "goal.window_days"),
+        (
+            {"goal": {"conditions": [{"field": "x", "value": 1}], "window_days": 0}},
+            "goal.window_days",
+        ),
         ({"goal": {"conditions": [], "window_days": 5}}, "goal.conditions"),
-        ({"goal": {"conditions": [{"field": "x", "op": "~=", "value": 1}], "window_days": 5}}, "goal.conditions.0.op"),
-        ({"goal": {"conditions": [{"field": "x", "op": "in", "value": 3}], "window_days": 5}}, "non-empty list"),
+        (
+            {"goal": {"conditions": [{"field": "x", "op": "~=", "value": 1}], "window_days": 5}},
+            "goal.conditions.0.op",
+        ),
+        (
+            {"goal": {"conditions": [{"field": "x", "op": "in", "value": 3}], "window_days": 5}},
+            "non-empty list",
+        ),
         ({"eligibility": {"active_within_days": 10}}, "eligibility.active_within_days"),
         ({"scoring": {"buckets": {"medium": 80, "high": 20}}}, "'medium' must be below 'high'"),
         ({"events": {"path": "e.csv", "delimiter": "#"}}, "unknown delimiter"),
@@ -65,7 +74,9 @@ def test_missing_and_empty_and_invalid_yaml(tmp_path):
 
 def test_overrides_set_dotted_keys_with_yaml_values(tmp_path):
     path = write_config(tmp_path, MINIMAL)
-    cfg = load_config(path, ["goal.window_days=60", "goal.outcome=does_not_occur", "goal.conditions.0.value=cart"])
+    cfg = load_config(
+        path, ["goal.window_days=60", "goal.outcome=does_not_occur", "goal.conditions.0.value=cart"]
+    )
     assert cfg.goal.window_days == 60
     assert cfg.goal.propensity_type == "churn"
     assert cfg.goal.conditions[0].value == "cart"

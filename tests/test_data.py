@@ -32,10 +32,18 @@ def test_csv_mapping_utc_and_quarantine_reconcile(tmp_path):
         "007,2024-01-01T12:00:00+02:00,purchase,5\n"  # exact duplicate
     )
     quality, events = ingest(
-        tmp_path, {"path": "e.csv", "columns": {"profile_id": "user", "timestamp": "when", "event_type": "kind"}}
+        tmp_path,
+        {
+            "path": "e.csv",
+            "columns": {"profile_id": "user", "timestamp": "when", "event_type": "kind"},
+        },
     )
     assert quality["rows_read"] == 6
-    assert quality["rows_kept"] == 2 and quality["duplicates_dropped"] == 1 and quality["rows_quarantined"] == 3
+    assert (
+        quality["rows_kept"] == 2
+        and quality["duplicates_dropped"] == 1
+        and quality["rows_quarantined"] == 3
+    )
     assert quality["reconciles"]
     assert quality["quarantine_reasons"] == {
         "missing profile_id": 1,
@@ -55,7 +63,11 @@ def test_csv_mapping_utc_and_quarantine_reconcile(tmp_path):
 def test_dedupe_none_and_by_id(tmp_path):
     rows = "id,p,t\n1,a,2024-01-01\n1,a,2024-01-01\n2,a,2024-01-01\n2,b,2024-01-05\n"
     (tmp_path / "e.csv").write_text(rows)
-    base = {"path": "e.csv", "columns": {"profile_id": "p", "timestamp": "t"}, "event_type": "purchase"}
+    base = {
+        "path": "e.csv",
+        "columns": {"profile_id": "p", "timestamp": "t"},
+        "event_type": "purchase",
+    }
     q, ev = ingest(tmp_path, {**base, "dedupe": "none"})
     assert q["rows_kept"] == 4 and q["duplicates_dropped"] == 0
     q, ev = ingest(tmp_path, {**base, "dedupe": "exact"})
@@ -89,13 +101,18 @@ def test_parquet_with_timezone_and_gzip_csv(tmp_path):
     frame = pd.DataFrame(
         {
             "profile_id": ["p1", "p2"],
-            "timestamp": pd.to_datetime(["2024-05-01 12:00", "2024-05-02 00:30"]).tz_localize("America/New_York"),
+            "timestamp": pd.to_datetime(["2024-05-01 12:00", "2024-05-02 00:30"]).tz_localize(
+                "America/New_York"
+            ),
             "event_type": ["a", "b"],
         }
     )
     frame.to_parquet(tmp_path / "e.parquet")
     q, ev = ingest(tmp_path, {"path": "e.parquet"})
-    assert sorted(ev["timestamp"]) == [pd.Timestamp("2024-05-01 16:00"), pd.Timestamp("2024-05-02 04:30")]
+    assert sorted(ev["timestamp"]) == [
+        pd.Timestamp("2024-05-01 16:00"),
+        pd.Timestamp("2024-05-02 04:30"),
+    ]
     with gzip.open(tmp_path / "e.csv.gz", "wt") as fh:
         fh.write("profile_id,timestamp,event_type\np,2024-01-01,x\n")
     q, ev = ingest(tmp_path, {"path": "e.csv.gz"})
@@ -104,23 +121,41 @@ def test_parquet_with_timezone_and_gzip_csv(tmp_path):
 
 def test_jsonl_nested_fields_are_flattened(tmp_path):
     lines = [
-        {"id": "u1", "ts": "2024-01-01T00:00:00Z", "eventType": "commerce.purchases",
-         "commerce": {"order": {"priceTotal": 12.5}}},
+        {
+            "id": "u1",
+            "ts": "2024-01-01T00:00:00Z",
+            "eventType": "commerce.purchases",
+            "commerce": {"order": {"priceTotal": 12.5}},
+        },
         {"id": "u2", "ts": "2024-01-02T00:00:00Z", "eventType": "web.pageViews", "commerce": None},
     ]
     (tmp_path / "e.jsonl").write_text("\n".join(json.dumps(x) for x in lines))
-    q, ev = ingest(tmp_path, {"path": "e.jsonl", "columns": {"profile_id": "id", "timestamp": "ts", "event_type": "eventType"}})
+    q, ev = ingest(
+        tmp_path,
+        {
+            "path": "e.jsonl",
+            "columns": {"profile_id": "id", "timestamp": "ts", "event_type": "eventType"},
+        },
+    )
     assert "commerce.order.priceTotal" in ev.columns
     assert ev.set_index("profile_id")["commerce.order.priceTotal"]["u1"] == 12.5
 
 
 def test_timestamp_format_and_common_formats(tmp_path):
     (tmp_path / "e.csv").write_text("p,t\na,20240105\nb,2024-01-06\nc,01/07/2024\n")
-    q, ev = ingest(tmp_path, {"path": "e.csv", "columns": {"profile_id": "p", "timestamp": "t"}, "event_type": "x"})
+    q, ev = ingest(
+        tmp_path,
+        {"path": "e.csv", "columns": {"profile_id": "p", "timestamp": "t"}, "event_type": "x"},
+    )
     assert q["rows_kept"] == 3
     q, ev = ingest(
         tmp_path,
-        {"path": "e.csv", "columns": {"profile_id": "p", "timestamp": "t"}, "event_type": "x", "timestamp_format": "%Y%m%d"},
+        {
+            "path": "e.csv",
+            "columns": {"profile_id": "p", "timestamp": "t"},
+            "event_type": "x",
+            "timestamp_format": "%Y%m%d",
+        },
     )
     assert q["rows_kept"] == 1 and q["quarantine_reasons"] == {"unparseable timestamp": 2}
 
@@ -131,7 +166,10 @@ def test_timestamp_format_and_common_formats(tmp_path):
         (lambda p: None, "events file not found"),
         (lambda p: (p / "e.csv").write_text(""), "events file is empty"),
         (lambda p: (p / "e.csv").write_text("profile_id,timestamp,event_type\n"), "no rows"),
-        (lambda p: (p / "e.csv").write_text("user,timestamp,event_type\nx,2024-01-01,v\n"), "column 'profile_id' not found; available: user"),
+        (
+            lambda p: (p / "e.csv").write_text("user,timestamp,event_type\nx,2024-01-01,v\n"),
+            "column 'profile_id' not found; available: user",
+        ),
     ],
 )
 def test_bad_event_files_are_one_clear_line(tmp_path, setup, message):
@@ -150,7 +188,14 @@ def test_wrong_format_is_a_data_error(tmp_path):
 def test_constant_and_mapped_event_type_conflict(tmp_path):
     (tmp_path / "e.csv").write_text("p,t,k\nx,2024-01-01,v\n")
     with pytest.raises(ConfigError, match="either columns.event_type or a constant"):
-        ingest(tmp_path, {"path": "e.csv", "columns": {"profile_id": "p", "timestamp": "t", "event_type": "k"}, "event_type": "v"})
+        ingest(
+            tmp_path,
+            {
+                "path": "e.csv",
+                "columns": {"profile_id": "p", "timestamp": "t", "event_type": "k"},
+                "event_type": "v",
+            },
+        )
 
 
 def test_cli_exit_codes_and_one_line_errors(tmp_path, capsys):
@@ -162,9 +207,22 @@ def test_cli_exit_codes_and_one_line_errors(tmp_path, capsys):
 
 
 def test_personal_data_names():
-    for name in ["email", "person.emailAddress", "phone_number", "firstName", "home.address", "name"]:
+    for name in [
+        "email",
+        "person.emailAddress",
+        "phone_number",
+        "firstName",
+        "home.address",
+        "name",
+    ]:
         assert is_personal_data(name), name
-    for name in ["commerce.order.priceTotal", "productListItems.SKU", "channel", "event_type", "loyaltyTier"]:
+    for name in [
+        "commerce.order.priceTotal",
+        "productListItems.SKU",
+        "channel",
+        "event_type",
+        "loyaltyTier",
+    ]:
         assert not is_personal_data(name), name
 
 
@@ -182,30 +240,45 @@ def test_cdnow_example_config_loads(tmp_path):
     quality = ingest_events(cfg, tmp_path)
     assert quality["rows_read"] == 69_659 and quality["rows_kept"] == 69_659  # dedupe: none
     assert quality["profiles"] == 23_570
-    assert quality["first_event"].startswith("1997-01-01") and quality["last_event"].startswith("1998-06-30")
+    assert quality["first_event"].startswith("1997-01-01") and quality["last_event"].startswith(
+        "1998-06-30"
+    )
     exact = load_config(REPO / "examples" / "cdnow.yaml", ["events.dedupe=exact"])
     assert ingest_events(exact, tmp_path / "x")["duplicates_dropped"] == 255
 
 
 def test_epoch_timestamps_as_numbers_and_text(tmp_path):
-    (tmp_path / "e.csv").write_text("p,t\na,1433221332117\nb,1433221332\nc,2015-06-02 05:02:12 UTC\n")
-    q, ev = ingest(tmp_path, {"path": "e.csv", "columns": {"profile_id": "p", "timestamp": "t"}, "event_type": "x"})
+    (tmp_path / "e.csv").write_text(
+        "p,t\na,1433221332117\nb,1433221332\nc,2015-06-02 05:02:12 UTC\n"
+    )
+    q, ev = ingest(
+        tmp_path,
+        {"path": "e.csv", "columns": {"profile_id": "p", "timestamp": "t"}, "event_type": "x"},
+    )
     assert q["rows_kept"] == 3
     ts = ev.set_index("profile_id")["timestamp"]
     assert ts["a"] == pd.Timestamp("2015-06-02 05:02:12.117")
     assert ts["b"] == pd.Timestamp("2015-06-02 05:02:12") == ts["c"]
-    pd.DataFrame({"profile_id": ["a", "b"], "timestamp": [1433221332117, 1433221332], "event_type": "v"}).to_parquet(
-        tmp_path / "e.parquet"
-    )
+    pd.DataFrame(
+        {"profile_id": ["a", "b"], "timestamp": [1433221332117, 1433221332], "event_type": "v"}
+    ).to_parquet(tmp_path / "e.parquet")
     q, ev = ingest(tmp_path, {"path": "e.parquet"})
-    assert sorted(ev["timestamp"]) == [pd.Timestamp("2015-06-02 05:02:12"), pd.Timestamp("2015-06-02 05:02:12.117")]
+    assert sorted(ev["timestamp"]) == [
+        pd.Timestamp("2015-06-02 05:02:12"),
+        pd.Timestamp("2015-06-02 05:02:12.117"),
+    ]
 
 
 def test_dedupe_by_id_keeps_the_earliest_and_rows_without_an_id(tmp_path):
     (tmp_path / "e.csv").write_text(
         "id,p,t\n1,a,2024-01-03\n1,a,2024-01-01\n,a,2024-01-02\n,a,2024-01-02\n2,b,2024-01-05\n"
     )
-    cfg = {"path": "e.csv", "columns": {"profile_id": "p", "timestamp": "t"}, "event_type": "v", "dedupe": ["id"]}
+    cfg = {
+        "path": "e.csv",
+        "columns": {"profile_id": "p", "timestamp": "t"},
+        "event_type": "v",
+        "dedupe": ["id"],
+    }
     q, ev = ingest(tmp_path, cfg)
     assert q["rows_kept"] == 4 and q["duplicates_dropped"] == 1 and q["reconciles"]
     assert ev.loc[ev["id"] == 1, "timestamp"].tolist() == [pd.Timestamp("2024-01-01")]

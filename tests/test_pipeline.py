@@ -34,8 +34,14 @@ def small_run(tmp_path_factory):
     comparison = pipeline.compare(run_dir)
     explained = pipeline.explain(run_dir, examples=4)
     scored = pipeline.score_and_segment(run_dir)
-    return {"config_path": config_path, "run_dir": run_dir, "goal": goal, "comparison": comparison,
-            "explained": explained, "scored": scored}
+    return {
+        "config_path": config_path,
+        "run_dir": run_dir,
+        "goal": goal,
+        "comparison": comparison,
+        "explained": explained,
+        "scored": scored,
+    }
 
 
 def test_every_eligible_profile_scored_once(small_run):
@@ -45,8 +51,17 @@ def test_every_eligible_profile_scored_once(small_run):
     assert eligible.is_unique and scores["profile_id"].is_unique
     assert set(scores["profile_id"]) == set(eligible)
     assert list(scores.columns) == [
-        "profile_id", "probability", "percentile", "bucket", "factor_1", "factor_2", "factor_3",
-        "factor_down", "factors_json", "score_date", "propensity_type",
+        "profile_id",
+        "probability",
+        "percentile",
+        "bucket",
+        "factor_1",
+        "factor_2",
+        "factor_3",
+        "factor_down",
+        "factors_json",
+        "score_date",
+        "propensity_type",
     ]
     ordered = scores.sort_values("probability")
     assert ordered["percentile"].is_monotonic_increasing
@@ -69,29 +84,52 @@ def test_validation_is_out_of_time(small_run):
 
 def test_saved_model_rescores_identically(small_run, tmp_path):
     result = score_with_saved_model(
-        small_run["config_path"], small_run["run_dir"], as_of=small_run["goal"]["as_of"],
-        out=tmp_path / "rescore", overrides=SMALL,
+        small_run["config_path"],
+        small_run["run_dir"],
+        as_of=small_run["goal"]["as_of"],
+        out=tmp_path / "rescore",
+        overrides=SMALL,
     )
     again = pd.read_parquet(result["scores"]).set_index("profile_id")
     first = small_run["scored"]["scores"].set_index("profile_id")
     assert set(again.index) == set(first.index)
-    np.testing.assert_allclose(again.loc[first.index, "probability"], first["probability"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        again.loc[first.index, "probability"], first["probability"], rtol=0, atol=1e-9
+    )
 
 
 def test_rescore_refuses_mismatched_features(small_run, tmp_path, capsys):
     # Without the custom event the data no longer provides features the model was fitted on.
     overrides = SMALL + ["custom_events=[]"]
     with pytest.raises(ModelMismatchError, match="no longer provides feature"):
-        score_with_saved_model(small_run["config_path"], small_run["run_dir"], out=tmp_path / "x", overrides=overrides)
-    code = main(["score", str(small_run["config_path"]), "--model", str(small_run["run_dir"]),
-                 "--out", str(tmp_path / "y"), *sum((["--set", o] for o in overrides), [])])
+        score_with_saved_model(
+            small_run["config_path"], small_run["run_dir"], out=tmp_path / "x", overrides=overrides
+        )
+    code = main(
+        [
+            "score",
+            str(small_run["config_path"]),
+            "--model",
+            str(small_run["run_dir"]),
+            "--out",
+            str(tmp_path / "y"),
+            *sum((["--set", o] for o in overrides), []),
+        ]
+    )
     assert code == 2 and "no longer provides feature" in capsys.readouterr().err
 
 
 def test_degenerate_goal_stops_with_readiness_message(small_run, tmp_path, capsys):
     never = ["goal.conditions.0.value=never.happens"] + SMALL
-    code = main(["validate", str(small_run["config_path"]), "--out", str(tmp_path / "v"),
-                 *sum((["--set", o] for o in never), [])])
+    code = main(
+        [
+            "validate",
+            str(small_run["config_path"]),
+            "--out",
+            str(tmp_path / "v"),
+            *sum((["--set", o] for o in never), []),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 3 and "only 0 positive training examples" in err and "Traceback" not in err
     config = load_config(small_run["config_path"], never)

@@ -33,7 +33,11 @@ def test_hand_computed_features_and_labels(tiny_config, tmp_path):
     assert sorted(snap.index) == ["a", "b"]  # c has no event before the cutoff: not eligible
     a, b = snap.loc["a"], snap.loc["b"]
     assert (a["label"], b["label"]) == (1, 0)
-    assert (a["page_view_count_7d"], a["page_view_count_30d"], a["page_view_count_90d"]) == (1, 2, 2)
+    assert (a["page_view_count_7d"], a["page_view_count_30d"], a["page_view_count_90d"]) == (
+        1,
+        2,
+        2,
+    )
     assert a["page_view_days_since_last"] == pytest.approx(1 + 14 / 24)
     assert a["page_view_days_since_first"] == pytest.approx(9 + 14 / 24)
     assert (a["purchase_count_30d"], a["purchase_count_90d"]) == (0, 1)
@@ -83,7 +87,10 @@ def test_outcome_window_boundaries(tiny_config, tmp_path, tiny_events):
     # A purchase exactly at the cutoff counts for the label (not the features); one exactly at
     # cutoff + window does not count.
     extra = pd.DataFrame(
-        [("b", "2024-03-01T00:00:00Z", "purchase", 1.0, "x"), ("a", "2024-03-31T00:00:00Z", "purchase", 1.0, "x")],
+        [
+            ("b", "2024-03-01T00:00:00Z", "purchase", 1.0, "x"),
+            ("a", "2024-03-31T00:00:00Z", "purchase", 1.0, "x"),
+        ],
         columns=tiny_events.columns,
     )
     events = pd.concat([tiny_events[tiny_events.user != "a"].iloc[:0], tiny_events, extra])
@@ -101,7 +108,9 @@ def _random_events(rng, n_profiles=60, n_events=1500):
             "user": [f"u{i:03d}" for i in rng.integers(0, n_profiles, n_events)],
             "ts": [(start + pd.Timedelta(seconds=int(s))).isoformat() + "Z" for s in seconds],
             "kind": rng.choice(["page_view", "purchase", "cart"], n_events, p=[0.6, 0.15, 0.25]),
-            "amount": np.where(rng.random(n_events) < 0.5, rng.gamma(2, 20, n_events).round(2), np.nan),
+            "amount": np.where(
+                rng.random(n_events) < 0.5, rng.gamma(2, 20, n_events).round(2), np.nan
+            ),
             "sku": rng.choice([f"s{i}" for i in range(12)], n_events),
         }
     )
@@ -127,14 +136,20 @@ def test_future_invariance(tiny_config, tmp_path):
         added = pd.DataFrame(
             {
                 "user": ["u001", "u002", "new"],
-                "ts": [cutoff.isoformat() + "Z", (cutoff + pd.Timedelta(days=3)).isoformat() + "Z", cutoff.isoformat() + "Z"],
+                "ts": [
+                    cutoff.isoformat() + "Z",
+                    (cutoff + pd.Timedelta(days=3)).isoformat() + "Z",
+                    cutoff.isoformat() + "Z",
+                ],
                 "kind": ["page_view", "purchase", "purchase"],
                 "amount": [5.0, 7.0, 9.0],
                 "sku": ["s99", "s1", "s2"],
             }
         )
         changed = pd.concat([changed, added], ignore_index=True)
-        again, _, _ = snapshot(tiny_config, tmp_path, cutoffs=[cutoff], events_csv=changed, plan=plan)
+        again, _, _ = snapshot(
+            tiny_config, tmp_path, cutoffs=[cutoff], events_csv=changed, plan=plan
+        )
         expected = base[base["cutoff"] == pd.Timestamp(cutoff, tz="UTC")]
         assert sorted(again.index) == sorted(expected.index)
         pd.testing.assert_frame_equal(
@@ -164,7 +179,9 @@ def test_condition_operators(tmp_path, tiny_config):
     assert count("event_type", "contains", "view") == 4
     assert count("sku", "starts_with", "sku") == 8
     assert count("timestamp", ">=", "2024-03-01") == 3
-    with pytest.raises(ConfigError, match="unknown field 'nope'; available fields: amount, event_type"):
+    with pytest.raises(
+        ConfigError, match="unknown field 'nope'; available fields: amount, event_type"
+    ):
         count("nope", "==", 1)
     with pytest.raises(ConfigError, match="does not fit field 'amount'"):
         count("amount", ">", "lots")
@@ -178,7 +195,11 @@ def test_cutoff_plan_leaves_out_overlapping_training_windows(tiny_config):
     plan = plan_cutoffs(cfg, "1998-03-01")
     assert plan.validation == pd.Timestamp("1997-12-01")
     assert [c.date().isoformat() for c in plan.left_out] == ["1997-11-01", "1997-10-02"]
-    assert [c.date().isoformat() for c in plan.training] == ["1997-09-02", "1997-08-03", "1997-07-04"]
+    assert [c.date().isoformat() for c in plan.training] == [
+        "1997-09-02",
+        "1997-08-03",
+        "1997-07-04",
+    ]
     for c in plan.training:  # no training label overlaps the validation period
         assert c + pd.Timedelta(days=90) <= plan.validation
     cfg.training.snapshots = 3
@@ -213,9 +234,15 @@ def test_profiles_and_personal_data_exclusion(tmp_path, tiny_events):
         write_config(
             tmp_path,
             {
-                "events": {"path": "events.csv", "columns": {"profile_id": "user", "timestamp": "ts", "event_type": "kind"}},
+                "events": {
+                    "path": "events.csv",
+                    "columns": {"profile_id": "user", "timestamp": "ts", "event_type": "kind"},
+                },
                 "profiles": {"path": "profiles.parquet", "columns": {"profile_id": "id"}},
-                "goal": {"conditions": [{"field": "event_type", "value": "purchase"}], "window_days": 30},
+                "goal": {
+                    "conditions": [{"field": "event_type", "value": "purchase"}],
+                    "window_days": 30,
+                },
                 "features": {"lookback_days": 90, "exclude": ["sku"]},
             },
         )
@@ -242,7 +269,17 @@ def test_numeric_identifiers_are_counted_not_summed(tmp_path):
     events = pd.DataFrame(
         {
             "profile_id": ["a", "a", "a", "b", "b", "b"],
-            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-04", "2024-01-04"], utc=True),
+            "timestamp": pd.to_datetime(
+                [
+                    "2024-01-01",
+                    "2024-01-02",
+                    "2024-01-03",
+                    "2024-01-04",
+                    "2024-01-04",
+                    "2024-01-04",
+                ],
+                utc=True,
+            ),
             "event_type": "view",
             "product_id": [1001, 1001, 1002, 1001, 1002, 1002],
             "price": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
@@ -250,7 +287,16 @@ def test_numeric_identifiers_are_counted_not_summed(tmp_path):
     )
     events.to_parquet(tmp_path / "e.parquet")
     cfg = load_config(
-        write_config(tmp_path, {"events": {"path": "e.parquet"}, "goal": {"conditions": [{"field": "event_type", "value": "view"}], "window_days": 30}})
+        write_config(
+            tmp_path,
+            {
+                "events": {"path": "e.parquet"},
+                "goal": {
+                    "conditions": [{"field": "event_type", "value": "view"}],
+                    "window_days": 30,
+                },
+            },
+        )
     )
     ingest_events(cfg, tmp_path / "o")
     ev = events_table(duckdb_connection(), tmp_path / "o" / "events.parquet")

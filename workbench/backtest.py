@@ -50,7 +50,9 @@ def run_backtest(
     last = to_day(quality["last_event"])
     window_end = at_day + pd.Timedelta(days=config.goal.window_days)
     if at_day <= to_day(quality["first_event"]):
-        raise DataError(f"--at {at_day.date()} is before any data (first event {quality['first_event']})")
+        raise DataError(
+            f"--at {at_day.date()} is before any data (first event {quality['first_event']})"
+        )
     complete = window_end <= last + pd.Timedelta(days=1)
 
     # Hide the future from the pipeline: events.parquet keeps only events strictly before `at`.
@@ -61,7 +63,12 @@ def run_backtest(
     past = full.filter(full.timestamp < at_day.to_pydatetime())
     con.to_parquet(past, str(run_dir / "events.parquet"))
     seen = past.aggregate(first=past.timestamp.min(), last=past.timestamp.max()).to_pandas().iloc[0]
-    quality = {**quality, "first_event": str(seen["first"]), "last_event": str(seen["last"]), "backtest_at": str(at_day.date())}
+    quality = {
+        **quality,
+        "first_event": str(seen["first"]),
+        "last_event": str(seen["last"]),
+        "backtest_at": str(at_day.date()),
+    }
     (run_dir / "data_quality.json").write_text(json.dumps(quality, indent=2, default=str))
 
     pipeline.define_goal(run_dir, as_of=str(at_day.date()))

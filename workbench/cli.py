@@ -24,7 +24,14 @@ def cmd_validate(args) -> int:
     from workbench.config import load_config
     from workbench.data import ingest_events
     from workbench.engine import connect, events_table
-    from workbench.goals import check_fields, describe_goal, goal_counts, plan_cutoffs, resolve_as_of, to_day
+    from workbench.goals import (
+        check_fields,
+        describe_goal,
+        goal_counts,
+        plan_cutoffs,
+        resolve_as_of,
+        to_day,
+    )
     from workbench.readiness import check_readiness
 
     config = load_config(args.config, args.set)
@@ -38,8 +45,13 @@ def cmd_validate(args) -> int:
     )
     for reason, n in quality["quarantine_reasons"].items():
         print(f"  quarantined: {reason}: {n:,}")
-    print(f"  profiles {quality['profiles']:,}; events {quality['first_event']} .. {quality['last_event']}")
-    print("  event types: " + ", ".join(f"{k} {v:,}" for k, v in list(quality["event_types"].items())[:12]))
+    print(
+        f"  profiles {quality['profiles']:,}; events {quality['first_event']} .. {quality['last_event']}"
+    )
+    print(
+        "  event types: "
+        + ", ".join(f"{k} {v:,}" for k, v in list(quality["event_types"].items())[:12])
+    )
     con = connect(config)
     events = events_table(con, out / "events.parquet")
     check_fields(config, events.columns)
@@ -48,7 +60,10 @@ def cmd_validate(args) -> int:
     print(f"goal: {describe_goal(config)}")
     print(f"as of {as_of.date()}; validation cutoff {plan.validation.date()}")
     if plan.left_out:
-        print("  left out (outcome window overlaps validation): " + ", ".join(str(c.date()) for c in plan.left_out))
+        print(
+            "  left out (outcome window overlaps validation): "
+            + ", ".join(str(c.date()) for c in plan.left_out)
+        )
     counts = goal_counts(events, config, plan.labelled)
     roles = {to_day(c): "training" for c in plan.training} | {to_day(plan.validation): "validation"}
     counts.insert(1, "role", counts["cutoff"].map(lambda c: roles[to_day(c)]))
@@ -83,7 +98,9 @@ def cmd_snapshot(args) -> int:
         check_fields(config, events.columns)
         cutoff = to_day(args.at)
         if cutoff <= to_day(quality["first_event"]):
-            raise DataError(f"--at {cutoff.date()} is before any data (first event {quality['first_event']})")
+            raise DataError(
+                f"--at {cutoff.date()} is before any data (first event {quality['first_event']})"
+            )
         frame, _ = build_snapshots(events, config, [cutoff], profiles=profiles, with_label=True)
     frame = frame.drop(columns=["cutoff"])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +115,9 @@ def cmd_snapshot(args) -> int:
             f"({quality['last_event'][:10]}): labels are incomplete",
             file=sys.stderr,
         )
-    print(f"wrote {len(frame):,} eligible profiles x {frame.shape[1] - 2} features + label to {out}")
+    print(
+        f"wrote {len(frame):,} eligible profiles x {frame.shape[1] - 2} features + label to {out}"
+    )
     return 0
 
 
@@ -107,14 +126,18 @@ def cmd_sample(args) -> int:
 
     started = time.perf_counter()
     config_path = write_sample(args.out, profiles=args.profiles, seed=args.seed)
-    print(f"wrote sample ({args.profiles:,} profiles, seed {args.seed}) in {time.perf_counter() - started:.1f}s: {config_path}")
+    print(
+        f"wrote sample ({args.profiles:,} profiles, seed {args.seed}) in {time.perf_counter() - started:.1f}s: {config_path}"
+    )
     return 0
 
 
 def cmd_run(args) -> int:
     from workbench.reports import run_notebooks
 
-    run_dir = run_notebooks(args.config, out=Path(args.out) if args.out else None, as_of=args.as_of, overrides=args.set)
+    run_dir = run_notebooks(
+        args.config, out=Path(args.out) if args.out else None, as_of=args.as_of, overrides=args.set
+    )
     print(f"report: {Path(run_dir) / 'report.html'}")
     return 0
 
@@ -122,7 +145,9 @@ def cmd_run(args) -> int:
 def cmd_score(args) -> int:
     from workbench.rescore import score_with_saved_model
 
-    result = score_with_saved_model(args.config, args.model, as_of=args.as_of, out=args.out, overrides=args.set)
+    result = score_with_saved_model(
+        args.config, args.model, as_of=args.as_of, out=args.out, overrides=args.set
+    )
     print(json.dumps(result, indent=2, default=str))
     return 0
 
@@ -136,35 +161,65 @@ def cmd_backtest(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="workbench", description="Propensity Workbench: goals, snapshots, models, factors, scores.")
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Propensity Workbench: goals, snapshots, models, factors, scores.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_set(p):
-        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. goal.window_days=60")
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config value, e.g. goal.window_days=60",
+        )
         return p
 
-    p = with_set(sub.add_parser("validate", help="check the data and the goal; write data_quality.json and quarantine.csv"))
+    p = with_set(
+        sub.add_parser(
+            "validate",
+            help="check the data and the goal; write data_quality.json and quarantine.csv",
+        )
+    )
     p.add_argument("config")
-    p.add_argument("--as-of", default=None, help="scoring date (default: config, else the day after the last event)")
+    p.add_argument(
+        "--as-of",
+        default=None,
+        help="scoring date (default: config, else the day after the last event)",
+    )
     p.add_argument("--out", default=None, help="output folder (default: the config's output.dir)")
     p.set_defaults(func=cmd_validate)
 
-    p = with_set(sub.add_parser("snapshot", help="write one point-in-time snapshot (features + label) at a cutoff"))
+    p = with_set(
+        sub.add_parser(
+            "snapshot", help="write one point-in-time snapshot (features + label) at a cutoff"
+        )
+    )
     p.add_argument("config")
-    p.add_argument("--at", required=True, help="cutoff date: features use events strictly before it")
+    p.add_argument(
+        "--at", required=True, help="cutoff date: features use events strictly before it"
+    )
     p.add_argument("--out", required=True, help="output .csv or .parquet")
     p.set_defaults(func=cmd_snapshot)
 
-    p = sub.add_parser("sample", help="write the bundled synthetic sample (events, profiles, config.yaml)")
+    p = sub.add_parser(
+        "sample", help="write the bundled synthetic sample (events, profiles, config.yaml)"
+    )
     p.add_argument("--profiles", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_sample)
 
-    p = with_set(sub.add_parser("run", help="run notebooks 01-05 with papermill into a new run folder"))
+    p = with_set(
+        sub.add_parser("run", help="run notebooks 01-05 with papermill into a new run folder")
+    )
     p.add_argument("config")
-    p.add_argument("--out", default=None, help="base folder for run folders (default: the config's output.dir)")
+    p.add_argument(
+        "--out", default=None, help="base folder for run folders (default: the config's output.dir)"
+    )
     p.add_argument("--as-of", default=None)
     p.set_defaults(func=cmd_run)
 
@@ -175,7 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None)
     p.set_defaults(func=cmd_score)
 
-    p = with_set(sub.add_parser("backtest", help="run the pipeline as if today were DATE and compare with what happened"))
+    p = with_set(
+        sub.add_parser(
+            "backtest", help="run the pipeline as if today were DATE and compare with what happened"
+        )
+    )
     p.add_argument("config")
     p.add_argument("--at", required=True)
     p.add_argument("--out", default=None)

@@ -90,7 +90,9 @@ class EventsConfig(_Strict):
     @classmethod
     def _known_delimiter(cls, v: str | None) -> str | None:
         if v is not None and v not in DELIMITERS:
-            raise ValueError(f"unknown delimiter {v!r}; use one of ',', '\\t', ';', '|', whitespace")
+            raise ValueError(
+                f"unknown delimiter {v!r}; use one of ',', '\\t', ';', '|', whitespace"
+            )
         return v
 
     @field_validator("columns")
@@ -341,9 +343,7 @@ def config_from_dict(
     return cfg
 
 
-def load_config(
-    path: str | Path, overrides: dict[str, Any] | list[str] | None = None
-) -> Config:
+def load_config(path: str | Path, overrides: dict[str, Any] | list[str] | None = None) -> Config:
     """Read and validate a YAML config. `overrides` are dotted keys (`goal.window_days`) to values."""
     path = Path(path)
     if not path.exists():

@@ -96,7 +96,9 @@ def _whitespace_to_parquet(path: Path, text_columns: list[str], tmpdir: Path) ->
                 writer = pq.ParquetWriter(out, table.schema)
             writer.write_table(table.cast(writer.schema))
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, pa.ArrowInvalid) as exc:
-        raise DataError(f"{path}: cannot read as whitespace-separated text: {_first_line(exc)}") from None
+        raise DataError(
+            f"{path}: cannot read as whitespace-separated text: {_first_line(exc)}"
+        ) from None
     finally:
         if writer is not None:
             writer.close()
@@ -188,7 +190,10 @@ def parse_timestamp(col, fmt: str | None):
     iso = text.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
     # Exports often carry epoch seconds (10 digits) or milliseconds (13 digits) as text.
     epoch = ibis.cases(
-        (text.re_search(r"^[0-9]{9,10}$") | text.re_search(r"^[0-9]{12,13}$"), _epoch(text.try_cast("int64"))),
+        (
+            text.re_search(r"^[0-9]{9,10}$") | text.re_search(r"^[0-9]{12,13}$"),
+            _epoch(text.try_cast("int64")),
+        ),
         else_=ibis.null(dt.Timestamp()),
     )
     return ibis.coalesce(iso, epoch, *[_try_strptime(text, f) for f in COMMON_TIMESTAMP_FORMATS])
@@ -239,12 +244,16 @@ def _external_table(con, cfg: EventsConfig):
             # (catalog, schema): a bare "source_db" would be read as a schema of the memory catalog.
             tables = con.list_tables(database=("source_db", "main"))
             if cfg.table not in tables:
-                raise DataError(f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}")
+                raise DataError(
+                    f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}"
+                )
             return flatten_structs(con.table(cfg.table, database=("source_db", "main")))
         src = ibis.connect(conn)
         tables = src.list_tables()
         if cfg.table not in tables:
-            raise DataError(f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}")
+            raise DataError(
+                f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}"
+            )
         # Another backend: stream its rows into the working engine batch by batch.
         batches = src.table(cfg.table).to_pyarrow_batches()
         return flatten_structs(con.create_table("_external_events", batches.read_all(), temp=True))
@@ -261,7 +270,9 @@ def canonical_events(source, cfg: EventsConfig, where: Path | str):
     if cfg.event_type is None:
         needed["event_type"] = _mapped(cols, "event_type")
     elif "event_type" in cols:
-        raise ConfigError(f"{where}: events: give either columns.event_type or a constant event_type, not both")
+        raise ConfigError(
+            f"{where}: events: give either columns.event_type or a constant event_type, not both"
+        )
     _require_columns(source, needed, Path(str(where)))
 
     raw_pid = source[needed["profile_id"]]
@@ -274,7 +285,9 @@ def canonical_events(source, cfg: EventsConfig, where: Path | str):
         event_type = ibis.literal(cfg.event_type, type="string")
 
     # Only text timestamps can be blank; casting typed ones to text would cost a pass over every row.
-    ts_missing = raw_ts.isnull() | (raw_ts.strip() == "") if raw_ts.type().is_string() else raw_ts.isnull()
+    ts_missing = (
+        raw_ts.isnull() | (raw_ts.strip() == "") if raw_ts.type().is_string() else raw_ts.isnull()
+    )
     reason = ibis.cases(
         (pid.isnull() | (pid == ""), "missing profile_id"),
         (ts_missing, "missing timestamp"),
@@ -317,7 +330,9 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
 
         bad = staged.filter(staged._reason.notnull())
         reasons = bad.group_by("_reason").aggregate(rows=bad.count()).to_pandas()
-        quarantine_counts = {str(r): int(n) for r, n in zip(reasons["_reason"], reasons["rows"], strict=True)}
+        quarantine_counts = {
+            str(r): int(n) for r, n in zip(reasons["_reason"], reasons["rows"], strict=True)
+        }
         rows_quarantined = int(sum(quarantine_counts.values()))
         quarantine_path = out_dir / "quarantine.csv"
         _write_quarantine(con, bad, quarantine_path)
@@ -334,14 +349,23 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
         con.to_parquet(kept, str(events_path))
 
     events = con.read_parquet(str(events_path))
-    summary = events.aggregate(
-        rows=events.count(),
-        profiles=events.profile_id.nunique(),
-        first_event=events.timestamp.min(),
-        last_event=events.timestamp.max(),
-    ).to_pandas().iloc[0]
+    summary = (
+        events.aggregate(
+            rows=events.count(),
+            profiles=events.profile_id.nunique(),
+            first_event=events.timestamp.min(),
+            last_event=events.timestamp.max(),
+        )
+        .to_pandas()
+        .iloc[0]
+    )
     rows_kept = int(summary["rows"])
-    by_type = events.group_by("event_type").aggregate(rows=events.count()).order_by(ibis.desc("rows")).to_pandas()
+    by_type = (
+        events.group_by("event_type")
+        .aggregate(rows=events.count())
+        .order_by(ibis.desc("rows"))
+        .to_pandas()
+    )
     duplicates_dropped = rows_read - rows_quarantined - rows_kept
     schema = events.schema()
     quality: dict[str, Any] = {
@@ -351,10 +375,13 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
         "rows_quarantined": rows_quarantined,
         "duplicates_dropped": duplicates_dropped,
         "dedupe": cfg.dedupe,
-        "reconciles": rows_read == rows_kept + rows_quarantined + duplicates_dropped and duplicates_dropped >= 0,
+        "reconciles": rows_read == rows_kept + rows_quarantined + duplicates_dropped
+        and duplicates_dropped >= 0,
         "quarantine_reasons": quarantine_counts,
         "profiles": int(summary["profiles"]),
-        "event_types": {str(t): int(n) for t, n in zip(by_type["event_type"], by_type["rows"], strict=True)},
+        "event_types": {
+            str(t): int(n) for t, n in zip(by_type["event_type"], by_type["rows"], strict=True)
+        },
         "first_event": _iso(summary["first_event"]),
         "last_event": _iso(summary["last_event"]),
         "columns": {name: str(schema[name]) for name in schema.names},
@@ -375,13 +402,16 @@ def _dedupe_by_key(good, keys: list[str]):
     candidates = good.semi_join(repeated, keys)
     ranked = candidates.mutate(
         _rank=ibis.row_number().over(
-            group_by=[candidates[k] for k in keys], order_by=[candidates.timestamp, candidates.profile_id]
+            group_by=[candidates[k] for k in keys],
+            order_by=[candidates.timestamp, candidates.profile_id],
         )
     )
     # Rows with a missing key cannot be duplicates of each other: they all stay.
     null_rows = good.filter(has_null)
-    return unique_rows.filter(~has_null).union(ranked.filter(ranked._rank == 0).drop("_rank")).union(
-        null_rows, distinct=False
+    return (
+        unique_rows.filter(~has_null)
+        .union(ranked.filter(ranked._rank == 0).drop("_rank"))
+        .union(null_rows, distinct=False)
     )
 
 
@@ -409,7 +439,9 @@ def ingest_profiles(config: Config, out_dir: str | Path, con=None) -> dict[str, 
     con = con or duckdb_connection()
     pid_col = _mapped(cfg.columns, "profile_id")
     with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
-        source = read_source(con, cfg.path, cfg.format, cfg.delimiter, [pid_col], Path(tmp), "profiles")
+        source = read_source(
+            con, cfg.path, cfg.format, cfg.delimiter, [pid_col], Path(tmp), "profiles"
+        )
         _require_columns(source, {"profile_id": pid_col}, cfg.path)
         pid = source[pid_col].cast("string").strip()
         others = [source[c] for c in source.columns if c != pid_col and c != "profile_id"]
@@ -449,6 +481,25 @@ def is_personal_data(column: str) -> bool:
     last = column.split(".")[-1]
     snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", last).lower()
     tokens = set(re.split(r"[_\s\-]+", snake))
-    return bool(tokens & {"email", "mail", "phone", "mobile", "name", "firstname", "lastname",
-                          "fullname", "surname", "address", "street", "postcode", "zipcode", "ssn",
-                          "birthdate", "dob", "ip"}) or bool(PERSONAL_DATA.search(snake))
+    return bool(
+        tokens
+        & {
+            "email",
+            "mail",
+            "phone",
+            "mobile",
+            "name",
+            "firstname",
+            "lastname",
+            "fullname",
+            "surname",
+            "address",
+            "street",
+            "postcode",
+            "zipcode",
+            "ssn",
+            "birthdate",
+            "dob",
+            "ip",
+        }
+    ) or bool(PERSONAL_DATA.search(snake))

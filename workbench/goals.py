@@ -65,7 +65,9 @@ def condition_expr(table, condition: Condition, key: str = "conditions"):
         return col.isnull()
     if op in ("contains", "starts_with"):
         text = col.cast("string")
-        return (text.contains(str(value)) if op == "contains" else text.startswith(str(value))).fill_null(False)
+        return (
+            text.contains(str(value)) if op == "contains" else text.startswith(str(value))
+        ).fill_null(False)
     if op in ("in", "not_in"):
         values = [_coerce(v, dtype, name, key) for v in value]
         hit = col.isin(values)
@@ -83,7 +85,9 @@ def condition_expr(table, condition: Condition, key: str = "conditions"):
     return result.fill_null(op == "!=")
 
 
-def conditions_expr(table, conditions: list[Condition], match: str = "all", key: str = "conditions"):
+def conditions_expr(
+    table, conditions: list[Condition], match: str = "all", key: str = "conditions"
+):
     """All conditions on the same event (`all`) or at least one of them (`any`); True when empty."""
     if not conditions:
         return ibis.literal(True)
@@ -94,8 +98,13 @@ def conditions_expr(table, conditions: list[Condition], match: str = "all", key:
 def check_fields(config: Config, columns: list[str]) -> None:
     """Fail early, naming the key, when the goal, eligibility or custom events use an unknown field."""
     known = set(columns)
-    groups = [("goal.conditions", config.goal.conditions), ("eligibility.conditions", config.eligibility.conditions)]
-    groups += [(f"custom_events[{i}].conditions", c.conditions) for i, c in enumerate(config.custom_events)]
+    groups = [
+        ("goal.conditions", config.goal.conditions),
+        ("eligibility.conditions", config.eligibility.conditions),
+    ]
+    groups += [
+        (f"custom_events[{i}].conditions", c.conditions) for i, c in enumerate(config.custom_events)
+    ]
     for key, conds in groups:
         for i, cond in enumerate(conds):
             if cond.field not in known:
@@ -110,7 +119,9 @@ def describe_goal(config: Config) -> str:
     goal = config.goal
     joiner = " and " if goal.match == "all" else " or "
     conds = joiner.join(
-        f"{c.field} {c.op} {c.value}" if c.op not in ("exists", "not_exists") else f"{c.field} {c.op.replace('_', ' ')}"
+        f"{c.field} {c.op} {c.value}"
+        if c.op not in ("exists", "not_exists")
+        else f"{c.field} {c.op.replace('_', ' ')}"
         for c in goal.conditions
     )
     verb = "has" if goal.outcome == "occurs" else "has no"
@@ -136,7 +147,11 @@ class CutoffPlan:
         rows = [(c, "training") for c in self.training] + [(self.validation, "validation")]
         rows += [(c, "left out (outcome overlaps validation)") for c in self.left_out]
         rows += [(self.as_of, "scoring")]
-        return pd.DataFrame(rows, columns=["cutoff", "role"]).sort_values("cutoff").reset_index(drop=True)
+        return (
+            pd.DataFrame(rows, columns=["cutoff", "role"])
+            .sort_values("cutoff")
+            .reset_index(drop=True)
+        )
 
 
 def to_day(value) -> pd.Timestamp:
@@ -180,7 +195,9 @@ def plan_cutoffs(config: Config, as_of, first_event=None) -> CutoffPlan:
     return CutoffPlan(as_of=as_of, validation=c0, training=training, left_out=left_out)
 
 
-def resolve_as_of(config: Config, override: str | dt.date | None, first_event, last_event) -> pd.Timestamp:
+def resolve_as_of(
+    config: Config, override: str | dt.date | None, first_event, last_event
+) -> pd.Timestamp:
     """The scoring date: CLI override, else the config, else the day after the last event."""
     value = override or config.scoring.as_of
     as_of = to_day(value) if value else default_as_of(last_event)
@@ -225,7 +242,11 @@ def label_from_hits(goal_events, outcome: str):
 def eligibility_aggregates(joined, config: Config) -> dict[str, Any]:
     """Aggregates over events before the cutoff (joined to cutoffs) that decide eligibility."""
     elig = config.eligibility
-    span = joined._t >= joined.cutoff_s - elig.active_within_days * DAY if elig.active_within_days else None
+    span = (
+        joined._t >= joined.cutoff_s - elig.active_within_days * DAY
+        if elig.active_within_days
+        else None
+    )
     aggs = {}
     if span is not None:
         aggs["_recent_events"] = joined.count(where=span)
@@ -260,14 +281,18 @@ def goal_counts(events, config: Config, cutoffs: list[pd.Timestamp]) -> pd.DataF
     hits = goal_hits(events, config, cutoffs)
     joined = elig.left_join(hits, ["profile_id", "cutoff_s"])
     labelled = joined.mutate(label=label_from_hits(joined.goal_events, config.goal.outcome))
-    counts = labelled.group_by("cutoff_s").aggregate(
-        eligible=labelled.count(), positives=labelled.label.sum().cast("int64")
-    ).to_pandas()
+    counts = (
+        labelled.group_by("cutoff_s")
+        .aggregate(eligible=labelled.count(), positives=labelled.label.sum().cast("int64"))
+        .to_pandas()
+    )
     frame = pd.DataFrame({"cutoff_s": [int(to_day(c).timestamp()) for c in cutoffs]})
     frame = frame.merge(counts, on="cutoff_s", how="left").fillna(0)
     frame["cutoff"] = pd.to_datetime(frame["cutoff_s"], unit="s")
     frame["eligible"] = frame["eligible"].astype("int64")
     frame["positives"] = frame["positives"].astype("int64")
     frame["negatives"] = frame["eligible"] - frame["positives"]
-    frame["base_rate"] = (frame["positives"] / frame["eligible"].where(frame["eligible"] > 0)).astype(float)
+    frame["base_rate"] = (
+        frame["positives"] / frame["eligible"].where(frame["eligible"] > 0)
+    ).astype(float)
     return frame[["cutoff", "eligible", "positives", "negatives", "base_rate"]]

@@ -18,7 +18,14 @@ from workbench.data import ingest_events
 from workbench.engine import connect, events_table, profiles_table
 from workbench.errors import DataError, NotReadyError
 from workbench.features import build_snapshots, plan_features, specs_from_json, specs_to_json
-from workbench.goals import check_fields, describe_goal, goal_counts, plan_cutoffs, resolve_as_of, to_day
+from workbench.goals import (
+    check_fields,
+    describe_goal,
+    goal_counts,
+    plan_cutoffs,
+    resolve_as_of,
+    to_day,
+)
 from workbench.readiness import check_readiness
 
 MAX_EVENT_TYPES_IN_MIX = 12
@@ -67,7 +74,11 @@ def prepare_data(run_dir: str | Path, as_of: str | None = None) -> dict[str, Any
     mix = events.group_by([month, events.event_type]).aggregate(events=events.count()).to_pandas()
     top = mix.groupby("event_type")["events"].sum().nlargest(MAX_EVENT_TYPES_IN_MIX).index
     mix["event_type"] = mix["event_type"].where(mix["event_type"].isin(top), "other")
-    mix = mix.groupby(["month", "event_type"], as_index=False)["events"].sum().sort_values(["month", "event_type"])
+    mix = (
+        mix.groupby(["month", "event_type"], as_index=False)["events"]
+        .sum()
+        .sort_values(["month", "event_type"])
+    )
     mix.to_csv(run_dir / "event_mix.csv", index=False)
     quarantine = pd.read_csv(run_dir / "quarantine.csv", nrows=1000, dtype=str)
     return {"quality": quality, "event_mix": mix.reset_index(drop=True), "quarantine": quarantine}
@@ -116,10 +127,20 @@ def define_goal(run_dir: str | Path, as_of: str | None = None, progress=None) ->
     validation_rows = int(counts.loc[counts["role"] == "validation", "eligible"].sum())
     budget = max(config.training.max_rows - validation_rows, config.training.max_rows // 2)
     snapshots, _ = build_snapshots(
-        events, config, plan.labelled, feature_plan, profiles, with_label=True,
-        sample_rows=budget, seed=config.training.seed, exempt_cutoff=plan.validation, progress=progress,
+        events,
+        config,
+        plan.labelled,
+        feature_plan,
+        profiles,
+        with_label=True,
+        sample_rows=budget,
+        seed=config.training.seed,
+        exempt_cutoff=plan.validation,
+        progress=progress,
     )
-    scoring, _ = build_snapshots(events, config, [as_of_day], feature_plan, profiles, with_label=False)
+    scoring, _ = build_snapshots(
+        events, config, [as_of_day], feature_plan, profiles, with_label=False
+    )
     snapshots.to_parquet(run_dir / "snapshots.parquet", index=False)
     scoring.to_parquet(run_dir / "scoring_snapshot.parquet", index=False)
     specs_to_json(feature_plan.specs, run_dir / "feature_spec.json")
@@ -151,8 +172,16 @@ def define_goal(run_dir: str | Path, as_of: str | None = None, progress=None) ->
 
 def _scoring_row(as_of_day, profiles: int) -> pd.DataFrame:
     return pd.DataFrame(
-        [{"cutoff": as_of_day, "role": "scoring", "eligible": profiles, "positives": pd.NA,
-          "negatives": pd.NA, "base_rate": float("nan")}]
+        [
+            {
+                "cutoff": as_of_day,
+                "role": "scoring",
+                "eligible": profiles,
+                "positives": pd.NA,
+                "negatives": pd.NA,
+                "base_rate": float("nan"),
+            }
+        ]
     )
 
 
@@ -176,10 +205,15 @@ def compare(run_dir: str | Path):
     comparison.metrics["as_of"] = summary["as_of"]
     comparison.metrics["goal"] = summary["goal"]
     comparison.metrics["goal_text"] = summary["goal_text"]
-    comparison.metrics["readiness"] = {"ok": summary["readiness"]["ok"], "messages": summary["readiness"]["messages"]}
+    comparison.metrics["readiness"] = {
+        "ok": summary["readiness"]["ok"],
+        "messages": summary["readiness"]["messages"],
+    }
     champion = models.refit_champion(comparison, snapshots, specs, config)
     models.save_model(champion, specs, config, run_dir / "model")
-    comparison.validation_predictions.to_parquet(run_dir / "validation_predictions.parquet", index=False)
+    comparison.validation_predictions.to_parquet(
+        run_dir / "validation_predictions.parquet", index=False
+    )
     comparison.coefficients.to_csv(run_dir / "coefficients.csv", index=False)
     comparison.importance.to_csv(run_dir / "importance.csv", index=False)
     write_json(run_dir, "metrics.json", comparison.metrics)
@@ -200,7 +234,9 @@ def explain(run_dir: str | Path, examples: int = 5) -> dict[str, pd.DataFrame]:
     contributions = model.contributions(X)
     probability = model.predict_proba(X)
     percentile = scoring.assign_percentiles(probability)
-    buckets = pd.Series(scoring.assign_buckets(percentile, config.scoring.buckets), index=frame.index)
+    buckets = pd.Series(
+        scoring.assign_buckets(percentile, config.scoring.buckets), index=frame.index
+    )
     global_df = factors.global_factors(contributions, specs)
     by_bucket = factors.bucket_factors(contributions, X, buckets, specs)
     picks = _example_rows(probability, examples)
@@ -208,8 +244,12 @@ def explain(run_dir: str | Path, examples: int = 5) -> dict[str, pd.DataFrame]:
     example_df = pd.concat(
         [
             frame.iloc[picks][["profile_id"]].reset_index(drop=True),
-            pd.DataFrame({"probability": probability[picks], "bucket": buckets.iloc[picks].to_numpy()}),
-            example_factors.reset_index(drop=True)[["factor_1", "factor_2", "factor_3", "factor_down"]],
+            pd.DataFrame(
+                {"probability": probability[picks], "bucket": buckets.iloc[picks].to_numpy()}
+            ),
+            example_factors.reset_index(drop=True)[
+                ["factor_1", "factor_2", "factor_3", "factor_down"]
+            ],
         ],
         axis=1,
     )
@@ -242,7 +282,11 @@ def score_and_segment(run_dir: str | Path) -> dict[str, Any]:
     frame = pd.read_parquet(run_dir / "scoring_snapshot.parquet")
     scores = scoring.score_profiles(model, frame, model.feature_specs_, config, summary["as_of"])
     scoring.write_scores(scores, run_dir)
-    profiles = pd.read_parquet(run_dir / "profiles.parquet") if (run_dir / "profiles.parquet").exists() else None
+    profiles = (
+        pd.read_parquet(run_dir / "profiles.parquet")
+        if (run_dir / "profiles.parquet").exists()
+        else None
+    )
     segs, seg_summary = segments.build_segments(scores, config.segments, profiles)
     segments.write_segments(segs, seg_summary, run_dir)
 
@@ -250,7 +294,9 @@ def score_and_segment(run_dir: str | Path) -> dict[str, Any]:
     preds = pd.read_parquet(run_dir / "validation_predictions.parquet")
     champion = metrics["champion"]
     eva = scoring.expected_vs_actual(preds, champion, config.scoring.buckets)
-    metrics["expected_vs_actual"] = {k: json.loads(v.to_json(orient="records")) for k, v in eva.items()}
+    metrics["expected_vs_actual"] = {
+        k: json.loads(v.to_json(orient="records")) for k, v in eva.items()
+    }
     metrics["scoring"] = {
         "as_of": summary["as_of"],
         "profiles": int(len(scores)),

@@ -21,7 +21,9 @@ def model_directory(path: str | Path) -> Path:
         return path / "model"
     if (path / "model.json").exists():
         return path
-    raise ModelMismatchError(f"{path}: no saved model here (expected model/model.json or model.json)")
+    raise ModelMismatchError(
+        f"{path}: no saved model here (expected model/model.json or model.json)"
+    )
 
 
 def score_with_saved_model(
@@ -56,9 +58,15 @@ def score_with_saved_model(
             f"{model_dir}: the data no longer provides feature(s) {missing[:8]}"
             f"{' ...' if len(missing) > 8 else ''}; retrain with workbench run"
         )
-    kinds = [c for c in wanted if available[c].kind != next(s.kind for s in fitted.feature_specs_ if s.code == c)]
+    kinds = [
+        c
+        for c in wanted
+        if available[c].kind != next(s.kind for s in fitted.feature_specs_ if s.code == c)
+    ]
     if kinds:
-        raise ModelMismatchError(f"{model_dir}: feature(s) {kinds} changed kind (numeric/categorical); retrain")
+        raise ModelMismatchError(
+            f"{model_dir}: feature(s) {kinds} changed kind (numeric/categorical); retrain"
+        )
     frame, _ = build_snapshots(events, config, [day], plan, profiles, with_label=False)
     frame = frame[["profile_id", *wanted]]
     models.check_feature_match(fitted, frame)
