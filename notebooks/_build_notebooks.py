@@ -366,6 +366,8 @@ The features with the largest influence on the scores overall. **Coverage** is t
 scored profiles for whom the factor is among their top factors: a strong factor with low
 coverage matters a lot for a few profiles; a high-coverage factor describes the whole base.
 Factors that surprise you deserve a check in the raw data before anyone acts on them.
+Above 200,000 scored profiles these summaries use a seeded random sample of 200,000 of them;
+every profile's own factors are in `scores.csv` (notebook 05).
 """),
     code("""
 factors = pipeline.explain(run_dir, examples)
