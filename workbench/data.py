@@ -18,7 +18,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from workbench.config import DELIMITERS
-from workbench.engine import duckdb_connection
+from workbench.engine import duckdb_connection, spill_directory
 from workbench.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -318,7 +318,9 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = config.events
-    con = con or duckdb_connection(config.duckdb.memory_limit, config.duckdb.threads)
+    con = con or duckdb_connection(
+        config.duckdb.memory_limit, config.duckdb.threads, spill_directory()
+    )
     where = cfg.path if cfg.path is not None else f"{cfg.connection}:{cfg.table}"
     with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
         source = _source_table(con, cfg, Path(tmp))

@@ -72,7 +72,16 @@ def connect(config: Config):
     """The backend named by `config.engine`."""
     if config.engine == "spark":
         return spark_connection(config.spark.master, config.spark.conf)
-    return duckdb_connection(config.duckdb.memory_limit, config.duckdb.threads)
+    return duckdb_connection(config.duckdb.memory_limit, config.duckdb.threads, spill_directory())
+
+
+def spill_directory() -> Path:
+    """Where DuckDB spills past its memory limit (not `.tmp` in whatever folder the user is in)."""
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / "workbench-duckdb"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def is_spark(con) -> bool:
