@@ -166,7 +166,7 @@ class TrainingConfig(_Strict):
     snapshots: Annotated[int, Field(ge=2, le=52)] = 4
     step_days: Annotated[int, Field(ge=1, le=365)] = 30
     # Above this many snapshot rows, training uses a stratified sample (documented in README).
-    max_rows: Annotated[int, Field(ge=1000)] = 1_000_000
+    max_rows: Annotated[int, Field(ge=1000)] = 500_000
     seed: int = 42
 
 

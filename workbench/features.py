@@ -353,6 +353,7 @@ def build_snapshots(
     sample_rows: int | None = None,
     seed: int = 42,
     exempt_cutoff=None,
+    rows_to_sample: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, FeaturePlan]:
     """Snapshots at `cutoffs` as one pandas frame (profile_id, cutoff, features..., label).
@@ -360,6 +361,8 @@ def build_snapshots(
     `sample_rows`: when the snapshots would be larger, keep a deterministic sample stratified by
     (cutoff, label) with the same fraction in every stratum (done in the engine, before pandas).
     Rows at `exempt_cutoff` (the validation snapshot) are never sampled: metrics use every profile.
+    `rows_to_sample`: the number of non-exempt rows when already known (e.g. from `goal_counts`),
+    which saves running the whole aggregation once just to count it.
     """
     if plan is None:
         plan = plan_features(events, config, profiles, before=max(cutoffs))
@@ -367,7 +370,9 @@ def build_snapshots(
     keep = None  # the sampling predicate, as a function of a snapshot expression
     if sample_rows is not None:
         exempt_s = int(to_day(exempt_cutoff).timestamp()) if exempt_cutoff is not None else -1
-        total = int(expr.filter(expr.cutoff_s != exempt_s).count().to_pyarrow().as_py())
+        total = rows_to_sample
+        if total is None:
+            total = int(expr.filter(expr.cutoff_s != exempt_s).count().to_pyarrow().as_py())
         if total > sample_rows:
             fraction = sample_rows / total
             # A hash of (profile, cutoff, seed) keeps the same fraction of every (cutoff, label)

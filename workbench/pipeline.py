@@ -138,6 +138,7 @@ def define_goal(run_dir: str | Path, as_of: str | None = None, progress=None) ->
         sample_rows=budget,
         seed=config.training.seed,
         exempt_cutoff=plan.validation,
+        rows_to_sample=int(counts.loc[counts["role"] == "training", "eligible"].sum()),
         progress=progress,
     )
     scoring, _ = build_snapshots(
