@@ -304,3 +304,21 @@ def test_numeric_identifiers_are_counted_not_summed(tmp_path):
     assert plan.id_fields == ["product_id"] and plan.numeric_fields == ["price"]
     snap, _ = build_snapshots(ev, cfg, [pd.Timestamp("2024-01-05")], plan)
     assert snap.set_index("profile_id").loc["a", "product_id_distinct_365d"] == 2
+
+
+def test_sampling_keeps_validation_whole_and_is_deterministic(tiny_config, tmp_path):
+    rng = np.random.default_rng(11)
+    events = _random_events(rng, n_profiles=400, n_events=6000)
+    cutoffs = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01"), pd.Timestamp("2024-05-01")]
+    full, plan, ev = snapshot(tiny_config, tmp_path, cutoffs=cutoffs, events_csv=events)
+    validation = pd.Timestamp("2024-05-01", tz="UTC")
+    training_rows = int((full["cutoff"] != validation).sum())
+    kwargs = dict(sample_rows=training_rows // 2, exempt_cutoff=cutoffs[-1], seed=3)
+    a, _ = build_snapshots(ev, tiny_config, cutoffs, plan, **kwargs)
+    b, _ = build_snapshots(ev, tiny_config, cutoffs, plan, rows_to_sample=training_rows, **kwargs)
+    pd.testing.assert_frame_equal(a, b)  # a known row count gives the same sample
+    assert (a["cutoff"] == validation).sum() == (full["cutoff"] == validation).sum()
+    kept = int((a["cutoff"] != validation).sum())
+    assert 0.35 * training_rows < kept < 0.65 * training_rows
+    merged = a.merge(full, on=["profile_id", "cutoff"], suffixes=("", "_full"))
+    assert len(merged) == len(a) and (merged["label"] == merged["label_full"]).all()
