@@ -51,37 +51,64 @@ def make_frame(training_rows: int, seed: int = 0) -> tuple[pd.DataFrame, list[Fe
     region = rng.integers(0, 60, size=n)
     cols["channel"] = pd.Categorical(channel)
     cols["region"] = pd.Categorical([f"r{r:02d}" for r in region])
-    specs += [FeatureSpec("channel", "Channel", "categorical"),
-              FeatureSpec("region", "Region", "categorical")]
+    specs += [
+        FeatureSpec("channel", "Channel", "categorical"),
+        FeatureSpec("region", "Region", "categorical"),
+    ]
     d = np.nan_to_num(days, nan=400.0)
-    logit = (-2.0 - 0.012 * d + 0.25 * np.log1p(np.nan_to_num(cols["f00"])) + 0.4 * np.nan_to_num(cols["f02"])
-             + 0.8 * (np.abs(cols["f05"]) < 0.5) + 0.3 * (channel == "app") + 0.01 * (region % 7))
+    logit = (
+        -2.0
+        - 0.012 * d
+        + 0.25 * np.log1p(np.nan_to_num(cols["f00"]))
+        + 0.4 * np.nan_to_num(cols["f02"])
+        + 0.8 * (np.abs(cols["f05"]) < 0.5)
+        + 0.3 * (channel == "app")
+        + 0.01 * (region % 7)
+    )
     label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int8")
     cutoff = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
-        np.repeat(np.arange(TRAINING_CUTOFFS + 1) * 30, per_cutoff), unit="D")
-    frame = pd.DataFrame({"profile_id": np.tile(np.arange(per_cutoff), TRAINING_CUTOFFS + 1).astype(str),
-                          "cutoff": cutoff, **cols, "label": label})
+        np.repeat(np.arange(TRAINING_CUTOFFS + 1) * 30, per_cutoff), unit="D"
+    )
+    frame = pd.DataFrame(
+        {
+            "profile_id": np.tile(np.arange(per_cutoff), TRAINING_CUTOFFS + 1).astype(str),
+            "cutoff": cutoff,
+            **cols,
+            "label": label,
+        }
+    )
     return frame, specs
 
 
 def run(training_rows: int) -> dict:
     frame, specs = make_frame(training_rows)
-    config = config_from_dict({
-        "events": {"path": "events.csv"},
-        "goal": {"conditions": [{"field": "event_type", "value": "purchase"}], "window_days": 30},
-        "training": {"max_rows": max(training_rows, 1000)},
-    })
+    config = config_from_dict(
+        {
+            "events": {"path": "events.csv"},
+            "goal": {
+                "conditions": [{"field": "event_type", "value": "purchase"}],
+                "window_days": 30,
+            },
+            "training": {"max_rows": max(training_rows, 1000)},
+        }
+    )
     t0 = time.perf_counter()
     comparison = compare_models(frame, specs, config)
     total = time.perf_counter() - t0
     board = comparison.leaderboard
-    print(f"\n== {training_rows:,} training rows, {len(specs)} features "
-          f"({os.cpu_count()} cores) ==")
+    print(
+        f"\n== {training_rows:,} training rows, {len(specs)} features ({os.cpu_count()} cores) =="
+    )
     print(board[["roc_auc", "ece", "fit_seconds", "predict_seconds"]].round(3).to_string())
-    print(f"rounds (boosted): {comparison.candidates['boosted'].state_['rounds']}; "
-          f"champion: {comparison.champion}; whole comparison: {total:.1f} s")
-    return {"rows": training_rows, "total_seconds": total,
-            **{f"{m}_fit": board.loc[m, "fit_seconds"] for m in board.index}}
+    print(
+        f"rounds (boosted): {comparison.candidates['boosted'].state_['rounds']}; "
+        f"champion: {comparison.champion}; whole comparison: {total:.1f} s"
+    )
+    return {
+        "rows": training_rows,
+        "total_seconds": total,
+        **{f"{m}_fit": board.loc[m, "fit_seconds"] for m in board.index},
+    }
 
 
 def main() -> None:

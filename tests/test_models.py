@@ -40,8 +40,9 @@ SPECS = [
 CODES = [s.code for s in SPECS]
 
 
-def make_snapshots(kind: str = "linear", n: int = 4000, cutoffs: int = 4, seed: int = 0,
-                   drift: float = 0.0) -> pd.DataFrame:
+def make_snapshots(
+    kind: str = "linear", n: int = 4000, cutoffs: int = 4, seed: int = 0, drift: float = 0.0
+) -> pd.DataFrame:
     """`cutoffs` monthly snapshots; the label follows a known linear or non-linear rule."""
     rng = np.random.default_rng(seed)
     frames = []
@@ -57,12 +58,21 @@ def make_snapshots(kind: str = "linear", n: int = 4000, cutoffs: int = 4, seed: 
         logit = logit + drift * k
         label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int8")
         days[rng.random(n) < 0.05] = np.nan  # never active
-        frames.append(pd.DataFrame({
-            "profile_id": [f"p{i:05d}" for i in range(n)],
-            "cutoff": pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=30 * k),
-            "x1": x1, "x2": x2, "x3": x3, "purchases": purchases, RECENCY_FEATURE: days,
-            "channel": pd.Categorical(channel), "label": label,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "profile_id": [f"p{i:05d}" for i in range(n)],
+                    "cutoff": pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=30 * k),
+                    "x1": x1,
+                    "x2": x2,
+                    "x3": x3,
+                    "purchases": purchases,
+                    RECENCY_FEATURE: days,
+                    "channel": pd.Categorical(channel),
+                    "label": label,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -101,7 +111,9 @@ def _no_seconds(metrics: dict) -> dict:
 
 # ------------------------------------------------------------------------ champion rule
 def test_tie_rule_prefers_logistic_within_0_002():
-    assert choose_champion({"logistic": 0.800, "boosted": 0.8019, "recency_rule": 0.9}) == "logistic"
+    assert (
+        choose_champion({"logistic": 0.800, "boosted": 0.8019, "recency_rule": 0.9}) == "logistic"
+    )
     assert choose_champion({"logistic": 0.800, "boosted": 0.8020}) == "logistic"
     assert choose_champion({"logistic": 0.800, "boosted": 0.8025}) == "boosted"
     assert choose_champion({"logistic": 0.81, "boosted": 0.80}) == "logistic"
@@ -120,31 +132,55 @@ def test_linear_signal_logistic_within_0_01_and_picked(linear_comparison):
     assert abs(board.loc["logistic", "roc_auc"] - board.loc["boosted", "roc_auc"]) <= 0.01
     assert linear_comparison.champion == "logistic"
     assert list(board.index) == ["logistic", "boosted", "recency_rule"]
-    assert {"roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_top_decile", "fit_seconds",
-            "predict_seconds", "beats_recency"} <= set(board.columns)
+    assert {
+        "roc_auc",
+        "pr_auc",
+        "log_loss",
+        "brier",
+        "ece",
+        "lift_top_decile",
+        "fit_seconds",
+        "predict_seconds",
+        "beats_recency",
+    } <= set(board.columns)
     assert board["beats_recency"].dtype == bool
 
 
 def test_metrics_body(linear_comparison, linear):
     m = linear_comparison.metrics
     assert m["champion"] == "logistic" and m["as_of"] == "2024-06-01"
-    assert m["validation"] == {"cutoff": "2024-03-31", "profiles": 8000,
-                               "positives": int(linear.loc[linear.cutoff == linear.cutoff.max(), "label"].sum())}
+    assert m["validation"] == {
+        "cutoff": "2024-03-31",
+        "profiles": 8000,
+        "positives": int(linear.loc[linear.cutoff == linear.cutoff.max(), "label"].sum()),
+    }
     assert m["training"]["cutoffs"] == ["2024-01-01", "2024-01-31", "2024-03-01"]
     assert m["training"]["rows"] == 24000 and not m["training"]["sampled"]
     assert m["readiness"] == {} and m["quality"]["poor"] is False
     assert set(m["models"]) == {"logistic", "boosted", "recency_rule"}
     json.dumps(m)  # plain JSON
     preds = linear_comparison.validation_predictions
-    assert list(preds.columns) == ["profile_id", "cutoff", "label", "logistic", "boosted", "recency_rule"]
+    assert list(preds.columns) == [
+        "profile_id",
+        "cutoff",
+        "label",
+        "logistic",
+        "boosted",
+        "recency_rule",
+    ]
     coef = linear_comparison.coefficients
-    assert {"feature", "label", "coefficient", "odds_ratio", "ci_low", "ci_high", "p_value"} <= set(coef.columns)
+    assert {"feature", "label", "coefficient", "odds_ratio", "ci_low", "ci_high", "p_value"} <= set(
+        coef.columns
+    )
     top = coef.iloc[0]
     assert top["feature"] == "x1" and top["label"] == "Signal one" and top["p_value"] < 1e-6
     assert top["ci_low"] < top["coefficient"] < top["ci_high"]
     assert "Channel = app" in set(coef["label"])
     imp = linear_comparison.importance
-    assert list(imp.columns) == ["feature", "label", "gain", "split"] and imp.iloc[0]["feature"] == "x1"
+    assert (
+        list(imp.columns) == ["feature", "label", "gain", "split"]
+        and imp.iloc[0]["feature"] == "x1"
+    )
 
 
 def test_poor_quality_and_not_beating_recency_flagged():
@@ -181,7 +217,9 @@ def test_contributions_sum_to_decision_function(linear_comparison, linear, name)
     X = linear[CODES].iloc[:3000]
     contrib = model.contributions(X)
     assert list(contrib.columns) == [s.code for s in model.feature_specs_] + ["bias"]
-    np.testing.assert_allclose(contrib.sum(axis=1).to_numpy(), model.decision_function(X), atol=1e-6)
+    np.testing.assert_allclose(
+        contrib.sum(axis=1).to_numpy(), model.decision_function(X), atol=1e-6
+    )
     p = model.predict_proba(X)
     assert p.shape == (3000,) and np.all((p > 0) & (p < 1))
 
@@ -241,8 +279,9 @@ def test_calibration_uses_held_out_training_data_not_validation(monkeypatch):
     for name in c.candidates:
         assert c.candidates[name].calibrator_ == c2.candidates[name].calibrator_
         X = df[CODES].iloc[:500]
-        np.testing.assert_array_equal(c.candidates[name].predict_proba(X),
-                                      c2.candidates[name].predict_proba(X))
+        np.testing.assert_array_equal(
+            c.candidates[name].predict_proba(X), c2.candidates[name].predict_proba(X)
+        )
 
 
 # ------------------------------------------------------------------------ readiness
@@ -275,14 +314,21 @@ def test_save_load_predicts_identically(linear_comparison, linear, tmp_path, nam
     model = linear_comparison.candidates[name]
     save_model(model, SPECS, make_config(), tmp_path / "model")
     files = {p.name for p in (tmp_path / "model").iterdir()}
-    assert {"model.json", "parameters.json", "calibrator.json", "feature_spec.json", "config.yaml"} <= files
+    assert {
+        "model.json",
+        "parameters.json",
+        "calibrator.json",
+        "feature_spec.json",
+        "config.yaml",
+    } <= files
     assert not any(f.endswith((".pkl", ".pickle", ".joblib")) for f in files)
     loaded = load_model(tmp_path / "model")
     assert type(loaded) is type(model) and loaded.name == name
     X = linear[CODES]
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), rtol=0, atol=1e-9)
-    pd.testing.assert_frame_equal(loaded.contributions(X.iloc[:100]), model.contributions(X.iloc[:100]),
-                                  rtol=0, atol=1e-9)
+    pd.testing.assert_frame_equal(
+        loaded.contributions(X.iloc[:100]), model.contributions(X.iloc[:100]), rtol=0, atol=1e-9
+    )
     manifest = json.loads((tmp_path / "model" / "model.json").read_text())
     assert manifest["kind"] == name and len(manifest["files"]["parameters.json"]) == 64
 
@@ -299,7 +345,9 @@ def test_refit_champion_uses_every_snapshot(linear_comparison, linear, tmp_path)
 PAYLOAD = "__import__('pathlib').Path({p!r}).write_text('pwned')"
 
 
-@pytest.mark.parametrize("target", ["model.json", "parameters.json", "lightgbm.txt", "calibrator.json"])
+@pytest.mark.parametrize(
+    "target", ["model.json", "parameters.json", "lightgbm.txt", "calibrator.json"]
+)
 def test_tampered_model_files_fail_clearly_and_run_nothing(linear_comparison, tmp_path, target):
     d = tmp_path / "model"
     save_model(linear_comparison.candidates["boosted"], SPECS, make_config(), d)
@@ -373,8 +421,15 @@ def test_plots_return_axes(linear_comparison):
         assert isinstance(ax, matplotlib.axes.Axes) and ax.get_title()
     _, given = plt.subplots()
     assert pm.plot_roc(preds, ax=given) is given
-    assert set(pm.__all__) == {"plot_roc", "plot_lift", "plot_gains", "plot_calibration",
-                               "plot_score_distribution", "plot_coefficients", "plot_importance"}
+    assert set(pm.__all__) == {
+        "plot_roc",
+        "plot_lift",
+        "plot_gains",
+        "plot_calibration",
+        "plot_score_distribution",
+        "plot_coefficients",
+        "plot_importance",
+    }
     plt.close("all")
 
 
@@ -408,10 +463,14 @@ def test_cdnow_champion_auc_holds_on_what_actually_happened(tmp_path):
     events = pd.read_csv(CDNOW, sep=r"\s+", dtype={"customer_id": str})
     when = pd.to_datetime(events["date"].astype(str), format="%Y%m%d")
     as_of = pd.Timestamp("1998-03-01")
-    bought = set(events.loc[(when >= as_of) & (when < as_of + pd.Timedelta(days=90)), "customer_id"])
+    bought = set(
+        events.loc[(when >= as_of) & (when < as_of + pd.Timedelta(days=90)), "customer_id"]
+    )
     realised = scoring["profile_id"].isin(bought).astype(int)
     realised_auc = roc_auc_score(realised, champion.predict_proba(scoring))
     assert validation_auc >= 0.80
     assert abs(validation_auc - realised_auc) <= 0.03
-    print(f"CDNOW champion {comparison.champion}: validation AUC {validation_auc:.3f}, "
-          f"realised {realised_auc:.3f}")
+    print(
+        f"CDNOW champion {comparison.champion}: validation AUC {validation_auc:.3f}, "
+        f"realised {realised_auc:.3f}"
+    )

@@ -96,7 +96,9 @@ def format_value(value: object, spec: FeatureSpec) -> str:
     else:
         # Precision an analyst reads at a glance: whole days past a day or two, fewer decimals
         # for larger numbers ("313 days", "14.5", "0.27").
-        digits = 0 if (unit == "days" and abs(x) >= 2) or abs(x) >= 100 else (1 if abs(x) >= 10 else 2)
+        digits = (
+            0 if (unit == "days" and abs(x) >= 2) or abs(x) >= 100 else (1 if abs(x) >= 10 else 2)
+        )
         text = f"{x:,.{digits}f}" if digits == 0 else f"{x:.{digits}f}".rstrip("0").rstrip(".")
     if not unit:
         return text

@@ -115,7 +115,9 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
     )
     event_types = [str(t) for t in type_counts["event_type"]][:MAX_EVENT_TYPES]
     if len(type_counts) > MAX_EVENT_TYPES:
-        notices.append(f"only the {MAX_EVENT_TYPES} most frequent of {len(type_counts)} event types get their own features")
+        notices.append(
+            f"only the {MAX_EVENT_TYPES} most frequent of {len(type_counts)} event types get their own features"
+        )
     schema = events.schema()
     numeric, strings = [], []
     for name in schema.names:
@@ -134,9 +136,14 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
             numeric.append(name)
     id_fields = []
     if strings:
-        stats = scope.aggregate(
-            _rows=scope.count(), **{f"n{i}": scope[c].approx_nunique() for i, c in enumerate(strings)}
-        ).to_pandas().iloc[0]
+        stats = (
+            scope.aggregate(
+                _rows=scope.count(),
+                **{f"n{i}": scope[c].approx_nunique() for i, c in enumerate(strings)},
+            )
+            .to_pandas()
+            .iloc[0]
+        )
         rows = max(int(stats["_rows"]), 1)
         for i, c in enumerate(strings):
             distinct = int(stats[f"n{i}"] or 0)
@@ -163,7 +170,9 @@ def _plan_profile_features(plan: FeaturePlan, profiles, excluded: set[str]) -> N
         if name == "profile_id" or name in excluded:
             continue
         if is_personal_data(name):
-            plan.notices.append(f"profile column '{name}' looks like personal data and is not used as a feature")
+            plan.notices.append(
+                f"profile column '{name}' looks like personal data and is not used as a feature"
+            )
             continue
         dtype = schema[name]
         if dtype.is_timestamp() or dtype.is_date():
@@ -172,7 +181,10 @@ def _plan_profile_features(plan: FeaturePlan, profiles, excluded: set[str]) -> N
             plan.profile_numeric.append(name)
         elif dtype.is_string():
             levels = (
-                profiles.group_by(name).aggregate(n=profiles.count()).order_by(ibis.desc("n")).limit(MAX_PROFILE_LEVELS + 1)
+                profiles.group_by(name)
+                .aggregate(n=profiles.count())
+                .order_by(ibis.desc("n"))
+                .limit(MAX_PROFILE_LEVELS + 1)
             ).to_pandas()
             values = [str(v) for v in levels[name] if v is not None and not pd.isna(v)]
             if len(values) > MAX_PROFILE_LEVELS:
@@ -202,30 +214,101 @@ def _specs(plan: FeaturePlan) -> list[FeatureSpec]:
     for prefix, name, family in _event_codes(plan):
         cap = name[:1].upper() + name[1:]
         for w in plan.windows:
-            specs.append(FeatureSpec(f"{prefix}_count_{w}d", f"{cap} in the last {w} days", "numeric", family, "events"))
-        specs.append(FeatureSpec(f"{prefix}_days_since_last", f"Days since last {name}", "numeric", family, "days"))
-        specs.append(FeatureSpec(f"{prefix}_days_since_first", f"Days since first {name}", "numeric", family, "days"))
+            specs.append(
+                FeatureSpec(
+                    f"{prefix}_count_{w}d",
+                    f"{cap} in the last {w} days",
+                    "numeric",
+                    family,
+                    "events",
+                )
+            )
+        specs.append(
+            FeatureSpec(
+                f"{prefix}_days_since_last", f"Days since last {name}", "numeric", family, "days"
+            )
+        )
+        specs.append(
+            FeatureSpec(
+                f"{prefix}_days_since_first", f"Days since first {name}", "numeric", family, "days"
+            )
+        )
     for f in plan.numeric_fields:
         name = humanize(f)
         for w in sorted({30, L}):
-            specs.append(FeatureSpec(f"{slug(f)}_sum_{w}d", f"Total {name} in the last {w} days", "numeric", "numeric_field"))
-            specs.append(FeatureSpec(f"{slug(f)}_mean_{w}d", f"Average {name} in the last {w} days", "numeric", "numeric_field"))
+            specs.append(
+                FeatureSpec(
+                    f"{slug(f)}_sum_{w}d",
+                    f"Total {name} in the last {w} days",
+                    "numeric",
+                    "numeric_field",
+                )
+            )
+            specs.append(
+                FeatureSpec(
+                    f"{slug(f)}_mean_{w}d",
+                    f"Average {name} in the last {w} days",
+                    "numeric",
+                    "numeric_field",
+                )
+            )
     for f in plan.id_fields:
-        specs.append(FeatureSpec(f"{slug(f)}_distinct_{L}d", f"Distinct {humanize(f)} in the last {L} days", "numeric", "distinct", "values"))
+        specs.append(
+            FeatureSpec(
+                f"{slug(f)}_distinct_{L}d",
+                f"Distinct {humanize(f)} in the last {L} days",
+                "numeric",
+                "distinct",
+                "values",
+            )
+        )
     specs += [
-        FeatureSpec("events_count_30d", "Events in the last 30 days", "numeric", "overall", "events"),
-        FeatureSpec(f"events_count_{L}d", f"Events in the last {L} days", "numeric", "overall", "events"),
-        FeatureSpec(f"active_days_{L}d", f"Active days in the last {L} days", "numeric", "overall", "days"),
-        FeatureSpec("trend_30d_vs_prev60d", "Activity trend (last 30 days vs the 60 before)", "numeric", "overall", "ratio"),
+        FeatureSpec(
+            "events_count_30d", "Events in the last 30 days", "numeric", "overall", "events"
+        ),
+        FeatureSpec(
+            f"events_count_{L}d", f"Events in the last {L} days", "numeric", "overall", "events"
+        ),
+        FeatureSpec(
+            f"active_days_{L}d", f"Active days in the last {L} days", "numeric", "overall", "days"
+        ),
+        FeatureSpec(
+            "trend_30d_vs_prev60d",
+            "Activity trend (last 30 days vs the 60 before)",
+            "numeric",
+            "overall",
+            "ratio",
+        ),
         FeatureSpec(RECENCY_FEATURE, "Days since last event", "numeric", "overall", "days"),
-        FeatureSpec("days_since_first_event", "Days since first event", "numeric", "overall", "days"),
+        FeatureSpec(
+            "days_since_first_event", "Days since first event", "numeric", "overall", "days"
+        ),
     ]
     for a in plan.profile_numeric:
-        specs.append(FeatureSpec(f"profile_{slug(a)}", f"{humanize(a).capitalize()} (profile)", "numeric", "profile"))
+        specs.append(
+            FeatureSpec(
+                f"profile_{slug(a)}", f"{humanize(a).capitalize()} (profile)", "numeric", "profile"
+            )
+        )
     for a in plan.profile_categorical:
-        specs.append(FeatureSpec(f"profile_{slug(a)}", f"{humanize(a).capitalize()} (profile)", "categorical", "profile"))
+        specs.append(
+            FeatureSpec(
+                f"profile_{slug(a)}",
+                f"{humanize(a).capitalize()} (profile)",
+                "categorical",
+                "profile",
+            )
+        )
     for a in plan.profile_dates:
-        specs.append(FeatureSpec(f"profile_days_since_{slug(a)}", f"Days since {humanize(a)} (profile)", "numeric", "profile", "days"))
+        specs.append(
+            FeatureSpec(
+                f"profile_days_since_{slug(a)}",
+                f"Days since {humanize(a)} (profile)",
+                "numeric",
+                "profile",
+                "days",
+            )
+        )
     seen: set[str] = set()
     unique = []
     for s in specs:
@@ -249,7 +332,9 @@ def _event_aggregates(joined, plan: FeaturePlan, config: Config) -> dict[str, An
     for t in plan.event_types:
         kinds.append(joined.event_type == t)
     for i, ce in enumerate(plan.custom_events):
-        kinds.append(conditions_expr(joined, ce.conditions, ce.match, f"custom_events[{i}].conditions"))
+        kinds.append(
+            conditions_expr(joined, ce.conditions, ce.match, f"custom_events[{i}].conditions")
+        )
     for (prefix, _, _), is_kind in zip(_event_codes(plan), kinds, strict=True):
         for w in plan.windows:
             aggs[f"{prefix}_count_{w}d"] = joined.count(where=is_kind & in_window[w])
@@ -271,7 +356,9 @@ def _event_aggregates(joined, plan: FeaturePlan, config: Config) -> dict[str, An
     return aggs
 
 
-def snapshot_expr(events, config: Config, cutoffs: list, plan: FeaturePlan, profiles=None, with_label: bool = True):
+def snapshot_expr(
+    events, config: Config, cutoffs: list, plan: FeaturePlan, profiles=None, with_label: bool = True
+):
     """The snapshot as one Ibis expression: one row per eligible profile per cutoff."""
     ev = with_seconds(events)
     cuts = cutoff_table(cutoffs)
@@ -292,18 +379,25 @@ def snapshot_expr(events, config: Config, cutoffs: list, plan: FeaturePlan, prof
             *[joined[c] for c in table.columns],
             label=label_from_hits(joined.goal_events, config.goal.outcome),
         )
-    if profiles is not None and (plan.profile_numeric or plan.profile_categorical or plan.profile_dates):
+    if profiles is not None and (
+        plan.profile_numeric or plan.profile_categorical or plan.profile_dates
+    ):
         attrs = [profiles.profile_id]
         for a in plan.profile_numeric:
             attrs.append(profiles[a].cast("float64").name(f"profile_{slug(a)}"))
         for a in plan.profile_categorical:
             attrs.append(profiles[a].cast("string").name(f"profile_{slug(a)}"))
         for a in plan.profile_dates:
-            attrs.append(profiles[a].cast("timestamp").epoch_seconds().cast("int64").name(f"_date_{slug(a)}"))
+            attrs.append(
+                profiles[a].cast("timestamp").epoch_seconds().cast("int64").name(f"_date_{slug(a)}")
+            )
         table = table.left_join(profiles.select(attrs), "profile_id")
         for a in plan.profile_dates:
             table = table.mutate(
-                **{f"profile_days_since_{slug(a)}": (table.cutoff_s - table[f"_date_{slug(a)}"]) / DAY}
+                **{
+                    f"profile_days_since_{slug(a)}": (table.cutoff_s - table[f"_date_{slug(a)}"])
+                    / DAY
+                }
             )
     del L
     columns = ["profile_id", "cutoff_s"] + [s.code for s in plan.specs]
@@ -315,12 +409,20 @@ def snapshot_expr(events, config: Config, cutoffs: list, plan: FeaturePlan, prof
 def finish_frame(frame: pd.DataFrame, plan: FeaturePlan, with_label: bool = True) -> pd.DataFrame:
     """Engine output -> the snapshot frame contract (UTC cutoff, float64 numerics, categories)."""
     frame = frame.copy()
-    frame.insert(1, "cutoff", pd.to_datetime(frame.pop("cutoff_s"), unit="s", utc=True).astype("datetime64[ns, UTC]"))
+    frame.insert(
+        1,
+        "cutoff",
+        pd.to_datetime(frame.pop("cutoff_s"), unit="s", utc=True).astype("datetime64[ns, UTC]"),
+    )
     frame["profile_id"] = frame["profile_id"].astype(str)
     for spec in plan.specs:
         if spec.kind == "numeric":
             col = frame[spec.code].astype("float64")
-            if spec.code.endswith(tuple(f"_count_{w}d" for w in plan.windows)) or "_sum_" in spec.code or "_distinct_" in spec.code:
+            if (
+                spec.code.endswith(tuple(f"_count_{w}d" for w in plan.windows))
+                or "_sum_" in spec.code
+                or "_distinct_" in spec.code
+            ):
                 col = col.fillna(0.0)
             frame[spec.code] = col
         else:
@@ -375,6 +477,7 @@ def build_snapshots(
             total = int(expr.filter(expr.cutoff_s != exempt_s).count().to_pyarrow().as_py())
         if total > sample_rows:
             fraction = sample_rows / total
+
             # A hash of (profile, cutoff, seed) keeps the same fraction of every (cutoff, label)
             # stratum in expectation, deterministically, without a pass through pandas.
             def keep(e, fraction=fraction, exempt_s=exempt_s):
@@ -382,7 +485,9 @@ def build_snapshots(
                 return (bucket < int(fraction * 1_000_000)) | (e.cutoff_s == exempt_s)
 
             if progress:
-                progress(f"sampled {fraction:.1%} of {total:,} snapshot rows (stratified by cutoff and label)")
+                progress(
+                    f"sampled {fraction:.1%} of {total:,} snapshot rows (stratified by cutoff and label)"
+                )
     parts = memory_partitions(events, config, cutoffs, plan)
     if parts == 1:
         frame = (expr if keep is None else expr.filter(keep(expr))).to_pandas()
@@ -390,7 +495,9 @@ def build_snapshots(
         # Out of core: DuckDB cannot spill a wide grouped aggregate far enough to honour a small
         # memory_limit, so run the same expression on disjoint slices of profiles, one at a time.
         if progress:
-            progress(f"building snapshots in {parts} profile partitions to stay within duckdb.memory_limit")
+            progress(
+                f"building snapshots in {parts} profile partitions to stay within duckdb.memory_limit"
+            )
         frames = []
         for i in range(parts):
             # Slice the events (not the result), so each query's state holds only its profiles.
@@ -401,7 +508,18 @@ def build_snapshots(
     return finish_frame(frame, plan, with_label), plan
 
 
-_UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 1e3,
+    "MB": 1e6,
+    "GB": 1e9,
+    "TB": 1e12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
 
 
 def _limit_bytes(text: str | None) -> float | None:

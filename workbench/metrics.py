@@ -76,7 +76,9 @@ def calibration_table(y, p, bins: int = 10):
     rows = []
     for g in np.array_split(order, min(bins, max(len(y), 1))):
         if len(g):
-            rows.append({"mean_probability": p[g].mean(), "observed_rate": y[g].mean(), "n": len(g)})
+            rows.append(
+                {"mean_probability": p[g].mean(), "observed_rate": y[g].mean(), "n": len(g)}
+            )
     return pd.DataFrame(rows)
 
 

@@ -83,13 +83,17 @@ def _require_both_classes(y: np.ndarray, what: str) -> None:
     neg = int(len(y) - pos)
     if pos == 0:
         raise NotReadyError(
-            [f"the {what} has no positive outcomes ({neg} profiles, none reached the goal); "
-             "widen the outcome window or the population, or check the goal conditions"]
+            [
+                f"the {what} has no positive outcomes ({neg} profiles, none reached the goal); "
+                "widen the outcome window or the population, or check the goal conditions"
+            ]
         )
     if neg == 0:
         raise NotReadyError(
-            [f"every profile in the {what} reached the goal ({pos} of {pos}); a model cannot "
-             "tell them apart: tighten the goal or the population"]
+            [
+                f"every profile in the {what} reached the goal ({pos} of {pos}); a model cannot "
+                "tell them apart: tighten the goal or the population"
+            ]
         )
 
 
@@ -98,9 +102,12 @@ def _specs_from_frame(X: pd.DataFrame) -> list[FeatureSpec]:
     for c in X.columns:
         if c in ID_COLUMNS:
             continue
-        kind = "numeric" if pd.api.types.is_numeric_dtype(X[c]) and not isinstance(
-            X[c].dtype, pd.CategoricalDtype
-        ) else "categorical"
+        kind = (
+            "numeric"
+            if pd.api.types.is_numeric_dtype(X[c])
+            and not isinstance(X[c].dtype, pd.CategoricalDtype)
+            else "categorical"
+        )
         out.append(FeatureSpec(code=str(c), label=str(c), kind=kind))
     return out
 
@@ -114,7 +121,9 @@ def _as_strings(s: pd.Series) -> np.ndarray:
     vals = s.to_numpy(dtype=object)
     out = np.empty(len(vals), dtype=object)
     for i, v in enumerate(vals):
-        out[i] = None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else str(v)
+        out[i] = (
+            None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else str(v)
+        )
     return out
 
 
@@ -191,8 +200,14 @@ class _Candidate:
 
     name = ""
 
-    def __init__(self, specs: list[FeatureSpec] | None = None, *, calibrate: str = "auto",
-                 ece_threshold: float = ECE_THRESHOLD, seed: int = 42):
+    def __init__(
+        self,
+        specs: list[FeatureSpec] | None = None,
+        *,
+        calibrate: str = "auto",
+        ece_threshold: float = ECE_THRESHOLD,
+        seed: int = 42,
+    ):
         self.specs = specs
         self.calibrate = calibrate  # "auto" (when held-out ECE is poor), "always" or "never"
         self.ece_threshold = ece_threshold
@@ -237,8 +252,10 @@ class _Candidate:
         cal = _fit_platt(s_hold, y[hold].astype(float)) if want else {"method": "none"}
         ece_after = expected_calibration_error(y[hold], _apply_calibrator(cal, s_hold))
         if cal.get("method") != "none" and ece_after >= ece_raw:
-            self.notes_.append(f"{self.name}: a Platt calibrator did not lower the held-out "
-                               f"calibration error ({ece_raw:.3f}); raw probabilities kept")
+            self.notes_.append(
+                f"{self.name}: a Platt calibrator did not lower the held-out "
+                f"calibration error ({ece_raw:.3f}); raw probabilities kept"
+            )
             cal, ece_after = {"method": "none"}, ece_raw
         self.calibrator_ = cal
         self.calibration_ = {
@@ -317,9 +334,17 @@ class LogisticPropensity(_Candidate):
 
     name = "logistic"
 
-    def __init__(self, specs=None, *, calibrate="auto", ece_threshold=ECE_THRESHOLD, seed=42,
-                 ridge_alpha: float = 1e-4, max_levels: int = MAX_LEVELS_ONEHOT,
-                 num_threads: int = 1):
+    def __init__(
+        self,
+        specs=None,
+        *,
+        calibrate="auto",
+        ece_threshold=ECE_THRESHOLD,
+        seed=42,
+        ridge_alpha: float = 1e-4,
+        max_levels: int = MAX_LEVELS_ONEHOT,
+        num_threads: int = 1,
+    ):
         super().__init__(specs, calibrate=calibrate, ece_threshold=ece_threshold, seed=seed)
         self.ridge_alpha = ridge_alpha
         self.max_levels = max_levels
@@ -358,13 +383,22 @@ class LogisticPropensity(_Candidate):
                 t = np.log1p(vi) if transform == "log1p" else vi
                 center, scale = float(t.mean()), float(t.std())
                 if scale > 0:
-                    cols.append({"name": spec.code, "feature": spec.code, "type": "numeric",
-                                 "median": med, "transform": transform, "center": center,
-                                 "scale": scale})
+                    cols.append(
+                        {
+                            "name": spec.code,
+                            "feature": spec.code,
+                            "type": "numeric",
+                            "median": med,
+                            "transform": transform,
+                            "center": center,
+                            "scale": scale,
+                        }
+                    )
                 miss = 1 - ok.mean()
                 if 0.001 < miss < 0.999 and (~ok).sum() >= MIN_LEVEL_ROWS:
-                    cols.append({"name": f"{spec.code}__missing", "feature": spec.code,
-                                 "type": "missing"})
+                    cols.append(
+                        {"name": f"{spec.code}__missing", "feature": spec.code, "type": "missing"}
+                    )
             else:
                 s = _as_strings(x)
                 s = np.where(pd.isna(s), "(missing)", s).astype(object)
@@ -376,8 +410,15 @@ class LogisticPropensity(_Candidate):
                 has_other = len(kept) < len(order)
                 levels = kept + (["(other)"] if has_other else [])
                 for lvl in levels[1:]:
-                    cols.append({"name": f"{spec.code}={lvl}", "feature": spec.code,
-                                 "type": "dummy", "level": lvl, "kept": kept})
+                    cols.append(
+                        {
+                            "name": f"{spec.code}={lvl}",
+                            "feature": spec.code,
+                            "type": "dummy",
+                            "level": lvl,
+                            "kept": kept,
+                        }
+                    )
         return cols, notes
 
     @staticmethod
@@ -417,7 +458,9 @@ class LogisticPropensity(_Candidate):
             idx = np.flatnonzero(keep)
             rows = np.arange(len(Z))
             if len(Z) > 200_000:
-                rows = np.sort(np.random.default_rng(self.seed).choice(len(Z), 200_000, replace=False))
+                rows = np.sort(
+                    np.random.default_rng(self.seed).choice(len(Z), 200_000, replace=False)
+                )
             r = np.corrcoef(Z[np.ix_(rows, idx)], rowvar=False)
             for a in range(len(idx)):
                 if not keep[idx[a]]:
@@ -425,8 +468,10 @@ class LogisticPropensity(_Candidate):
                 for b in range(a + 1, len(idx)):
                     if keep[idx[b]] and abs(r[a, b]) > 0.999:
                         keep[idx[b]] = False
-                        notes.append(f"logistic: '{cols[idx[b]]['name']}' duplicates "
-                                     f"'{cols[idx[a]]['name']}'; left out")
+                        notes.append(
+                            f"logistic: '{cols[idx[b]]['name']}' duplicates "
+                            f"'{cols[idx[a]]['name']}'; left out"
+                        )
         dropped_const = [c["name"] for c, s_ in zip(cols, sd, strict=True) if s_ <= 1e-12]
         if dropped_const:
             notes.append(f"logistic: constant column(s) left out: {dropped_const}")
@@ -439,7 +484,9 @@ class LogisticPropensity(_Candidate):
             warnings.simplefilter("ignore")
             try:
                 start = None
-                if inner is not None and [c["name"] for c in inner["columns"]] == [c["name"] for c in cols]:
+                if inner is not None and [c["name"] for c in inner["columns"]] == [
+                    c["name"] for c in cols
+                ]:
                     start = np.array([inner["intercept"]] + [c["coef"] for c in inner["columns"]])
                 # rank is screened above; a singular Hessian still falls back to ridge below
                 logit = sm.Logit(y.astype(float), A, check_rank=False)
@@ -448,8 +495,12 @@ class LogisticPropensity(_Candidate):
                 bse = np.asarray(res.bse, dtype=float)
                 pvalues = np.asarray(res.pvalues, dtype=float)
                 converged = bool(res.mle_retvals.get("converged", False))
-                bad = (not converged or not np.all(np.isfinite(params))
-                       or not np.all(np.isfinite(bse)) or np.max(np.abs(params[1:]), initial=0) > 15)
+                bad = (
+                    not converged
+                    or not np.all(np.isfinite(params))
+                    or not np.all(np.isfinite(bse))
+                    or np.max(np.abs(params[1:]), initial=0) > 15
+                )
                 if bad:
                     raise np.linalg.LinAlgError("separation or non-convergence")
             except (np.linalg.LinAlgError, ValueError, OverflowError) as exc:
@@ -481,8 +532,13 @@ class LogisticPropensity(_Candidate):
             c["mean"] = float(means[j])
         if inner is not None:  # keep the notes of the final fit only
             self.notes_.extend(notes)
-        return {"intercept": float(params[0]), "intercept_se": float(bse[0]),
-                "method": method, "nobs": int(len(y)), "columns": cols}
+        return {
+            "intercept": float(params[0]),
+            "intercept_se": float(bse[0]),
+            "method": method,
+            "nobs": int(len(y)),
+            "columns": cols,
+        }
 
     def _decision(self, state, X):
         cols = state["columns"]
@@ -521,15 +577,38 @@ class LogisticPropensity(_Candidate):
             else:
                 per, label = f"vs {c['kept'][0]}", f"{base} = {c['level']}"
             lo, hi = c["coef"] - 1.959964 * c["se"], c["coef"] + 1.959964 * c["se"]
-            rows.append({"feature": c["name"], "label": label, "code": c["feature"],
-                         "coefficient": c["coef"], "odds_ratio": float(np.exp(c["coef"])),
-                         "ci_low": lo, "ci_high": hi, "odds_ratio_ci_low": float(np.exp(lo)),
-                         "odds_ratio_ci_high": float(np.exp(hi)), "p_value": c["p_value"],
-                         "per": per})
-        cols = ["feature", "label", "code", "coefficient", "odds_ratio", "ci_low", "ci_high",
-                "odds_ratio_ci_low", "odds_ratio_ci_high", "p_value", "per"]
+            rows.append(
+                {
+                    "feature": c["name"],
+                    "label": label,
+                    "code": c["feature"],
+                    "coefficient": c["coef"],
+                    "odds_ratio": float(np.exp(c["coef"])),
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "odds_ratio_ci_low": float(np.exp(lo)),
+                    "odds_ratio_ci_high": float(np.exp(hi)),
+                    "p_value": c["p_value"],
+                    "per": per,
+                }
+            )
+        cols = [
+            "feature",
+            "label",
+            "code",
+            "coefficient",
+            "odds_ratio",
+            "ci_low",
+            "ci_high",
+            "odds_ratio_ci_low",
+            "odds_ratio_ci_high",
+            "p_value",
+            "per",
+        ]
         df = pd.DataFrame(rows, columns=cols)
-        return df.reindex(df["coefficient"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+        return df.reindex(df["coefficient"].abs().sort_values(ascending=False).index).reset_index(
+            drop=True
+        )
 
 
 # --------------------------------------------------------------------------- boosted
@@ -572,9 +651,18 @@ class BoostedPropensity(_Candidate):
 
     name = "boosted"
 
-    def __init__(self, specs=None, *, calibrate="auto", ece_threshold=ECE_THRESHOLD, seed=42,
-                 num_threads: int = 1, max_rounds: int = 2000, early_stopping_rounds: int = 50,
-                 params: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        specs=None,
+        *,
+        calibrate="auto",
+        ece_threshold=ECE_THRESHOLD,
+        seed=42,
+        num_threads: int = 1,
+        max_rounds: int = 2000,
+        early_stopping_rounds: int = 50,
+        params: dict[str, Any] | None = None,
+    ):
         super().__init__(specs, calibrate=calibrate, ece_threshold=ece_threshold, seed=seed)
         self.num_threads = num_threads
         self.max_rounds = max_rounds
@@ -582,8 +670,12 @@ class BoostedPropensity(_Candidate):
         self.params = params
 
     def _param_names(self):
-        return super()._param_names() + ["num_threads", "max_rounds", "early_stopping_rounds",
-                                         "params"]
+        return super()._param_names() + [
+            "num_threads",
+            "max_rounds",
+            "early_stopping_rounds",
+            "params",
+        ]
 
     def _lgb_params(self) -> dict[str, Any]:
         p = dict(DEFAULT_LGB_PARAMS)
@@ -624,13 +716,23 @@ class BoostedPropensity(_Candidate):
         cats = [j for j, s in enumerate(specs) if s.kind == "categorical"]
         params = self._lgb_params()
         M = self._matrix(X, specs, levels)
-        full = lgb.Dataset(M, label=y, feature_name=names, categorical_feature=cats,
-                           free_raw_data=False, params=params).construct()
+        full = lgb.Dataset(
+            M,
+            label=y,
+            feature_name=names,
+            categorical_feature=cats,
+            free_raw_data=False,
+            params=params,
+        ).construct()
         inner_rows, hold_rows = np.flatnonzero(~hold), np.flatnonzero(hold)
         train, valid = full.subset(inner_rows), full.subset(hold_rows)
-        booster = lgb.train(params, train, num_boost_round=self.max_rounds, valid_sets=[valid],
-                            callbacks=[lgb.early_stopping(self.early_stopping_rounds,
-                                                          verbose=False)])
+        booster = lgb.train(
+            params,
+            train,
+            num_boost_round=self.max_rounds,
+            valid_sets=[valid],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        )
         rounds = int(booster.best_iteration or booster.current_iteration())
         s_hold = booster.predict(M[hold_rows], raw_score=True, num_iteration=rounds)
         final = lgb.train(params, full, num_boost_round=rounds)
@@ -652,18 +754,22 @@ class BoostedPropensity(_Candidate):
     def importance_table(self) -> pd.DataFrame:
         """LightGBM global importance: feature, label, gain, split (sorted by gain)."""
         b = self.state_["booster"]
-        df = pd.DataFrame({
-            "feature": [s.code for s in self.feature_specs_],
-            "label": [s.label for s in self.feature_specs_],
-            "gain": b.feature_importance("gain").astype(float),
-            "split": b.feature_importance("split").astype(int),
-        })
+        df = pd.DataFrame(
+            {
+                "feature": [s.code for s in self.feature_specs_],
+                "label": [s.label for s in self.feature_specs_],
+                "gain": b.feature_importance("gain").astype(float),
+                "split": b.feature_importance("split").astype(int),
+            }
+        )
         return df.sort_values(["gain", "feature"], ascending=[False, True]).reset_index(drop=True)
 
     def _state_files(self):
         meta = {"levels": self.state_["levels"], "rounds": self.state_["rounds"]}
-        return {"lightgbm.txt": self.state_["booster"].model_to_string(),
-                "parameters.json": json.dumps(meta, indent=1)}
+        return {
+            "lightgbm.txt": self.state_["booster"].model_to_string(),
+            "parameters.json": json.dumps(meta, indent=1),
+        }
 
     def _load_state(self, files):
         import lightgbm as lgb
@@ -715,8 +821,14 @@ class RecencyRule(_Candidate):
         zs = (z - center) / scale
         cal = _fit_1d_logistic(zs, y.astype(float))
         a, b = (cal["a"], cal["b"]) if cal["method"] == "platt" else (0.0, 0.0)
-        return {"fill": fill, "center": center, "scale": scale, "a": a, "b": b,
-                "mean": float(zs.mean())}
+        return {
+            "fill": fill,
+            "center": center,
+            "scale": scale,
+            "a": a,
+            "b": b,
+            "mean": float(zs.mean()),
+        }
 
     def _z(self, state, X):
         d = pd.to_numeric(X[RECENCY_FEATURE], errors="coerce").to_numpy(dtype=float)
@@ -728,8 +840,12 @@ class RecencyRule(_Candidate):
 
     def _contrib(self, state, X):
         z = self._z(state, X)
-        return pd.DataFrame({RECENCY_FEATURE: state["b"] * (z - state["mean"]),
-                             "bias": state["a"] + state["b"] * state["mean"]})
+        return pd.DataFrame(
+            {
+                RECENCY_FEATURE: state["b"] * (z - state["mean"]),
+                "bias": state["a"] + state["b"] * state["mean"],
+            }
+        )
 
 
 CANDIDATES: dict[str, type[_Candidate]] = {
@@ -798,10 +914,12 @@ def compare_models(snapshots: pd.DataFrame, specs: list[FeatureSpec], config) ->
     _check_snapshots(snapshots, specs)
     cutoffs = sorted(pd.Series(snapshots["cutoff"]).dropna().unique())
     if len(cutoffs) < 2:
-        raise NotReadyError([
-            f"only {len(cutoffs)} cutoff in the snapshots; at least 2 are needed (training and "
-            "validation): raise training.snapshots or give more history"
-        ])
+        raise NotReadyError(
+            [
+                f"only {len(cutoffs)} cutoff in the snapshots; at least 2 are needed (training and "
+                "validation): raise training.snapshots or give more history"
+            ]
+        )
     val_cut = cutoffs[-1]
     is_val = (snapshots["cutoff"] == val_cut).to_numpy()
     train_all = snapshots.loc[~is_val]
@@ -822,8 +940,11 @@ def compare_models(snapshots: pd.DataFrame, specs: list[FeatureSpec], config) ->
 
     candidates: dict[str, _Candidate] = {}
     rows: dict[str, dict] = {}
-    preds = val[["profile_id", "cutoff", "label"]].copy() if "profile_id" in val else \
-        val[["cutoff", "label"]].copy()
+    preds = (
+        val[["profile_id", "cutoff", "label"]].copy()
+        if "profile_id" in val
+        else val[["cutoff", "label"]].copy()
+    )
     calibration: dict[str, dict] = {}
     for name in names:
         model = _new_candidate(name, specs, config)
@@ -838,8 +959,11 @@ def compare_models(snapshots: pd.DataFrame, specs: list[FeatureSpec], config) ->
         ece_raw = expected_calibration_error(y_val, expit(raw))
         m.update({"fit_seconds": round(fit_s, 3), "predict_seconds": round(pred_s, 3)})
         rows[name] = m
-        calibration[name] = {**model.calibration_, "validation_ece_raw": float(ece_raw),
-                             "validation_ece": m["ece"]}
+        calibration[name] = {
+            **model.calibration_,
+            "validation_ece_raw": float(ece_raw),
+            "validation_ece": m["ece"],
+        }
         preds[name] = p
         candidates[name] = model
 
@@ -855,10 +979,13 @@ def compare_models(snapshots: pd.DataFrame, specs: list[FeatureSpec], config) ->
     champ_auc = rows[champion]["roc_auc"]
     poor = bool(champ_auc < POOR_AUC)
     if poor:
-        quality_msgs.insert(0, (
-            f"poor quality: the champion's validation ROC AUC is {champ_auc:.3f} (below "
-            f"{POOR_AUC}); to improve it, {POOR_REMEDIES}"
-        ))
+        quality_msgs.insert(
+            0,
+            (
+                f"poor quality: the champion's validation ROC AUC is {champ_auc:.3f} (below "
+                f"{POOR_AUC}); to improve it, {POOR_REMEDIES}"
+            ),
+        )
     if calibration[champion]["calibrated"]:
         quality_msgs.append(
             f"{champion}: probabilities were recalibrated on held-out training data "
@@ -866,8 +993,17 @@ def compare_models(snapshots: pd.DataFrame, specs: list[FeatureSpec], config) ->
             f"{calibration[champion]['validation_ece']:.3f} calibrated)"
         )
 
-    cols = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_top_decile", "fit_seconds",
-            "predict_seconds", "beats_recency"]
+    cols = [
+        "roc_auc",
+        "pr_auc",
+        "log_loss",
+        "brier",
+        "ece",
+        "lift_top_decile",
+        "fit_seconds",
+        "predict_seconds",
+        "beats_recency",
+    ]
     board = pd.DataFrame.from_dict(rows, orient="index")[cols]
     board.index.name = "model"
     board["beats_recency"] = board["beats_recency"].astype(bool)
@@ -881,14 +1017,24 @@ def compare_models(snapshots: pd.DataFrame, specs: list[FeatureSpec], config) ->
         "as_of": as_of,
         "goal": config.goal.model_dump(mode="json"),
         "champion": champion,
-        "models": {k: {c: (bool(v) if c == "beats_recency" else float(v))
-                       for c, v in rows[k].items()} for k in rows},
-        "validation": {"cutoff": _iso(val_cut), "profiles": int(len(val)),
-                       "positives": int(y_val.sum())},
-        "training": {"cutoffs": [_iso(c) for c in train_cuts], "rows": int(len(train)),
-                     "positives": int(y_tr.sum()), "rows_available": int(len(train_all)),
-                     "sampled": sampled, "max_rows": int(config.training.max_rows),
-                     "seed": int(config.training.seed)},
+        "models": {
+            k: {c: (bool(v) if c == "beats_recency" else float(v)) for c, v in rows[k].items()}
+            for k in rows
+        },
+        "validation": {
+            "cutoff": _iso(val_cut),
+            "profiles": int(len(val)),
+            "positives": int(y_val.sum()),
+        },
+        "training": {
+            "cutoffs": [_iso(c) for c in train_cuts],
+            "rows": int(len(train)),
+            "positives": int(y_tr.sum()),
+            "rows_available": int(len(train_all)),
+            "sampled": sampled,
+            "max_rows": int(config.training.max_rows),
+            "seed": int(config.training.seed),
+        },
         "readiness": {},
         "quality": {"poor": poor, "messages": quality_msgs},
         "calibration": calibration,
@@ -961,8 +1107,9 @@ def _feature_entries(model) -> list[dict]:
         for c in st["columns"]:
             if c["type"] == "dummy":
                 levels[c["feature"]] = list(c["kept"])
-    return [{"code": s.code, "kind": s.kind, "levels": levels.get(s.code)}
-            for s in model.feature_specs_]
+    return [
+        {"code": s.code, "kind": s.kind, "levels": levels.get(s.code)} for s in model.feature_specs_
+    ]
 
 
 def save_model(model, specs, config, directory: str | Path) -> Path:
@@ -982,14 +1129,27 @@ def save_model(model, specs, config, directory: str | Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     files = dict(model._state_files())
     files["calibrator.json"] = json.dumps(
-        {"calibrator": model.calibrator_, "calibration": model.calibration_,
-         "notes": list(model.notes_)}, indent=1)
+        {
+            "calibrator": model.calibrator_,
+            "calibration": model.calibration_,
+            "notes": list(model.notes_),
+        },
+        indent=1,
+    )
     files["feature_spec.json"] = json.dumps(
-        [{"code": s.code, "label": s.label, "kind": s.kind, "family": s.family, "unit": s.unit}
-         for s in model.feature_specs_], indent=2)
+        [
+            {"code": s.code, "label": s.label, "kind": s.kind, "family": s.family, "unit": s.unit}
+            for s in model.feature_specs_
+        ],
+        indent=2,
+    )
     files["all_feature_spec.json"] = json.dumps(
-        [{"code": s.code, "label": s.label, "kind": s.kind, "family": s.family, "unit": s.unit}
-         for s in (specs or model.feature_specs_)], indent=2)
+        [
+            {"code": s.code, "label": s.label, "kind": s.kind, "family": s.family, "unit": s.unit}
+            for s in (specs or model.feature_specs_)
+        ],
+        indent=2,
+    )
     cfg = config.to_yaml_dict() if config is not None else {}
     files["config.yaml"] = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True)
     for name, text in files.items():
@@ -1013,8 +1173,14 @@ _REQUIRED_FILES = {
     "boosted": ["parameters.json", "lightgbm.txt"],
     "recency_rule": ["parameters.json"],
 }
-_KNOWN_FILES = {"parameters.json", "lightgbm.txt", "calibrator.json", "feature_spec.json",
-                "all_feature_spec.json", "config.yaml"}
+_KNOWN_FILES = {
+    "parameters.json",
+    "lightgbm.txt",
+    "calibrator.json",
+    "feature_spec.json",
+    "all_feature_spec.json",
+    "config.yaml",
+}
 
 
 def load_model(directory: str | Path):
@@ -1057,9 +1223,16 @@ def load_model(directory: str | Path):
         raise ModelMismatchError(f"{directory}: cannot load the saved model: {exc}") from None
     try:
         specs_raw = _validate_plain(json.loads(texts["feature_spec.json"]))
-        specs = [FeatureSpec(code=str(d["code"]), label=str(d["label"]), kind=d["kind"],
-                             family=str(d.get("family", "event")), unit=str(d.get("unit", "")))
-                 for d in specs_raw]
+        specs = [
+            FeatureSpec(
+                code=str(d["code"]),
+                label=str(d["label"]),
+                kind=d["kind"],
+                family=str(d.get("family", "event")),
+                unit=str(d.get("unit", "")),
+            )
+            for d in specs_raw
+        ]
         if any(s.kind not in ("numeric", "categorical") for s in specs):
             raise ValueError("feature kinds must be numeric or categorical")
         feats = manifest.get("features") or []
@@ -1119,7 +1292,9 @@ def check_feature_match(model, frame: pd.DataFrame) -> None:
         if code not in frame.columns:
             continue
         col = frame[code]
-        is_cat = isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(col)
+        is_cat = isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(
+            col
+        )
         if (kind == "numeric") == is_cat:
             wrong.append(f"{code} (expected {kind}, got {col.dtype})")
     parts = []
