@@ -26,11 +26,10 @@ def cmd_validate(args) -> int:
     from workbench.engine import connect, events_table
     from workbench.goals import (
         check_fields,
+        counts_by_role,
         describe_goal,
-        goal_counts,
         plan_cutoffs,
         resolve_as_of,
-        to_day,
     )
     from workbench.readiness import check_readiness
 
@@ -64,9 +63,7 @@ def cmd_validate(args) -> int:
             "  left out (outcome window overlaps validation): "
             + ", ".join(str(c.date()) for c in plan.left_out)
         )
-    counts = goal_counts(events, config, plan.labelled)
-    roles = {to_day(c): "training" for c in plan.training} | {to_day(plan.validation): "validation"}
-    counts.insert(1, "role", counts["cutoff"].map(lambda c: roles[to_day(c)]))
+    counts = counts_by_role(events, config, plan)
     shown = counts.copy()
     shown["cutoff"] = shown["cutoff"].dt.date
     shown["base_rate"] = shown["base_rate"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")

@@ -296,3 +296,11 @@ def goal_counts(events, config: Config, cutoffs: list[pd.Timestamp]) -> pd.DataF
         frame["positives"] / frame["eligible"].where(frame["eligible"] > 0)
     ).astype(float)
     return frame[["cutoff", "eligible", "positives", "negatives", "base_rate"]]
+
+
+def counts_by_role(events, config: Config, plan: CutoffPlan) -> pd.DataFrame:
+    """`goal_counts` for the labelled cutoffs with a `role` column (training / validation)."""
+    counts = goal_counts(events, config, plan.labelled)
+    roles = {to_day(c): "training" for c in plan.training} | {to_day(plan.validation): "validation"}
+    counts.insert(1, "role", counts["cutoff"].map(lambda c: roles[to_day(c)]))
+    return counts

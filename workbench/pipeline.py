@@ -21,8 +21,8 @@ from workbench.errors import DataError, NotReadyError
 from workbench.features import build_snapshots, plan_features, specs_from_json, specs_to_json
 from workbench.goals import (
     check_fields,
+    counts_by_role,
     describe_goal,
-    goal_counts,
     plan_cutoffs,
     resolve_as_of,
     to_day,
@@ -87,13 +87,6 @@ def prepare_data(run_dir: str | Path, as_of: str | None = None) -> dict[str, Any
 
 
 # ----------------------------------------------------------------------------- 02 goal
-def _counts_with_roles(events, config: Config, plan) -> pd.DataFrame:
-    counts = goal_counts(events, config, plan.labelled)
-    roles = {to_day(c): "training" for c in plan.training} | {to_day(plan.validation): "validation"}
-    counts.insert(1, "role", counts["cutoff"].map(lambda c: roles[to_day(c)]))
-    return counts
-
-
 def define_goal(run_dir: str | Path, as_of: str | None = None, progress=None) -> dict[str, Any]:
     """Cutoffs, labels, eligibility and features: snapshots.parquet, scoring_snapshot.parquet,
     feature_spec.json, goal_summary.json. Raises NotReadyError when the data cannot support the goal."""
@@ -108,7 +101,7 @@ def define_goal(run_dir: str | Path, as_of: str | None = None, progress=None) ->
     plan = plan_cutoffs(config, as_of_day, quality["first_event"])
 
     started = time.perf_counter()
-    counts = _counts_with_roles(events, config, plan)
+    counts = counts_by_role(events, config, plan)
     readiness = check_readiness(counts, config, quality["first_event"], quality["last_event"])
     summary: dict[str, Any] = {
         "goal": config.goal.model_dump(mode="json"),
