@@ -169,9 +169,14 @@ def test_write_sample_files_and_config(tmp_path):
     profiles = pq.read_table(tmp_path / "sample" / "profiles.parquet").to_pandas()
     assert len(profiles) == 800
     mem_events, mem_profiles = generate_sample(profiles=800, seed=5)
-    assert len(events) == len(mem_events)
-    assert events["eventID"].equals(mem_events["eventID"])
-    assert (events["timestamp"] == mem_events["timestamp"]).all()
+    clean, messy = events.iloc[: len(mem_events)], events.iloc[len(mem_events) :]
+    assert clean["eventID"].reset_index(drop=True).equals(mem_events["eventID"])
+    assert (clean["timestamp"].to_numpy() == mem_events["timestamp"].to_numpy()).all()
+    # the messy tail: re-sent events (ids already seen) and anonymous hits (no person id)
+    resent = messy["personID"].notna()
+    assert messy.loc[resent, "eventID"].isin(mem_events["eventID"]).all()
+    assert resent.sum() == len(mem_events) // 300 and (~resent).sum() == len(mem_events) // 1000
+    assert (~resent).sum() >= 1 and messy.loc[~resent, "eventID"].str.endswith("-anon").all()
 
 
 def test_write_sample_is_byte_identical(tmp_path):

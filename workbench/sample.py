@@ -429,11 +429,30 @@ segments:
 """
 
 
+def messy_rows(events: pa.Table, seed: int) -> pa.Table:
+    """What real exports carry and the workbench must account for: re-sent events (same eventID,
+    about 1 in 300) and anonymous hits without a person id (about 1 in 1,000)."""
+    rng = np.random.default_rng([seed, 7_777_777])
+    n = events.num_rows
+    resent = events.take(np.sort(rng.choice(n, max(1, n // 300), replace=False)))
+    anonymous = events.take(np.sort(rng.choice(n, max(1, n // 1000), replace=False)))
+    ids = pa.array([f"{v}-anon" for v in anonymous.column("eventID").to_pylist()], pa.string())
+    anonymous = anonymous.set_column(anonymous.schema.get_field_index("eventID"), "eventID", ids)
+    anonymous = anonymous.set_column(
+        anonymous.schema.get_field_index("personID"),
+        "personID",
+        pa.nulls(len(anonymous), pa.string()),
+    )
+    return pa.concat_tables([resent, anonymous]).cast(EVENTS_SCHEMA)
+
+
 def write_sample(out_dir: str | Path, profiles: int = 20_000, seed: int = 0) -> Path:
     """Write out_dir/events.parquet, out_dir/profiles.parquet and a ready-to-run out_dir/config.yaml.
 
     Streams chunk by chunk (one Parquet row group per chunk), so 1,000,000 profiles
-    (~20M events) fit in a few GB. Returns the path of the config file.
+    (~20M events) fit in a few GB. A last row group adds `messy_rows` (re-sent duplicates and
+    anonymous hits) so the data quality report has something to reconcile. Returns the path of
+    the config file.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -442,9 +461,13 @@ def write_sample(out_dir: str | Path, profiles: int = 20_000, seed: int = 0) -> 
         pq.ParquetWriter(out / "events.parquet", EVENTS_SCHEMA, **opts) as ev_writer,
         pq.ParquetWriter(out / "profiles.parquet", PROFILES_SCHEMA, **opts) as prof_writer,
     ):
+        first = None
         for events, prof in _chunks(profiles, seed, DEFAULT_START, DEFAULT_DAYS):
             ev_writer.write_table(events)
             prof_writer.write_table(prof)
+            first = events if first is None else first
+        if first is not None and first.num_rows:
+            ev_writer.write_table(messy_rows(first, seed))
     config = out / "config.yaml"
     config.write_text(_CONFIG.format(profiles=profiles, seed=seed, big=BIG_ORDER))
     return config
