@@ -17,18 +17,12 @@ from workbench import pipeline
 from workbench.config import dump_config, load_config
 from workbench.engine import connect, events_table
 from workbench.errors import DataError
-from workbench.goals import eligible_profiles, goal_hits, label_from_hits, to_day
+from workbench.goals import eligible_labels, to_day
 
 
 def realised_outcomes(events, config, at) -> pd.DataFrame:
     """(profile_id, label): who was eligible at `at` and whether the goal then happened in the window."""
-    at = to_day(at)
-    elig = eligible_profiles(events, config, [at])
-    hits = goal_hits(events, config, [at])
-    joined = elig.left_join(hits, ["profile_id", "cutoff_s"])
-    frame = joined.select(
-        joined.profile_id, label=label_from_hits(joined.goal_events, config.goal.outcome)
-    ).to_pandas()
+    frame = eligible_labels(events, config, [to_day(at)]).drop("cutoff_s").to_pandas()
     frame["profile_id"] = frame["profile_id"].astype(str)
     return frame
 

@@ -77,6 +77,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_snapshot(args) -> int:
+    import pandas as pd
+
     from workbench.config import load_config
     from workbench.data import ingest_events
     from workbench.engine import connect, events_table, profiles_table
@@ -105,8 +107,8 @@ def cmd_snapshot(args) -> int:
         frame.to_csv(out, index=False)
     else:
         frame.to_parquet(out, index=False)
-    window_end = cutoff + __import__("pandas").Timedelta(days=config.goal.window_days)
-    if window_end > to_day(quality["last_event"]) + __import__("pandas").Timedelta(days=1):
+    window_end = cutoff + pd.Timedelta(days=config.goal.window_days)
+    if window_end > to_day(quality["last_event"]) + pd.Timedelta(days=1):
         print(
             f"note: the outcome window ends {window_end.date()}, after the last event "
             f"({quality['last_event'][:10]}): labels are incomplete",

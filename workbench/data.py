@@ -208,15 +208,12 @@ def _epoch(col):
     return millis.round().cast("int64").as_timestamp("ms").cast(dt.Timestamp())
 
 
-def _dedupe_keys(dedupe, columns: list[str], path: Path) -> list[str] | str:
-    if isinstance(dedupe, list):
-        missing = [k for k in dedupe if k not in columns]
-        if missing:
-            raise DataError(
-                f"{path}: events.dedupe column(s) {missing} not found; available: {', '.join(columns)}"
-            )
-        return dedupe
-    return dedupe
+def _check_dedupe_keys(dedupe, columns: list[str], path: Path) -> None:
+    missing = [k for k in dedupe if k not in columns] if isinstance(dedupe, list) else []
+    if missing:
+        raise DataError(
+            f"{path}: events.dedupe column(s) {missing} not found; available: {', '.join(columns)}"
+        )
 
 
 def _source_table(con, cfg: EventsConfig, tmpdir: Path):
@@ -340,7 +337,8 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
         _write_quarantine(con, bad, quarantine_path)
 
         good = staged.filter(staged._reason.isnull()).drop("_reason")
-        keys = _dedupe_keys(cfg.dedupe, good.columns, Path(str(where)))
+        keys = cfg.dedupe
+        _check_dedupe_keys(keys, good.columns, Path(str(where)))
         if keys == "none":
             kept = good
         elif keys == "exact":

@@ -367,7 +367,6 @@ def snapshot_expr(
     aggs.update(eligibility_aggregates(joined, config))
     grouped = joined.group_by(["profile_id", "cutoff_s"]).aggregate(**aggs)
     table = grouped.filter(eligible_filter(grouped))
-    L = plan.lookback_days
     table = table.mutate(
         trend_30d_vs_prev60d=(table.events_count_30d + 1) / (table._events_prev60d / 2.0 + 1)
     )
@@ -399,7 +398,6 @@ def snapshot_expr(
                     / DAY
                 }
             )
-    del L
     columns = ["profile_id", "cutoff_s"] + [s.code for s in plan.specs]
     if with_label:
         columns.append("label")

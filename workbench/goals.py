@@ -275,12 +275,21 @@ def eligible_profiles(events, config: Config, cutoffs: list[pd.Timestamp]):
     return grouped.filter(eligible_filter(grouped)).select("profile_id", "cutoff_s")
 
 
-def goal_counts(events, config: Config, cutoffs: list[pd.Timestamp]) -> pd.DataFrame:
-    """Eligible profiles, positives, negatives and base rate per cutoff (fast: no features)."""
+def eligible_labels(events, config: Config, cutoffs: list[pd.Timestamp]):
+    """(profile_id, cutoff_s, label) for every profile eligible at each cutoff (no features)."""
     elig = eligible_profiles(events, config, cutoffs)
     hits = goal_hits(events, config, cutoffs)
     joined = elig.left_join(hits, ["profile_id", "cutoff_s"])
-    labelled = joined.mutate(label=label_from_hits(joined.goal_events, config.goal.outcome))
+    return joined.select(
+        elig.profile_id,
+        elig.cutoff_s,
+        label=label_from_hits(joined.goal_events, config.goal.outcome),
+    )
+
+
+def goal_counts(events, config: Config, cutoffs: list[pd.Timestamp]) -> pd.DataFrame:
+    """Eligible profiles, positives, negatives and base rate per cutoff (fast: no features)."""
+    labelled = eligible_labels(events, config, cutoffs)
     counts = (
         labelled.group_by("cutoff_s")
         .aggregate(eligible=labelled.count(), positives=labelled.label.sum().cast("int64"))

@@ -58,11 +58,7 @@ def score_with_saved_model(
             f"{model_dir}: the data no longer provides feature(s) {missing[:8]}"
             f"{' ...' if len(missing) > 8 else ''}; retrain with workbench run"
         )
-    kinds = [
-        c
-        for c in wanted
-        if available[c].kind != next(s.kind for s in fitted.feature_specs_ if s.code == c)
-    ]
+    kinds = [s.code for s in fitted.feature_specs_ if available[s.code].kind != s.kind]
     if kinds:
         raise ModelMismatchError(
             f"{model_dir}: feature(s) {kinds} changed kind (numeric/categorical); retrain"
