@@ -746,9 +746,11 @@ class BoostedPropensity(_Candidate):
         return state["booster"].predict(M, raw_score=True, num_threads=_predict_threads(len(M)))
 
     def _contrib(self, state, X):
+        from workbench.treeshap import lightgbm_contributions
+
         M = self._matrix(X, self.feature_specs_, state["levels"])
         # TreeSHAP dominates scoring time at scale; it parallelises over rows, unlike small fits.
-        C = state["booster"].predict(M, pred_contrib=True, num_threads=_predict_threads(len(M)))
+        C = lightgbm_contributions(state["booster"], M, num_threads=_predict_threads(len(M)))
         return pd.DataFrame(C, columns=[s.code for s in self.feature_specs_] + ["bias"])
 
     def importance_table(self) -> pd.DataFrame:
