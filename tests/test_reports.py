@@ -193,3 +193,37 @@ def test_headline_and_key_figures_read_the_run_files(tmp_path):
     )
     dq = key_figures(tmp_path, "data_quality")
     assert dq.loc["rows_read", "value"] == "10" and "columns.a" not in dq.index
+
+
+# ------------------------------------------------------------------ notebooks outside a checkout
+def test_installed_package_finds_its_own_notebook_copies(tmp_path, monkeypatch):
+    import workbench
+    from workbench.reports import find_notebooks
+
+    site = tmp_path / "site-packages" / "workbench"
+    (site / "notebooks").mkdir(parents=True)
+    for name in ("02_goal_definition.ipynb", "01_data_prep.ipynb", "_build_notebooks.py"):
+        (site / "notebooks" / name).write_text("{}")
+    monkeypatch.setattr(workbench, "__file__", str(site / "__init__.py"))
+    assert [p.name for p in find_notebooks()] == ["01_data_prep.ipynb", "02_goal_definition.ipynb"]
+
+
+def test_wheel_carries_the_notebooks(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    pytest.importorskip("setuptools")
+    repo = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(repo), "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    sources = sorted((repo / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert len(sources) == 5
+    with zipfile.ZipFile(wheel) as zf:
+        for src in sources:
+            assert zf.read(f"workbench/notebooks/{src.name}") == src.read_bytes()

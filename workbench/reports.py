@@ -115,11 +115,15 @@ def _point_latest(base: Path, name: str) -> None:
 
 
 def find_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
-    """The notebooks to run, in order: from `notebooks_dir`, else the repository's `notebooks/`."""
+    """The notebooks to run, in order: from `notebooks_dir`, else the source checkout's
+    `notebooks/` (editable install), else the copies an installed wheel carries."""
     if notebooks_dir is None:
         import workbench
 
-        notebooks_dir = Path(workbench.__file__).resolve().parent.parent / "notebooks"
+        package = Path(workbench.__file__).resolve().parent
+        checkout = package.parent / "notebooks"
+        has_notebooks = checkout.is_dir() and any(checkout.glob("[0-9][0-9]_*.ipynb"))
+        notebooks_dir = checkout if has_notebooks else package / "notebooks"
     notebooks_dir = Path(notebooks_dir)
     found = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
     if not found:
