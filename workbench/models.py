@@ -749,7 +749,8 @@ class BoostedPropensity(_Candidate):
         from workbench.treeshap import lightgbm_contributions
 
         M = self._matrix(X, self.feature_specs_, state["levels"])
-        # TreeSHAP dominates scoring time at scale; it parallelises over rows, unlike small fits.
+        # TreeSHAP dominates scoring time at scale; it parallelises over rows, unlike small fits,
+        # and per tree only the rows' distinct split patterns need evaluating (see treeshap).
         C = lightgbm_contributions(state["booster"], M, num_threads=_predict_threads(len(M)))
         return pd.DataFrame(C, columns=[s.code for s in self.feature_specs_] + ["bias"])
 
