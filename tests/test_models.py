@@ -474,3 +474,24 @@ def test_cdnow_champion_auc_holds_on_what_actually_happened(tmp_path):
         f"CDNOW champion {comparison.champion}: validation AUC {validation_auc:.3f}, "
         f"realised {realised_auc:.3f}"
     )
+
+
+def test_recency_rule_follows_the_data_for_churn_goals():
+    """Churn ("will not purchase"): the longer a profile has been silent, the likelier the
+    label. The baseline must rank that way too, not collapse to a constant 0.5."""
+    from sklearn.metrics import roc_auc_score
+
+    from workbench.models import RecencyRule
+
+    rng = np.random.default_rng(11)
+    days = rng.exponential(60, 5000)
+    churned = (rng.random(5000) < 1 / (1 + np.exp(-(days - 60) / 20))).astype(int)
+    X = pd.DataFrame({"days_since_last_event": days})
+    rule = RecencyRule().fit(X, churned)
+    p = rule.predict_proba(X)
+    assert roc_auc_score(churned, p) > 0.8
+    purchase = RecencyRule().fit(X, 1 - churned)  # the usual direction still works
+    assert roc_auc_score(1 - churned, purchase.predict_proba(X)) > 0.8
+    np.testing.assert_allclose(
+        rule.contributions(X).sum(axis=1), rule.decision_function(X), atol=1e-9
+    )

@@ -162,8 +162,13 @@ def _fit_platt(score: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return _fit_1d_logistic(score, y)
 
 
-def _fit_1d_logistic(score: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """P(y=1) = expit(a + b * score), by Newton's method on the two-parameter likelihood."""
+def _fit_1d_logistic(
+    score: np.ndarray, y: np.ndarray, *, increasing: bool = True
+) -> dict[str, float]:
+    """P(y=1) = expit(a + b * score), by Newton's method on the two-parameter likelihood.
+
+    `increasing` (calibration) rejects a slope b <= 0: a calibrator must not reverse the
+    ranking. Without it (the recency rule) the slope takes whichever sign the data has."""
     a, b = 0.0, 1.0
     Z = np.column_stack([np.ones_like(score), score])
     for _ in range(50):
@@ -175,7 +180,7 @@ def _fit_1d_logistic(score: np.ndarray, y: np.ndarray) -> dict[str, float]:
         a, b = a + step[0], b + step[1]
         if np.max(np.abs(step)) < 1e-10:
             break
-    if not (np.isfinite(a) and np.isfinite(b)) or b <= 0:
+    if not (np.isfinite(a) and np.isfinite(b)) or (increasing and b <= 0):
         return {"method": "none"}
     return {"method": "platt", "a": float(a), "b": float(b)}
 
@@ -794,10 +799,11 @@ class BoostedPropensity(_Candidate):
 
 # --------------------------------------------------------------------------- recency rule
 class RecencyRule(_Candidate):
-    """Baseline: score = -days since the last event; probability from a 1-D logistic fit.
+    """Baseline: the days since the last event, through a 1-D logistic fit.
 
-    Profiles with no event at all (missing) are treated as one day older than the oldest
-    seen in training.
+    The slope's sign comes from the training rows: for "will purchase" goals recent profiles
+    score higher, for churn goals ("will not purchase") long-silent ones do. Profiles with no
+    event at all (missing) are treated as one day older than the oldest seen in training.
     """
 
     name = "recency_rule"
@@ -822,8 +828,12 @@ class RecencyRule(_Candidate):
         z = -np.where(ok, d, fill)
         center, scale = float(z.mean()), float(z.std()) or 1.0
         zs = (z - center) / scale
-        cal = _fit_1d_logistic(zs, y.astype(float))
-        a, b = (cal["a"], cal["b"]) if cal["method"] == "platt" else (0.0, 0.0)
+        cal = _fit_1d_logistic(zs, y.astype(float), increasing=False)
+        if cal["method"] == "platt":
+            a, b = cal["a"], cal["b"]
+        else:  # degenerate data: the base rate for everyone
+            rate = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6))
+            a, b = float(np.log(rate / (1 - rate))), 0.0
         return {
             "fill": fill,
             "center": center,
