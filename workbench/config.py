@@ -160,6 +160,10 @@ class CustomEvent(_Strict):
 class FeaturesConfig(_Strict):
     lookback_days: Annotated[int, Field(ge=30, le=3650)] = 365
     exclude: list[str] = Field(default_factory=list)
+    # Numeric columns to treat as identifiers (distinct counts) / as quantities (sums, means),
+    # overriding the guess from the column name.
+    identifiers: list[str] = Field(default_factory=list)
+    quantities: list[str] = Field(default_factory=list)
 
 
 class TrainingConfig(_Strict):

@@ -60,14 +60,53 @@ def specs_from_json(path: str | Path) -> list[FeatureSpec]:
     return [FeatureSpec(**d) for d in json.loads(Path(path).read_text())]
 
 
-IDENTIFIER_WORDS = {"id", "ids", "uuid", "guid", "sku", "key", "code"}
+IDENTIFIER_WORDS = {
+    "id", "ids", "uuid", "guid", "sku", "key", "code", "zip", "zipcode", "postcode", "postal",
+    "prefix", "ean", "upc", "isbn", "gtin",
+}  # fmt: skip
+# "order_number", "invoice_no": an entity followed by a number word names an identifier too.
+NUMBER_WORDS = {"number", "no", "nr", "num"}
+# Whole-word entity names glued to "id" as real exports write them: `itemid`, `visitorid`.
+_GLUED_ID = re.compile(
+    r"(item|visitor|user|customer|client|session|transaction|order|product|invoice|account|"
+    r"member|device|store|shop|event|category|page|campaign|merchant|seller|vendor|brand|cart|"
+    r"basket|visit|hit|household|contact|lead|person|profile|stock|article|offer|coupon|promo)"
+    r"(id|ids|no|nr|num|code|key)$"
+)
+_TIME_WORDS = {
+    "timestamp",
+    "ts",
+    "epoch",
+    "date",
+    "datetime",
+    "at",
+}  # not "time": watch_time is a duration
+
+
+def _snake(column: str) -> str:
+    last = column.split(".")[-1]
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", last).lower()
 
 
 def looks_like_identifier(column: str) -> bool:
-    """`product_id`, `categoryId`, `item.SKU` name identifiers even when stored as numbers."""
-    last = column.split(".")[-1]
-    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", last).lower()
-    return snake.split("_")[-1] in IDENTIFIER_WORDS or snake in IDENTIFIER_WORDS
+    """`product_id`, `categoryId`, `item.SKU`, `itemid`, `InvoiceNo`, `zip_code_prefix` name
+    identifiers even when stored as numbers."""
+    words = [w for w in re.split(r"[^0-9a-z]+", _snake(column)) if w]
+    if not words:
+        return False
+    last = words[-1]
+    return (
+        last in IDENTIFIER_WORDS
+        or (last in NUMBER_WORDS and len(words) > 1)
+        or bool(_GLUED_ID.search(last))
+    )
+
+
+def looks_like_time(column: str) -> bool:
+    """`event_timestamp`, `created_at`, `orderDate`: a point in time stored as a number; its
+    sum or mean drifts with the calendar, so it is never a quantity feature."""
+    words = [w for w in re.split(r"[^0-9a-z]+", _snake(column)) if w]
+    return bool(words) and (words[-1] in _TIME_WORDS or words[0] in {"timestamp", "epoch"})
 
 
 def slug(text: str) -> str:
@@ -104,6 +143,8 @@ class FeaturePlan:
 def plan_features(events, config: Config, profiles=None, before=None) -> FeaturePlan:
     """Inspect column types and event types (events before `before` only) and name every feature."""
     excluded = set(config.features.exclude)
+    identifiers = set(config.features.identifiers)
+    quantities = set(config.features.quantities)
     notices: list[str] = []
     canonical = {"profile_id", "timestamp", "event_type"}
     dedupe_keys = set(config.events.dedupe) if isinstance(config.events.dedupe, list) else set()
@@ -129,9 +170,22 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
         dtype = schema[name]
         if name in dedupe_keys:
             continue
-        if (dtype.is_integer() and looks_like_identifier(name)) or dtype.is_string():
+        if dtype.is_string() or (
+            dtype.is_numeric()
+            and (name in identifiers or (looks_like_identifier(name) and name not in quantities))
+        ):
             # Product or category ids are labels, not quantities: count distinct values, never sum them.
             strings.append(name)
+            if dtype.is_numeric() and name not in identifiers:
+                notices.append(
+                    f"column '{name}' looks like an identifier: treated as a label (distinct counts), not "
+                    "summed (features.quantities lists columns to sum instead)"
+                )
+        elif dtype.is_numeric() and looks_like_time(name) and name not in quantities:
+            notices.append(
+                f"column '{name}' looks like a point in time stored as a number and is not used "
+                "as a feature (map it as events.timestamp, or list it in features.quantities)"
+            )
         elif dtype.is_boolean() or dtype.is_numeric():
             numeric.append(name)
     id_fields = []

@@ -73,6 +73,18 @@ def condition_expr(table, condition: Condition, key: str = "conditions"):
         hit = col.isin(values)
         # A missing value is "not in" any list: analysts read not_in as "anything else".
         return hit.fill_null(False) if op == "in" else (~hit).fill_null(True)
+    if (
+        op in (">", ">=", "<", "<=")
+        and dtype.is_string()
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
+        # "18,0" >= "5" is False as text: refuse rather than compare numbers as words.
+        raise ConfigError(
+            f"{key}: field '{name}' holds text, so '{op} {value}' would compare it as words, not "
+            "numbers; if it is a number written with a decimal comma set "
+            "events.decimal_separator: ','"
+        )
     literal = _coerce(value, dtype, name, key)
     result = {
         "==": lambda: col == literal,
@@ -105,6 +117,16 @@ def check_fields(config: Config, columns: list[str]) -> None:
     groups += [
         (f"custom_events[{i}].conditions", c.conditions) for i, c in enumerate(config.custom_events)
     ]
+    for key, listed in (
+        ("features.identifiers", config.features.identifiers),
+        ("features.quantities", config.features.quantities),
+    ):
+        for name in listed:
+            if name not in known:
+                available = ", ".join(sorted(c for c in columns if not c.startswith("_")))
+                raise ConfigError(
+                    f"{config.where()}: {key}: unknown column '{name}'; available fields: {available}"
+                )
     for key, conds in groups:
         for i, cond in enumerate(conds):
             if cond.field not in known:

@@ -1,0 +1,117 @@
+"""Which columns become which features: identifiers are counted, times are left out, the
+analyst can override both; conditions refuse to compare text as numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_config
+
+from workbench.config import load_config
+from workbench.data import ingest_events
+from workbench.engine import duckdb_connection, events_table
+from workbench.errors import ConfigError
+from workbench.features import looks_like_identifier, looks_like_time, plan_features
+from workbench.goals import check_fields, condition_expr
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["product_id", "categoryId", "item.SKU", "itemid", "visitorid", "transactionid",
+     "CustomerID", "InvoiceNo", "order_number", "customer_zip_code_prefix", "StockCode",
+     "seller_zip", "ean"],
+)  # fmt: skip
+def test_identifier_names(name):
+    assert looks_like_identifier(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["price", "quantity", "amount_paid", "payment_value", "number_of_items", "valid",
+     "android_version", "payment_installments", "revenue", "page_views"],
+)  # fmt: skip
+def test_quantity_names(name):
+    assert not looks_like_identifier(name)
+
+
+@pytest.mark.parametrize("name", ["event_timestamp", "created_at", "orderDate", "epoch_ms"])
+def test_time_names(name):
+    assert looks_like_time(name)
+
+
+@pytest.mark.parametrize("name", ["watch_time", "session_duration", "update_count", "days"])
+def test_not_time_names(name):
+    assert not looks_like_time(name)
+
+
+def _plan(tmp_path, features: dict | None = None):
+    rng = np.random.default_rng(0)
+    n = 600
+    events = pd.DataFrame(
+        {
+            "visitorid": rng.integers(0, 60, n).astype(str),
+            "ts": pd.Timestamp("2024-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 90, n), "D"),
+            "event": rng.choice(["view", "addtocart", "transaction"], n),
+            "itemid": rng.integers(1000, 1040, n),  # an id stored as a number
+            "transactionid": np.where(rng.random(n) < 0.3, rng.integers(1, 50, n), np.nan),
+            "event_timestamp": rng.integers(1_700_000_000_000, 1_710_000_000_000, n),
+            "price": rng.integers(1, 20, n) * 1.5,
+        }
+    )
+    events.to_parquet(tmp_path / "e.parquet")
+    body = {
+        "events": {
+            "path": "e.parquet",
+            "columns": {"profile_id": "visitorid", "timestamp": "ts", "event_type": "event"},
+        },
+        "goal": {
+            "conditions": [{"field": "event_type", "value": "transaction"}],
+            "window_days": 30,
+        },
+    }
+    if features:
+        body["features"] = features
+    cfg = load_config(write_config(tmp_path, body))
+    ingest_events(cfg, tmp_path / "o")
+    ev = events_table(duckdb_connection(), tmp_path / "o" / "events.parquet")
+    return plan_features(ev, cfg), ev, cfg
+
+
+def test_numeric_ids_are_counted_and_times_left_out(tmp_path):
+    plan, _, _ = _plan(tmp_path)
+    assert plan.numeric_fields == ["price"]
+    assert sorted(plan.id_fields) == ["itemid", "transactionid"]
+    codes = [s.code for s in plan.specs]
+    assert "itemid_distinct_365d" in codes
+    assert not [c for c in codes if c.startswith(("itemid_sum", "event_timestamp"))]
+    notices = " ".join(plan.notices)
+    assert "'itemid' looks like an identifier" in notices
+    assert "'event_timestamp' looks like a point in time" in notices
+
+
+def test_analyst_overrides_the_name_guess(tmp_path):
+    plan, _, _ = _plan(
+        tmp_path, {"identifiers": ["price"], "quantities": ["itemid", "event_timestamp"]}
+    )
+    assert sorted(plan.numeric_fields) == ["event_timestamp", "itemid"]
+    assert "price" in plan.id_fields
+
+
+def test_unknown_override_column_is_one_line(tmp_path):
+    _, ev, cfg = _plan(tmp_path, {"quantities": ["itemd"]})
+    with pytest.raises(ConfigError, match=r"features.quantities: unknown column 'itemd'"):
+        check_fields(cfg, ev.columns)
+
+
+def test_ordering_a_text_column_against_a_number_is_refused(tmp_path):
+    from workbench.config import Condition
+
+    _, ev, _ = _plan(tmp_path)
+    text = ev.mutate(price_text=ev.price.cast("string"))
+    with pytest.raises(ConfigError, match=r"'price_text' holds text.*decimal_separator"):
+        condition_expr(text, Condition(field="price_text", op=">=", value=5), "goal.conditions[0]")
+    # equality with text and ordering on numbers stay allowed
+    condition_expr(text, Condition(field="price_text", op="==", value=5), "k")
+    condition_expr(text, Condition(field="price", op=">=", value=5), "k")
