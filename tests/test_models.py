@@ -495,3 +495,55 @@ def test_recency_rule_follows_the_data_for_churn_goals():
     np.testing.assert_allclose(
         rule.contributions(X).sum(axis=1), rule.decision_function(X), atol=1e-9
     )
+
+
+def test_auc_interval_covers_the_truth_and_narrows_with_positives():
+    from sklearn.metrics import roc_auc_score
+
+    from workbench.metrics import roc_auc_interval
+
+    rng = np.random.default_rng(2)
+
+    def draw(n_pos, n_neg):
+        # scores N(1,1) for positives, N(0,1) for negatives: true AUC = Phi(1/sqrt 2) = 0.760
+        y = np.r_[np.ones(n_pos), np.zeros(n_neg)].astype(int)
+        return y, np.r_[rng.normal(1, 1, n_pos), rng.normal(0, 1, n_neg)]
+
+    covered = 0
+    for _ in range(200):
+        low, high = roc_auc_interval(*draw(30, 300))
+        covered += low <= 0.760 <= high
+    assert 180 <= covered <= 200  # about 95% coverage
+    y, p = draw(13, 3000)
+    low, high = roc_auc_interval(y, p)
+    assert low < roc_auc_score(y, p) < high and high - low > 0.2
+    y, p = draw(3000, 3000)
+    low, high = roc_auc_interval(y, p)
+    assert high - low < 0.03
+    assert np.isnan(roc_auc_interval([1, 0, 0], [0.3, 0.2, 0.1])[0])  # one positive: no interval
+
+
+def test_few_validation_positives_are_flagged_uncertain(tmp_path):
+    from workbench.reports import headline, write_report
+
+    df = make_snapshots("linear", n=3000, seed=8)
+    last = df["cutoff"] == df["cutoff"].max()
+    rng = np.random.default_rng(8)
+    # the validation snapshot keeps about 20 of its positives
+    drop = last & (df["label"] == 1) & (rng.random(len(df)) < 0.98)
+    df.loc[drop, "label"] = 0
+    c = compare_models(df, SPECS, make_config())
+    assert c.metrics["quality"]["uncertain"] is True
+    text = c.metrics["quality"]["messages"][0]
+    assert text.startswith("uncertain:") and "95% interval" in text
+    champ = c.metrics["models"][c.champion]
+    assert champ["roc_auc_ci_low"] < champ["roc_auc"] < champ["roc_auc_ci_high"]
+    (tmp_path / "metrics.json").write_text(json.dumps(c.metrics))
+    assert " to " in headline(tmp_path)["95% interval of the AUC"]
+    page = write_report(tmp_path, {"notebooks": []}).read_text()
+    assert "Read this first" in page and "uncertain:" in page
+
+    plenty = compare_models(make_snapshots("linear", n=3000, seed=8), SPECS, make_config())
+    assert plenty.metrics["quality"]["uncertain"] is False
+    (tmp_path / "metrics.json").write_text(json.dumps(plenty.metrics))
+    assert "Read this first" not in write_report(tmp_path, {"notebooks": []}).read_text()

@@ -58,6 +58,9 @@ ID_COLUMNS = ("profile_id", "cutoff", "label")
 ECE_THRESHOLD = 0.03  # above this held-out calibration error, a Platt calibrator is fitted
 TIE_MARGIN = 0.002  # within this validation AUC of the best, the logistic model is preferred
 POOR_AUC = 0.65  # below this validation AUC the model is reported as poor quality
+# With fewer validation positives, or a wider 95% AUC interval, the comparison is flagged uncertain.
+MIN_RELIABLE_POSITIVES = 100
+MAX_RELIABLE_AUC_INTERVAL = 0.10
 MAX_LEVELS_ONEHOT = 20
 MIN_LEVEL_ROWS = 10
 FORMAT = "propensity-workbench-model"
@@ -999,6 +1002,22 @@ def compare_models(snapshots: pd.DataFrame, specs: list[FeatureSpec], config) ->
                 f"{POOR_AUC}); to improve it, {POOR_REMEDIES}"
             ),
         )
+    ci_low, ci_high = rows[champion]["roc_auc_ci_low"], rows[champion]["roc_auc_ci_high"]
+    uncertain = bool(
+        int(y_val.sum()) < MIN_RELIABLE_POSITIVES
+        or not np.isfinite(ci_low)
+        or ci_high - ci_low > MAX_RELIABLE_AUC_INTERVAL
+    )
+    if uncertain:
+        quality_msgs.insert(
+            int(poor),
+            (
+                f"uncertain: the validation snapshot has {int(y_val.sum())} positives, so the "
+                f"champion's ROC AUC {champ_auc:.3f} has a 95% interval of {ci_low:.3f} to "
+                f"{ci_high:.3f}; differences between models smaller than that are noise. More "
+                "history, more snapshots (training.snapshots) or a longer goal window add positives"
+            ),
+        )
     if calibration[champion]["calibrated"]:
         quality_msgs.append(
             f"{champion}: probabilities were recalibrated on held-out training data "
@@ -1049,7 +1068,7 @@ def compare_models(snapshots: pd.DataFrame, specs: list[FeatureSpec], config) ->
             "seed": int(config.training.seed),
         },
         "readiness": {},
-        "quality": {"poor": poor, "messages": quality_msgs},
+        "quality": {"poor": poor, "uncertain": uncertain, "messages": quality_msgs},
         "calibration": calibration,
         "notes": {k: list(c.notes_) for k, c in candidates.items()},
     }

@@ -376,6 +376,12 @@ def headline(run_dir: str | Path) -> dict[str, Any]:
     if isinstance(champion, str):
         auc = auc if auc is not None else _dig(m, f"models.{champion}.roc_auc")
         lift = lift if lift is not None else _dig(m, f"models.{champion}.lift_top_decile")
+    interval = None
+    if isinstance(champion, str):
+        low = _dig(m, f"models.{champion}.roc_auc_ci_low")
+        high = _dig(m, f"models.{champion}.roc_auc_ci_high")
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+            interval = f"{low:.3f} to {high:.3f}"
     base_rate = _dig(m, "base_rate", "validation.base_rate")
     profiles, positives = _dig(m, "validation.profiles"), _dig(m, "validation.positives")
     if (
@@ -397,6 +403,7 @@ def headline(run_dir: str | Path) -> dict[str, Any]:
     return {
         "champion": champion,
         "validation ROC AUC": auc,
+        "95% interval of the AUC": interval,
         "lift in top decile": lift,
         "base rate": base_rate,
         "profiles scored": scored,
@@ -570,6 +577,15 @@ def write_report(run_dir: str | Path, record: dict[str, Any] | None = None) -> P
             '<p class="failed"><strong>This run did not finish.</strong> Open the failed '
             "notebook below to see the error; the figures above may be missing.</p>"
         )
+    quality = _dig(_read_json(run_dir / "metrics.json"), "quality.messages")
+    flagged = [q for q in quality or [] if str(q).startswith(("poor quality", "uncertain"))]
+    warnings = (
+        '<h2>Read this first</h2>\n<ul class="failed">\n'
+        + "\n".join(f"<li>{esc(str(q))}</li>" for q in flagged)
+        + "\n</ul>"
+        if flagged
+        else ""
+    )
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{esc(cfg_name)} – propensity report {esc(run_dir.name)}</title>
@@ -577,12 +593,13 @@ def write_report(run_dir: str | Path, record: dict[str, Any] | None = None) -> P
 body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }}
 table {{ border-collapse: collapse; margin: 1rem 0; }}
 th, td {{ text-align: left; padding: .3rem .8rem; border-bottom: 1px solid #ddd; }}
-tr.failed td, p.failed {{ color: #a00; }}
+tr.failed td, p.failed, ul.failed {{ color: #a00; }}
 </style></head><body>
 <h1>{esc(cfg_name)}: propensity report</h1>
 <p>Run <code>{esc(run_dir.name)}</code>, started {esc(str(record.get("started", "")))},
 took {float(record.get("seconds", 0)):.0f} s.</p>
 {banner}
+{warnings}
 <h2>Headline figures</h2>
 <table>
 {rows}
