@@ -83,3 +83,38 @@ def test_overrides_set_dotted_keys_with_yaml_values(tmp_path):
     assert parse_overrides(["a.b=[1, 2]"]) == {"a.b": [1, 2]}
     with pytest.raises(ConfigError, match="expected key=value"):
         parse_overrides(["nonsense"])
+
+
+GOAL = {"conditions": [{"field": "event_type", "value": "purchase"}], "window_days": 30}
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (
+            {"event": {"path": "e.csv"}, "goal": GOAL},
+            r": event: unknown key \(did you mean 'events'\?\)$",
+        ),
+        (
+            {"events": {"path": "e.csv"}, "goal": {**GOAL, "window_day": 30}},
+            r": goal.window_day: unknown key \(did you mean 'window_days'\?\)$",
+        ),
+        (
+            {"events": {"path": "e.csv", "colums": {}}, "goal": GOAL},
+            r": events.colums: unknown key \(did you mean 'columns'\?\)$",
+        ),
+        (
+            {
+                "events": {"path": "e.csv"},
+                "goal": {**GOAL, "conditions": [{"feild": "x", "value": 1}]},
+            },
+            r": goal.conditions.0.feild: unknown key \(did you mean 'field'\?\)",
+        ),
+        ({"events": {"path": "e.csv"}, "goal": GOAL, "zzz": 1}, r": zzz: unknown key$"),
+    ],
+)
+def test_a_typo_is_reported_with_the_key_it_probably_meant(body, expected):
+    from workbench.config import config_from_dict
+
+    with pytest.raises(ConfigError, match=expected):
+        config_from_dict(body)
