@@ -115,3 +115,25 @@ def test_ordering_a_text_column_against_a_number_is_refused(tmp_path):
     # equality with text and ordering on numbers stay allowed
     condition_expr(text, Condition(field="price_text", op="==", value=5), "k")
     condition_expr(text, Condition(field="price", op=">=", value=5), "k")
+
+
+@pytest.mark.parametrize(
+    "raw, label",
+    [("addtocart", "add to cart"), ("commerce.productViews", "product views"),
+     ("page_view", "page view"), ("dollar_value", "dollar value")],
+)  # fmt: skip
+def test_event_names_read_as_words(raw, label):
+    from workbench.features import humanize
+
+    assert humanize(raw) == label
+
+
+@pytest.mark.parametrize(
+    "plural, one",
+    [("purchases", "purchase"), ("page views", "page view"), ("add to cart", "add to cart"),
+     ("inquiries", "inquiry"), ("status", "status"), ("address", "address")],
+)  # fmt: skip
+def test_days_since_labels_use_the_singular(plural, one):
+    from workbench.features import singular
+
+    assert singular(plural) == one

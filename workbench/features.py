@@ -113,11 +113,37 @@ def slug(text: str) -> str:
     return re.sub(r"[^0-9a-zA-Z]+", "_", text).strip("_").lower() or "x"
 
 
+# Event names real exports glue together (RetailRocket, GA, Adobe): spelt out for labels.
+_GLUED_WORDS = {
+    "addtocart": "add to cart",
+    "removefromcart": "remove from cart",
+    "pageview": "page view",
+    "pageviews": "page views",
+    "productview": "product view",
+    "productviews": "product views",
+    "productlistviews": "product list views",
+    "screenview": "screen view",
+    "linkclicks": "link clicks",
+}
+
+
 def humanize(name: str) -> str:
-    """`web.webpagedetails.pageViews` -> `page views`; `dollar_value` -> `dollar value`."""
+    """`web.webpagedetails.pageViews` -> `page views`; `dollar_value` -> `dollar value`;
+    `addtocart` -> `add to cart`."""
     last = name.split(".")[-1]
     words = re.sub(r"(?<=[a-z0-9])([A-Z])", r" \1", last)
-    return re.sub(r"[_\-\s]+", " ", words).strip().lower() or name
+    text = re.sub(r"[_\-\s]+", " ", words).strip().lower() or name
+    return " ".join(_GLUED_WORDS.get(w, w) for w in text.split(" "))
+
+
+def singular(phrase: str) -> str:
+    """`purchases` -> `purchase`, `page views` -> `page view` (for "days since last ...")."""
+    head, _, last = phrase.rpartition(" ")
+    if last.endswith("ies") and len(last) > 4:
+        last = last[:-3] + "y"
+    elif last.endswith("s") and not last.endswith(("ss", "us", "is")) and len(last) > 3:
+        last = last[:-1]
+    return f"{head} {last}".strip()
 
 
 @dataclass
@@ -279,12 +305,20 @@ def _specs(plan: FeaturePlan) -> list[FeatureSpec]:
             )
         specs.append(
             FeatureSpec(
-                f"{prefix}_days_since_last", f"Days since last {name}", "numeric", family, "days"
+                f"{prefix}_days_since_last",
+                f"Days since last {singular(name)}",
+                "numeric",
+                family,
+                "days",
             )
         )
         specs.append(
             FeatureSpec(
-                f"{prefix}_days_since_first", f"Days since first {name}", "numeric", family, "days"
+                f"{prefix}_days_since_first",
+                f"Days since first {singular(name)}",
+                "numeric",
+                family,
+                "days",
             )
         )
     for f in plan.numeric_fields:
