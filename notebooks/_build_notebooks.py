@@ -78,9 +78,14 @@ Rows read = rows kept + rows quarantined + duplicates dropped. `reconciles` must
 - Many **duplicates dropped** can be normal (re-sent events); if it is most of the data, check
   `events.dedupe`.
 - **First / last event** bound the history: the model needs several outcome windows of it.
+- With a profiles file, check that most **profiles are found in it**: ids written differently
+  (`C-12346` vs `12346`) match nobody and leave every profile attribute empty.
+
+Anything worth checking first is listed above the table.
 """),
     code("""
 prep = pipeline.prepare_data(run_dir, as_of or None)
+display(reports.notes(reports.data_warnings(prep["quality"])))
 reports.reconciliation(prep["quality"])
 """),
     md("""

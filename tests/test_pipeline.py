@@ -152,3 +152,33 @@ def test_cdnow_validation_auc_matches_what_happened(tmp_path):
     assert result["validation_roc_auc"] >= 0.80
     assert abs(result["validation_roc_auc"] - result["realised_roc_auc"]) <= 0.03
     assert result["realised_roc_auc"] >= 0.80
+
+
+def test_profiles_file_matching_few_profiles_is_flagged():
+    import ibis
+
+    from workbench.readiness import profile_match
+    from workbench.reports import data_warnings, reconciliation
+
+    con = ibis.duckdb.connect()
+    events = con.create_table(
+        "ev", pd.DataFrame({"profile_id": [f"C-{i}" for i in range(40)] + ["7", "7", "8"]})
+    )
+    profiles = con.create_table("pr", pd.DataFrame({"profile_id": [str(i) for i in range(100)]}))
+    match = profile_match(events, profiles)
+    assert (match["profiles_with_events"], match["matched"]) == (42, 2)
+    assert "only 2 of 42 profiles with events (5%)" in match["warning"]
+    assert "C-" in match["warning"]  # shows what the ids look like on each side
+    quality = {"rows_read": 43, "profiles_file": {"match": match}, "notices": ["dates ambiguous"]}
+    assert data_warnings(quality) == ["dates ambiguous", match["warning"]]
+    assert reconciliation(quality).loc["profiles found in the profiles file", "value"] == (
+        "2 of 42 (5%)"
+    )
+    good = profile_match(
+        events,
+        con.create_table(
+            "p2", pd.DataFrame({"profile_id": ["7", "8"] + [f"C-{i}" for i in range(40)]})
+        ),
+    )
+    assert good["share"] == 1.0 and "warning" not in good
+    assert "profiles found in the profiles file" not in reconciliation({"rows_read": 1}).index

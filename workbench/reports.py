@@ -462,6 +462,16 @@ def notes(messages: list[str] | None, empty: str = "Nothing to flag."):
     return Markdown("\n".join(items) if items else empty)
 
 
+def data_warnings(quality: dict[str, Any]) -> list[str]:
+    """What an analyst should check before going on: ingest notices (e.g. an ambiguous date
+    format) and a profiles file whose ids match few of the profiles with events."""
+    messages = [str(m) for key in ("notices", "warnings") for m in quality.get(key) or []]
+    match = _dig(quality, "profiles_file.match")
+    if isinstance(match, dict) and match.get("warning"):
+        messages.append(str(match["warning"]))
+    return messages
+
+
 def reconciliation(quality: dict[str, Any]) -> pd.DataFrame:
     """Rows read = kept + quarantined + duplicates dropped, as a small table (from data_quality)."""
     import pandas as pd
@@ -472,13 +482,27 @@ def reconciliation(quality: dict[str, Any]) -> pd.DataFrame:
         ("duplicates dropped", quality.get("duplicates_dropped")),
         ("rows kept", quality.get("rows_kept")),
         ("profiles", quality.get("profiles")),
+        ("profiles found in the profiles file", _match_text(quality)),
         ("first event", quality.get("first_event")),
         ("last event", quality.get("last_event")),
         ("reconciles", quality.get("reconciles")),
     ]
+    steps = [
+        (s, v) for s, v in steps if v is not None or s != "profiles found in the profiles file"
+    ]
     return pd.DataFrame(
         {"step": [s for s, _ in steps], "value": [_fmt(v) for _, v in steps]}
     ).set_index("step")
+
+
+def _match_text(quality: dict[str, Any]) -> str | None:
+    match = _dig(quality, "profiles_file.match")
+    if not isinstance(match, dict):
+        return None
+    return (
+        f"{match.get('matched', 0):,} of {match.get('profiles_with_events', 0):,} "
+        f"({float(match.get('share', 0)):.0%})"
+    )
 
 
 def quarantine_reasons(quality: dict[str, Any]) -> pd.DataFrame:
