@@ -322,3 +322,30 @@ def test_sampling_keeps_validation_whole_and_is_deterministic(tiny_config, tmp_p
     assert 0.35 * training_rows < kept < 0.65 * training_rows
     merged = a.merge(full, on=["profile_id", "cutoff"], suffixes=("", "_full"))
     assert len(merged) == len(a) and (merged["label"] == merged["label_full"]).all()
+
+
+def test_sampling_before_aggregation_selects_what_filtering_after_would(tiny_config, tmp_path):
+    """The training sample is applied to event rows before the group-by (a sampled-out profile
+    costs nothing); the rows and every feature value must be those of filtering the result."""
+    from workbench.features import finish_frame, sample_predicate, snapshot_expr
+
+    rng = np.random.default_rng(5)
+    events = _random_events(rng, n_profiles=500, n_events=8000)
+    cutoffs = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01"), pd.Timestamp("2024-05-01")]
+    full, plan, ev = snapshot(tiny_config, tmp_path, cutoffs=cutoffs, events_csv=events)
+    training_rows = int((full["cutoff"] != pd.Timestamp("2024-05-01", tz="UTC")).sum())
+    sampled, _ = build_snapshots(
+        ev, tiny_config, cutoffs, plan, sample_rows=training_rows // 3,
+        exempt_cutoff=cutoffs[-1], seed=9, rows_to_sample=training_rows,
+    )  # fmt: skip
+    expr = snapshot_expr(ev, tiny_config, cutoffs, plan)
+    keep = sample_predicate((training_rows // 3) / training_rows, 1714521600, 9)  # 2024-05-01
+    after = finish_frame(expr.filter(keep(expr)).to_pandas(), plan)
+    pd.testing.assert_frame_equal(sampled, after)
+    assert 0 < len(sampled) < len(full)
+    merged = sampled.merge(full, on=["profile_id", "cutoff"], suffixes=("", "_full"))
+    assert len(merged) == len(sampled)
+    for code in [s.code for s in plan.specs] + ["label"]:
+        pd.testing.assert_series_equal(
+            merged[code], merged[f"{code}_full"], check_names=False, check_dtype=False
+        )

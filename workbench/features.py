@@ -445,12 +445,25 @@ def _event_aggregates(joined, plan: FeaturePlan, config: Config) -> dict[str, An
 
 
 def snapshot_expr(
-    events, config: Config, cutoffs: list, plan: FeaturePlan, profiles=None, with_label: bool = True
+    events,
+    config: Config,
+    cutoffs: list,
+    plan: FeaturePlan,
+    profiles=None,
+    with_label: bool = True,
+    keep: Callable[[Any], Any] | None = None,
 ):
-    """The snapshot as one Ibis expression: one row per eligible profile per cutoff."""
+    """The snapshot as one Ibis expression: one row per eligible profile per cutoff.
+
+    `keep(table)`: a predicate on `profile_id` and `cutoff_s` only (the training sample). It is
+    applied to the event rows before they are aggregated, so a sampled-out (profile, cutoff)
+    costs nothing, and it selects exactly the rows that filtering the result would.
+    """
     ev = with_seconds(events)
     cuts = cutoff_table(cutoffs)
     joined = ev.join(cuts, ev._t < cuts.cutoff_s)
+    if keep is not None:
+        joined = joined.filter(keep(joined))
     aggs = _event_aggregates(joined, plan, config)
     aggs.update(eligibility_aggregates(joined, config))
     grouped = joined.group_by(["profile_id", "cutoff_s"]).aggregate(**aggs)
@@ -531,6 +544,20 @@ def _profile_source(plan: FeaturePlan, code: str) -> str:
     return code
 
 
+def sample_predicate(fraction: float, exempt_s: int, seed: int) -> Callable[[Any], Any]:
+    """The training sample as a predicate on a table with `profile_id` and `cutoff_s`.
+
+    A hash of (profile, cutoff, seed) keeps the same fraction of every (cutoff, label) stratum in
+    expectation, deterministically, without a pass through pandas; rows at the exempt cutoff
+    (validation, in epoch seconds) are always kept."""
+
+    def keep(e):
+        bucket = (e.profile_id.hash() + e.cutoff_s * 7919 + seed).abs() % 1_000_000
+        return (bucket < int(fraction * 1_000_000)) | (e.cutoff_s == exempt_s)
+
+    return keep
+
+
 def build_snapshots(
     events,
     config: Config,
@@ -555,7 +582,8 @@ def build_snapshots(
     if plan is None:
         plan = plan_features(events, config, profiles, before=max(cutoffs))
     expr = snapshot_expr(events, config, cutoffs, plan, profiles, with_label)
-    keep = None  # the sampling predicate, as a function of a snapshot expression
+    keep = None  # the sampling predicate on (profile_id, cutoff_s)
+    kept = 1.0  # the expected share of (profile, cutoff) groups it keeps
     if sample_rows is not None:
         exempt_s = int(to_day(exempt_cutoff).timestamp()) if exempt_cutoff is not None else -1
         total = rows_to_sample
@@ -563,20 +591,19 @@ def build_snapshots(
             total = int(expr.filter(expr.cutoff_s != exempt_s).count().to_pyarrow().as_py())
         if total > sample_rows:
             fraction = sample_rows / total
+            keep = sample_predicate(fraction, exempt_s, seed)
 
-            # A hash of (profile, cutoff, seed) keeps the same fraction of every (cutoff, label)
-            # stratum in expectation, deterministically, without a pass through pandas.
-            def keep(e, fraction=fraction, exempt_s=exempt_s):
-                bucket = (e.profile_id.hash() + e.cutoff_s * 7919 + seed).abs() % 1_000_000
-                return (bucket < int(fraction * 1_000_000)) | (e.cutoff_s == exempt_s)
-
+            exempt_cuts = sum(int(to_day(c).timestamp()) == exempt_s for c in cutoffs)
+            kept = (fraction * (len(cutoffs) - exempt_cuts) + exempt_cuts) / len(cutoffs)
             if progress:
                 progress(
                     f"sampled {fraction:.1%} of {total:,} snapshot rows (stratified by cutoff and label)"
                 )
-    parts = memory_partitions(events, config, cutoffs, plan)
+    parts = memory_partitions(events, config, cutoffs, plan, kept)
     if parts == 1:
-        frame = (expr if keep is None else expr.filter(keep(expr))).to_pandas()
+        if keep is not None:
+            expr = snapshot_expr(events, config, cutoffs, plan, profiles, with_label, keep)
+        frame = expr.to_pandas()
     else:
         # Out of core: DuckDB cannot spill a wide grouped aggregate far enough to honour a small
         # memory_limit, so run the same expression on disjoint slices of profiles, one at a time.
@@ -588,8 +615,8 @@ def build_snapshots(
         for i in range(parts):
             # Slice the events (not the result), so each query's state holds only its profiles.
             sliced = events.filter(events.profile_id.hash().abs() % parts == i)
-            part = snapshot_expr(sliced, config, cutoffs, plan, profiles, with_label)
-            frames.append((part if keep is None else part.filter(keep(part))).to_pandas())
+            part = snapshot_expr(sliced, config, cutoffs, plan, profiles, with_label, keep)
+            frames.append(part.to_pandas())
         frame = pd.concat(frames, ignore_index=True)
     return finish_frame(frame, plan, with_label), plan
 
@@ -615,12 +642,16 @@ def _limit_bytes(text: str | None) -> float | None:
     return float(match.group(1)) * _UNITS[match.group(2).upper()]
 
 
-def memory_partitions(events, config: Config, cutoffs: list, plan: FeaturePlan) -> int:
-    """Profile partitions that keep the grouped state within `duckdb.memory_limit` (1 = one query)."""
+def memory_partitions(
+    events, config: Config, cutoffs: list, plan: FeaturePlan, kept: float = 1.0
+) -> int:
+    """Profile partitions that keep the grouped state within `duckdb.memory_limit` (1 = one query).
+
+    `kept`: the expected share of (profile, cutoff) groups the training sample keeps."""
     limit = _limit_bytes(config.duckdb.memory_limit) if config.engine == "duckdb" else None
     if not limit:
         return 1
     profiles = int(events.profile_id.approx_nunique().to_pyarrow().as_py() or 0)
     # about 16 bytes of aggregate state per feature per (profile, cutoff), a quarter of the limit each
-    state = profiles * len(cutoffs) * (len(plan.specs) + 8) * 16
+    state = profiles * len(cutoffs) * kept * (len(plan.specs) + 8) * 16
     return max(1, min(256, -(-int(state) // int(limit / 4))))
