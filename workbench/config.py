@@ -46,6 +46,37 @@ Operator = Literal[
     "starts_with",
 ]
 DELIMITERS = {"whitespace": None, ",": ",", "\t": "\t", "tab": "\t", ";": ";", "|": "|"}
+# Text encodings DuckDB's CSV reader has built in, and the spellings people write for them.
+ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "utf-16": "utf-16",
+    "utf16": "utf-16",
+    "latin-1": "latin-1",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "iso8859-1": "latin-1",
+}
+
+
+class _TextOptions:
+    """`encoding` and `decimal_separator` for csv/text sources (events and profiles)."""
+
+    @field_validator("encoding", check_fields=False)
+    @classmethod
+    def _known_encoding(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        name = ENCODINGS.get(str(v).strip().lower())
+        if name is None:
+            raise ValueError(f"unknown encoding {v!r}; use utf-8, utf-16 or latin-1")
+        return name
+
+    @model_validator(mode="after")
+    def _decimal_not_delimiter(self):
+        if self.decimal_separator == "," and self.delimiter == ",":  # type: ignore[attr-defined]
+            raise ValueError("decimal_separator ',' needs another delimiter (e.g. ';')")
+        return self
 
 
 class _Strict(BaseModel):
@@ -75,7 +106,7 @@ class Condition(_Strict):
         return self
 
 
-class EventsConfig(_Strict):
+class EventsConfig(_TextOptions, _Strict):
     """Where the experience events come from and how their columns map to the canonical ones."""
 
     path: Path | None = None
@@ -83,6 +114,8 @@ class EventsConfig(_Strict):
     connection: str | None = None
     format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
     delimiter: str | None = None
+    encoding: str | None = None
+    decimal_separator: Literal[".", ","] | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     event_type: str | None = None
     timestamp_format: str | None = None
@@ -114,12 +147,14 @@ class EventsConfig(_Strict):
         return self
 
 
-class ProfilesConfig(_Strict):
+class ProfilesConfig(_TextOptions, _Strict):
     """Optional profile attributes: one row per profile."""
 
     path: Path
     format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
     delimiter: str | None = None
+    encoding: str | None = None
+    decimal_separator: Literal[".", ","] | None = None
     columns: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("columns")

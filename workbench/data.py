@@ -63,6 +63,45 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+# Lines of a DuckDB error that only repeat the reader options or generic advice.
+_BOILERPLATE = (
+    "Original Line",
+    "Possible Solution",
+    "Possible solutions",
+    "*",
+    "Try ",
+    "This type",
+)
+
+
+def _duckdb_message(exc: BaseException, what: str = "events") -> str:
+    """DuckDB's first line plus the line that says what is wrong, and a hint for the config key."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines()]
+    first = lines[0] if lines else type(exc).__name__
+    detail = next(
+        (
+            ln
+            for raw, ln in zip(str(exc).strip().splitlines()[1:], lines[1:], strict=True)
+            if ln and not raw.startswith(" ") and not ln.startswith(_BOILERPLATE)
+        ),
+        "",
+    )
+    text = f"{first}: {detail}" if detail and detail not in first else first
+    if "not utf-8 encoded" in text.lower() or "invalid unicode" in text.lower():
+        text += f" (set {what}.encoding: latin-1, or utf-16)"
+    return text
+
+
+def _retry_with_full_scan(exc: BaseException) -> bool:
+    """Errors that a type detection over the whole file (not DuckDB's first rows) can cure."""
+    import duckdb
+
+    text = str(exc)
+    if isinstance(exc, duckdb.ConversionException) or "JSON transform error" in text:
+        return True
+    return "CSV Error" in text and "utf-8" not in text.lower()
+
+
 def _check_file(path: Path | None, what: str) -> Path:
     if path is None:
         raise ConfigError(f"{what}.path is not set")
@@ -75,8 +114,19 @@ def _check_file(path: Path | None, what: str) -> Path:
     return path
 
 
-def _whitespace_to_parquet(path: Path, text_columns: list[str], tmpdir: Path) -> Path:
-    """Whitespace-separated text (any run of spaces/tabs) is not a DuckDB CSV dialect: convert once."""
+def _whitespace_to_parquet(
+    con,
+    path: Path,
+    text_columns: list[str],
+    tmpdir: Path,
+    encoding: str | None,
+    decimal: str | None,
+) -> Path:
+    """Whitespace-separated text (any run of spaces/tabs) is not a DuckDB CSV dialect: convert once.
+
+    Every column is read as text, then each one that is a number in every row of the whole file
+    becomes BIGINT or DOUBLE (pandas would guess per chunk and disagree between chunks)."""
+    raw = tmpdir / "whitespace_text.parquet"
     out = tmpdir / "whitespace.parquet"
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -86,25 +136,58 @@ def _whitespace_to_parquet(path: Path, text_columns: list[str], tmpdir: Path) ->
         reader = pd.read_csv(
             path,
             sep=r"\s+",
-            dtype={c: str for c in text_columns},
+            dtype=str,
             chunksize=500_000,
             engine="c",
+            encoding=encoding or "utf-8",
         )
         for chunk in reader:
             table = pa.Table.from_pandas(chunk, preserve_index=False)
             if writer is None:
-                writer = pq.ParquetWriter(out, table.schema)
+                writer = pq.ParquetWriter(raw, table.schema)
             writer.write_table(table.cast(writer.schema))
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, pa.ArrowInvalid) as exc:
+        hint = " (set encoding: latin-1)" if isinstance(exc, UnicodeDecodeError) else ""
         raise DataError(
-            f"{path}: cannot read as whitespace-separated text: {_first_line(exc)}"
+            f"{path}: cannot read as whitespace-separated text: {_first_line(exc)}{hint}"
         ) from None
     finally:
         if writer is not None:
             writer.close()
     if writer is None:
         raise DataError(f"{path}: file has a header but no rows")
+    text = con.read_parquet(str(raw))
+    blank = {c: text[c].nullif("") for c in text.columns}
+    if decimal == ",":
+        blank = {c: v.replace(",", ".") for c, v in blank.items()}
+    numeric = [c for c in text.columns if c not in text_columns]
+    checks = {}
+    for i, c in enumerate(numeric):
+        checks[f"n{i}"] = blank[c].count()
+        # By pattern: DuckDB's text -> BIGINT cast rounds '11.77' to 12.
+        is_int = blank[c].re_search(r"^[+-]?[0-9]{1,18}$")
+        checks[f"i{i}"] = is_int.cast("int64").sum()
+        checks[f"f{i}"] = blank[c].try_cast("float64").count()
+    counts = text.aggregate(**checks).to_pyarrow().to_pylist()[0] if checks else {}
+    cast = {}
+    for i, c in enumerate(numeric):
+        if counts[f"n{i}"] > 0 and (counts[f"i{i}"] or 0) == counts[f"n{i}"]:
+            cast[c] = blank[c].cast("int64")
+        elif counts[f"n{i}"] > 0 and counts[f"f{i}"] == counts[f"n{i}"]:
+            cast[c] = blank[c].cast("float64")
+    cols = [cast.get(c, text[c]).name(c) for c in text.columns]
+    con.to_parquet(text.select(cols), str(out))
     return out
+
+
+def _json_keys_beyond(con, path: Path, columns: list[str]) -> bool:
+    """True when some record has a top-level key DuckDB's sampled schema left out (it would be
+    dropped silently). One parallel pass over the raw objects, much cheaper than a full sniff."""
+    found = con.con.execute(
+        "SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects(?, format = 'newline_delimited')",
+        [str(path)],
+    ).fetchall()
+    return bool({k for (k,) in found} - set(columns))
 
 
 def read_source(
@@ -115,28 +198,52 @@ def read_source(
     text_columns: list[str],
     tmpdir: Path,
     what: str = "events",
+    *,
+    encoding: str | None = None,
+    decimal_separator: str | None = None,
+    full_scan: bool = False,
 ):
-    """Open a file as an Ibis table on `con`, with `text_columns` kept as text (ids stay zero-padded)."""
+    """Open a file as an Ibis table on `con`, with `text_columns` kept as text (ids stay zero-padded).
+
+    Column types come from DuckDB's detection over the first rows; with `full_scan` (used again
+    when a later row does not fit those types) it looks at every row."""
     path = _check_file(path, what)
     fmt = detect_format(path, fmt)
+    if fmt != "csv" and (encoding or decimal_separator):
+        key = "encoding" if encoding else "decimal_separator"
+        raise ConfigError(f"{what}.{key}: only for csv/text files, {path.name} is read as {fmt}")
     try:
         if fmt == "parquet":
             table = con.read_parquet(str(path))
         elif fmt == "jsonl":
-            table = con.read_json(str(path), format="newline_delimited")
+            kwargs: dict[str, Any] = {"format": "newline_delimited"}
+            if full_scan:
+                kwargs["sample_size"] = -1
+            table = con.read_json(str(path), **kwargs)
+            if not full_scan and _json_keys_beyond(con, path, table.columns):
+                table = con.read_json(str(path), sample_size=-1, **kwargs)
         elif delimiter == "whitespace":
-            table = con.read_parquet(str(_whitespace_to_parquet(path, text_columns, tmpdir)))
+            parquet = _whitespace_to_parquet(
+                con, path, text_columns, tmpdir, encoding, decimal_separator
+            )
+            table = con.read_parquet(str(parquet))
         else:
-            kwargs: dict[str, Any] = {"header": True}
+            kwargs = {"header": True}
             if delimiter is not None:
                 kwargs["delim"] = DELIMITERS[delimiter]
+            if encoding is not None:
+                kwargs["encoding"] = encoding
+            if decimal_separator is not None:
+                kwargs["decimal_separator"] = decimal_separator
             probe = con.read_csv(str(path), **kwargs)
             types = {c: "VARCHAR" for c in text_columns if c in probe.columns}
-            table = con.read_csv(str(path), types=types, **kwargs) if types else probe
-    except DataError:
+            if full_scan:
+                kwargs["sample_size"] = -1
+            table = con.read_csv(str(path), types=types, **kwargs) if types or full_scan else probe
+    except (ConfigError, DataError):
         raise
     except Exception as exc:  # DuckDB raises many error types for a file in the wrong format
-        raise DataError(f"{path}: cannot read as {fmt}: {_first_line(exc)}") from None
+        raise DataError(f"{path}: cannot read as {fmt}: {_duckdb_message(exc, what)}") from None
     table = flatten_structs(table)
     if len(table.columns) == 0:
         raise DataError(f"{path}: no columns found")
@@ -216,14 +323,24 @@ def _check_dedupe_keys(dedupe, columns: list[str], path: Path) -> None:
         )
 
 
-def _source_table(con, cfg: EventsConfig, tmpdir: Path):
+def _source_table(con, cfg: EventsConfig, tmpdir: Path, full_scan: bool = False):
     if cfg.table is not None:
         return _external_table(con, cfg)
     cols = cfg.columns
     text_columns = [_mapped(cols, "profile_id"), _mapped(cols, "timestamp")]
     if cfg.event_type is None:
         text_columns.append(_mapped(cols, "event_type"))
-    return read_source(con, cfg.path, cfg.format, cfg.delimiter, text_columns, tmpdir)
+    return read_source(
+        con,
+        cfg.path,
+        cfg.format,
+        cfg.delimiter,
+        text_columns,
+        tmpdir,
+        encoding=cfg.encoding,
+        decimal_separator=cfg.decimal_separator,
+        full_scan=full_scan,
+    )
 
 
 def _external_table(con, cfg: EventsConfig):
@@ -307,6 +424,42 @@ def canonical_events(source, cfg: EventsConfig, where: Path | str):
     )
 
 
+def _materialise(con, name: str, build, where, label: str, what: str = "events", retry=True):
+    """Create temp table `name` from `build(full_scan)`. A type guessed from DuckDB's first rows
+    that a later row breaks is retried with detection over the whole file; any DuckDB error left
+    becomes one DataError line (the first error when the retry fails too: it names the row)."""
+    import duckdb
+
+    first: BaseException | None = None
+    for full_scan in (False, True):
+        try:
+            return con.create_table(name, build(full_scan), temp=True, overwrite=True)
+        except duckdb.Error as exc:
+            if retry and not full_scan and _retry_with_full_scan(exc):
+                first = exc
+                continue
+            error = first or exc
+        except DataError:
+            if first is None:
+                raise
+            error = first
+        raise DataError(f"{where}: cannot read {label}: {_duckdb_message(error, what)}") from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _stage(con, cfg: EventsConfig, where, tmpdir: Path):
+    """The mapped events with `_reason`, as a temp table."""
+    if cfg.path is None:
+        build = lambda full_scan: canonical_events(_external_table(con, cfg), cfg, where)  # noqa: E731
+        return _materialise(con, "_staged_events", build, where, "table", retry=False)
+
+    def build(full_scan: bool):
+        return canonical_events(_source_table(con, cfg, tmpdir, full_scan), cfg, where)
+
+    label = f"as {detect_format(cfg.path, cfg.format)}"
+    return _materialise(con, "_staged_events", build, where, label)
+
+
 def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, Any]:
     """Read, map, quarantine and dedupe the events; write events.parquet, quarantine.csv, data_quality.json.
 
@@ -320,9 +473,7 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
     )
     where = cfg.path if cfg.path is not None else f"{cfg.connection}:{cfg.table}"
     with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
-        source = _source_table(con, cfg, Path(tmp))
-        staged_expr = canonical_events(source, cfg, where)
-        staged = con.create_table("_staged_events", staged_expr, temp=True, overwrite=True)
+        staged = _stage(con, cfg, where, Path(tmp))
         rows_read = int(staged.count().to_pyarrow().as_py())
         if rows_read == 0:
             raise DataError(f"{where}: file has no rows")
@@ -439,13 +590,27 @@ def ingest_profiles(config: Config, out_dir: str | Path, con=None) -> dict[str, 
     con = con or duckdb_connection()
     pid_col = _mapped(cfg.columns, "profile_id")
     with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
-        source = read_source(
-            con, cfg.path, cfg.format, cfg.delimiter, [pid_col], Path(tmp), "profiles"
-        )
-        _require_columns(source, {"profile_id": pid_col}, cfg.path)
-        pid = source[pid_col].cast("string").strip()
-        others = [source[c] for c in source.columns if c != pid_col and c != "profile_id"]
-        table = source.select(pid.name("profile_id"), *others)
+
+        def build(full_scan: bool):
+            source = read_source(
+                con,
+                cfg.path,
+                cfg.format,
+                cfg.delimiter,
+                [pid_col],
+                Path(tmp),
+                "profiles",
+                encoding=cfg.encoding,
+                decimal_separator=cfg.decimal_separator,
+                full_scan=full_scan,
+            )
+            _require_columns(source, {"profile_id": pid_col}, cfg.path)
+            pid = source[pid_col].cast("string").strip()
+            others = [source[c] for c in source.columns if c != pid_col and c != "profile_id"]
+            return source.select(pid.name("profile_id"), *others)
+
+        label = f"as {detect_format(cfg.path, cfg.format)}"
+        table = _materialise(con, "_staged_profiles", build, cfg.path, label, "profiles")
         rows_read = int(table.count().to_pyarrow().as_py())
         if rows_read == 0:
             raise DataError(f"{cfg.path}: profiles file has no rows")
