@@ -142,12 +142,14 @@ def test_jsonl_nested_fields_are_flattened(tmp_path):
 
 
 def test_timestamp_format_and_common_formats(tmp_path):
-    (tmp_path / "e.csv").write_text("p,t\na,20240105\nb,2024-01-06\nc,01/07/2024\n")
+    (tmp_path / "e.csv").write_text(
+        "p,t\na,20240105\nb,2024-01-06\nc,01/07/2024\nd,20240108\ne,20240109\n"
+    )
     q, ev = ingest(
         tmp_path,
         {"path": "e.csv", "columns": {"profile_id": "p", "timestamp": "t"}, "event_type": "x"},
     )
-    assert q["rows_kept"] == 3
+    assert q["rows_kept"] == 5
     q, ev = ingest(
         tmp_path,
         {
@@ -157,7 +159,7 @@ def test_timestamp_format_and_common_formats(tmp_path):
             "timestamp_format": "%Y%m%d",
         },
     )
-    assert q["rows_kept"] == 1 and q["quarantine_reasons"] == {"unparseable timestamp": 2}
+    assert q["rows_kept"] == 3 and q["quarantine_reasons"] == {"unparseable timestamp": 2}
 
 
 @pytest.mark.parametrize(

@@ -101,3 +101,133 @@ def test_decimal_comma_money_columns_are_numbers(tmp_path):
     assert ev["Einzelpreis"].dtype == "float64" and sorted(ev["Einzelpreis"]) == [1.25, 18.0]
     with pytest.raises(ConfigError, match="decimal_separator ',' needs another delimiter"):
         ingest(tmp_path, {**events, "delimiter": ",", "decimal_separator": ","})
+
+
+# 1. Day-first dates -------------------------------------------------------------------------
+
+
+def test_day_first_column_is_read_day_first_throughout(tmp_path):
+    # 01/02/2011 alone would read month-first; the 13/08 and 25/12 rows say the column is day-first.
+    rows = ["a,13/08/2011 10:32", "b,01/02/2011 09:00", "c,25/12/2011 18:05", "d,2011-03-04"]
+    q, ev = ingest(tmp_path, csv_events(tmp_path, rows))
+    assert q["rows_kept"] == 4 and q["rows_quarantined"] == 0
+    ts = ev.set_index("profile_id")["timestamp"]
+    assert ts["a"] == pd.Timestamp("2011-08-13 10:32")
+    assert ts["b"] == pd.Timestamp("2011-02-01 09:00")  # day-first, not 2 January
+    assert ts["d"] == pd.Timestamp("2011-03-04")  # ISO is never ambiguous
+    assert q["timestamp"]["day_order"] == "day-first"
+    assert any("day-first" in n for n in q["notices"])
+
+
+def test_dotted_german_dates_parse(tmp_path):
+    rows = ["a,13.08.2011 10:32", "b,01.02.2011 09:00:05", "c,24.12.2011"]
+    q, ev = ingest(tmp_path, csv_events(tmp_path, rows))
+    assert q["rows_kept"] == 3
+    ts = ev.set_index("profile_id")["timestamp"]
+    assert ts["a"] == pd.Timestamp("2011-08-13 10:32")
+    assert ts["b"] == pd.Timestamp("2011-02-01 09:00:05")
+
+
+def test_ambiguous_column_stays_month_first_with_a_notice(tmp_path):
+    rows = ["a,01/02/2011 10:00", "b,03/04/2011 11:00", "c,12/11/2011 12:00"]
+    q, ev = ingest(tmp_path, csv_events(tmp_path, rows))
+    assert q["rows_kept"] == 3
+    assert ev.set_index("profile_id")["timestamp"]["a"] == pd.Timestamp("2011-01-02 10:00")
+    assert q["timestamp"]["day_order"] == "month-first"
+    (notice,) = q["notices"]
+    assert "every one of them also reads day-first" in notice and "timestamp_format" in notice
+    saved = json.loads((tmp_path / "out" / "data_quality.json").read_text())
+    assert saved["notices"] == q["notices"]
+
+
+def test_month_first_column_has_no_notice(tmp_path):
+    rows = ["a,8/13/2011 10:32", "b,8/12/2011 14:50", "c,12/1/2010 8:26"]
+    q, ev = ingest(tmp_path, csv_events(tmp_path, rows))
+    assert q["rows_kept"] == 3 and q["notices"] == []
+    assert ev.set_index("profile_id")["timestamp"]["b"] == pd.Timestamp("2011-08-12 14:50")
+
+
+def test_mixed_offsets_still_convert_to_utc(tmp_path):
+    rows = [
+        "a,2015-06-02T05:02:12.117Z",
+        "b,2015-06-02T02:02:12-03:00",
+        "c,2015-06-02 07:02:12+0200",
+        "d,2015-06-02 05:02:12 UTC",
+    ]
+    q, ev = ingest(tmp_path, csv_events(tmp_path, rows))
+    assert q["rows_kept"] == 4
+    ts = ev.set_index("profile_id")["timestamp"].dt.floor("s")
+    assert set(ts) == {pd.Timestamp("2015-06-02 05:02:12")}
+
+
+def test_mostly_unparseable_timestamps_fail_with_one_line(tmp_path):
+    rows = ["a,13 Aug 2011 10:32", "b,14 Aug 2011 10:32", "c,2011-08-15"]
+    with pytest.raises(DataError) as err:
+        ingest(tmp_path, csv_events(tmp_path, rows))
+    msg = str(err.value)
+    assert "\n" not in msg and "column 't'" in msg and "'13 Aug 2011 10:32'" in msg
+    assert "timestamp_format" in msg and "2 of 3" in msg
+
+
+# 2. Epoch units and out-of-range timestamps --------------------------------------------------
+
+
+def test_epoch_units_inferred_from_magnitude(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "profile_id": ["s", "ms", "us", "ns"],
+            "timestamp": [1437187379, 1437187379968, 1437187379968849, 1437187379968849123],
+            "event_type": "view",
+        }
+    )
+    frame.to_parquet(tmp_path / "e.parquet")
+    q, ev = ingest(tmp_path, {"path": "e.parquet"})
+    ts = ev.set_index("profile_id")["timestamp"]
+    assert ts["s"] == pd.Timestamp("2015-07-18 02:42:59")
+    assert ts["ms"] == pd.Timestamp("2015-07-18 02:42:59.968")
+    assert ts["us"] == ts["ns"] == pd.Timestamp("2015-07-18 02:42:59.968849")  # GA4 event_timestamp
+    rows = ["a,1437187379968849", "b,1437187379"]  # the same as text
+    q, ev = ingest(tmp_path, csv_events(tmp_path, rows))
+    assert ev.set_index("profile_id")["timestamp"]["a"] == pd.Timestamp(
+        "2015-07-18 02:42:59.968849"
+    )
+
+
+def test_out_of_range_timestamps_are_quarantined_not_a_traceback(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "profile_id": ["ok", "ok2", "ok3", "far", "old"],
+            "timestamp": [1437187379, 1437187380, 1437187381, 1.0e19, -4.0e9],
+            "event_type": "view",
+        }
+    )
+    frame.to_parquet(tmp_path / "e.parquet")
+    q, ev = ingest(tmp_path, {"path": "e.parquet"})
+    assert q["rows_kept"] == 3 and q["reconciles"]
+    assert q["quarantine_reasons"] == {
+        "unparseable timestamp": 1,  # 1e19 is past any epoch unit
+        "timestamp out of range (before 1900 or after 2199)": 1,
+    }
+    rows = ["a,2024-01-01", "b,2024-01-02", "c,9999-12-31", "d,2024-01-03"]
+    q, ev = ingest(tmp_path, csv_events(tmp_path, rows))
+    assert q["rows_kept"] == 3
+    assert quarantine(tmp_path)["timestamp"].tolist() == ["9999-12-31"]
+
+
+# 4. The raw value in quarantine.csv ----------------------------------------------------------
+
+
+def test_quarantine_keeps_the_raw_timestamp_text(tmp_path):
+    rows = ["a,2024-01-01", "b,2024-01-02", "c,13.08.2011 25:99", "d,2024-01-03", ",2024-01-04"]
+    q, ev = ingest(tmp_path, csv_events(tmp_path, rows))
+    assert q["quarantine_reasons"] == {"unparseable timestamp": 1, "missing profile_id": 1}
+    rows = quarantine(tmp_path).set_index("reason")
+    assert rows.loc["unparseable timestamp", "timestamp"] == "13.08.2011 25:99"
+    assert rows.loc["missing profile_id", "timestamp"] == "2024-01-04"
+
+
+def test_every_row_quarantined_is_one_line(tmp_path):
+    rows = [",2024-01-01", ",2024-01-02"]
+    with pytest.raises(DataError, match=r"no event rows left: 2 read, all quarantined \(missing"):
+        ingest(tmp_path, csv_events(tmp_path, rows))
+    assert len(quarantine(tmp_path)) == 2  # written first, for the analyst to look at

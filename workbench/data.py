@@ -26,23 +26,60 @@ if TYPE_CHECKING:
 
 CANONICAL = ("profile_id", "timestamp", "event_type")
 
-# Tried in order when no timestamp_format is given (after ISO-8601, which DuckDB casts natively).
-COMMON_TIMESTAMP_FORMATS = (
+# Text timestamps without a timestamp_format: ISO-8601 (DuckDB's cast, offsets converted to UTC),
+# epoch numbers, then these strftime patterns. Neutral ones cannot be read two ways; month-first
+# and day-first ones can (01/02/2024), so a column is read with one day order only: day-first when
+# more of its values parse that way, month-first otherwise.
+NEUTRAL_TIMESTAMP_FORMATS = (
     "%Y%m%d",
     "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
     "%Y/%m/%d",
+    "%Y%m%d%H%M%S",
+)
+MONTH_FIRST_FORMATS = (
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y",
-    "%d.%m.%Y %H:%M:%S",
-    "%d.%m.%Y",
-    "%Y%m%d%H%M%S",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%m-%d-%Y %H:%M:%S",
+    "%m-%d-%Y %H:%M",
+    "%m-%d-%Y",
 )
+DAY_FIRST_FORMATS = (
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%d-%m-%Y %H:%M:%S",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+)
+COMMON_TIMESTAMP_FORMATS = NEUTRAL_TIMESTAMP_FORMATS + MONTH_FIRST_FORMATS + DAY_FIRST_FORMATS
+
+# Timestamps outside this span are quarantined ("timestamp out of range"): they are unit or
+# placeholder mistakes (year 47304, 0001-01-01, 9999-12-31), and pandas cannot hold most of them.
+EARLIEST_TIMESTAMP = pd.Timestamp("1900-01-01")
+LATEST_TIMESTAMP = pd.Timestamp("2200-01-01")
+OUT_OF_RANGE = "timestamp out of range (before 1900 or after 2199)"
+UNPARSEABLE = "unparseable timestamp"
+
+# Epoch numbers as text: seconds (9-10 digits), milliseconds (12-13), microseconds (15-16) or
+# nanoseconds (18-19) for dates from 1973 to 2286; 8 and 14 digits are %Y%m%d(%H%M%S).
+EPOCH_TEXT = r"^([0-9]{9,10}|[0-9]{12,13}|[0-9]{15,16}|[0-9]{18,19})$"
 
 
 @ibis.udf.scalar.builtin(name="try_strptime")
 def _try_strptime(value: str, fmt: str) -> dt.Timestamp(timezone=None):  # type: ignore[valid-type]
     """DuckDB's TRY_STRPTIME: NULL instead of an error for text that does not parse."""
+
+
+@ibis.udf.scalar.builtin(name="make_timestamp")
+def _timestamp_from_micros(micros: int) -> dt.Timestamp(timezone=None):  # type: ignore[valid-type]
+    """DuckDB's MAKE_TIMESTAMP(BIGINT): microseconds since 1970-01-01 (Ibis has only s and ms)."""
 
 
 def detect_format(path: Path, declared: str = "auto") -> str:
@@ -279,40 +316,78 @@ def _require_columns(table, needed: dict[str, str], path: Path) -> None:
             raise DataError(f"{path}: column '{source}'{hint} not found; available: {available}")
 
 
-def parse_timestamp(col, fmt: str | None):
-    """Any timestamp-like column -> naive UTC timestamp; NULL where it cannot be parsed."""
+def _parsers(col, fmt: str | None) -> dict[str, Any]:
+    """Parsers for a timestamp column: `neutral` (the only one for typed columns or a given
+    timestamp_format), and for text without a format the `month_first` / `day_first` readings
+    of what the neutral ones leave unparsed (NULL where they fail)."""
     dtype = col.type()
     if dtype.is_timestamp():
         if dtype.timezone is not None:
             # DuckDB session is UTC, so dropping the zone after conversion keeps the UTC wall time.
-            return col.cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
-        return col
+            return {"neutral": col.cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())}
+        return {"neutral": col}
     if dtype.is_date():
-        return col.cast(dt.Timestamp())
-    if (dtype.is_integer() or dtype.is_floating()) and fmt is None:
-        return _epoch(col)
+        return {"neutral": col.cast(dt.Timestamp())}
+    if dtype.is_integer() and fmt is None:
+        # 8-digit integers are dates written as numbers (20150503), not 1970 epoch seconds.
+        yyyymmdd = _try_strptime(col.cast("string"), "%Y%m%d")
+        is_date = (col >= 10_000_000) & (col < 100_000_000)
+        return {"neutral": ibis.cases((is_date, yyyymmdd), else_=_epoch(col))}
+    if (dtype.is_floating() or dtype.is_decimal()) and fmt is None:
+        return {"neutral": _epoch(col)}
     text = col.cast("string").strip()
     if fmt is not None:
-        return _try_strptime(text, fmt)
+        return {"neutral": _try_strptime(text, fmt)}
     iso = text.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
-    # Exports often carry epoch seconds (10 digits) or milliseconds (13 digits) as text.
     epoch = ibis.cases(
-        (
-            text.re_search(r"^[0-9]{9,10}$") | text.re_search(r"^[0-9]{12,13}$"),
-            _epoch(text.try_cast("int64")),
-        ),
+        (text.re_search(EPOCH_TEXT), _epoch(text.try_cast("int64"))),
         else_=ibis.null(dt.Timestamp()),
     )
-    return ibis.coalesce(iso, epoch, *[_try_strptime(text, f) for f in COMMON_TIMESTAMP_FORMATS])
+    neutral = ibis.coalesce(
+        iso, epoch, *[_try_strptime(text, f) for f in NEUTRAL_TIMESTAMP_FORMATS]
+    )
+    return {
+        "neutral": neutral,
+        "month_first": ibis.coalesce(*[_try_strptime(text, f) for f in MONTH_FIRST_FORMATS]),
+        "day_first": ibis.coalesce(*[_try_strptime(text, f) for f in DAY_FIRST_FORMATS]),
+    }
+
+
+def parse_timestamp(col, fmt: str | None, day_first: bool = False):
+    """Any timestamp-like column -> naive UTC timestamp; NULL where it cannot be parsed."""
+    parsers = _parsers(col, fmt)
+    if "month_first" not in parsers:
+        return parsers["neutral"]
+    return ibis.coalesce(parsers["neutral"], parsers["day_first" if day_first else "month_first"])
 
 
 def _epoch(col):
-    """Epoch seconds, or milliseconds when the numbers are too large to be seconds."""
-    millis = ibis.cases(
-        (col.abs() > 100_000_000_000, col.cast("float64")),
-        else_=col.cast("float64") * 1000,
-    )
-    return millis.round().cast("int64").as_timestamp("ms").cast(dt.Timestamp())
+    """Epoch numbers; the unit follows from the size: seconds below 1e11 (years up to 5138),
+    then milliseconds, microseconds (GA4's event_timestamp) and nanoseconds."""
+    if col.type().is_integer():
+        col = col.try_cast("int64")  # int32 * 1_000_000 would overflow
+        size = col.abs()
+        micros = ibis.cases(
+            (size < 100_000_000_000, col * 1_000_000),
+            (size < 100_000_000_000_000, col * 1000),
+            (size < 100_000_000_000_000_000, col),
+            else_=col // 1000,
+        )
+    else:
+        value = col.cast("float64")
+        size = value.abs()
+        micros = ibis.cases(
+            (size < 1e11, value * 1e6),
+            (size < 1e14, value * 1e3),
+            (size < 1e17, value),
+            (size < 9.2e18, value / 1e3),
+            else_=ibis.null("float64"),
+        ).round()
+    return _timestamp_from_micros(micros.cast("int64"))
+
+
+def _in_range(ts):
+    return (ts >= EARLIEST_TIMESTAMP.to_pydatetime()) & (ts < LATEST_TIMESTAMP.to_pydatetime())
 
 
 def _check_dedupe_keys(dedupe, columns: list[str], path: Path) -> None:
@@ -377,8 +452,13 @@ def _external_table(con, cfg: EventsConfig):
         raise DataError(f"{conn}: cannot open table '{cfg.table}': {_first_line(exc)}") from None
 
 
-def canonical_events(source, cfg: EventsConfig, where: Path | str):
-    """Map to canonical columns and add a `_reason` column (NULL for good rows)."""
+def stage_events(source, cfg: EventsConfig, where: Path | str):
+    """Map to canonical columns, with the timestamp parsed every way it might need to be.
+
+    Besides `profile_id`, `event_type` and the other columns, the staged rows carry `_ts` (the
+    neutral parse), `_ts_month_first`/`_ts_day_first` (text columns without a format only),
+    `_ts_missing` and `_raw_timestamp` (the source text, kept for rows that may be quarantined).
+    `finish_events` then picks the day order and adds `_reason`."""
     cols = cfg.columns
     needed = {"profile_id": _mapped(cols, "profile_id"), "timestamp": _mapped(cols, "timestamp")}
     if cfg.event_type is None:
@@ -389,26 +469,36 @@ def canonical_events(source, cfg: EventsConfig, where: Path | str):
         )
     _require_columns(source, needed, Path(str(where)))
 
-    raw_pid = source[needed["profile_id"]]
-    pid = raw_pid.cast("string").strip()
+    pid = source[needed["profile_id"]].cast("string").strip()
     raw_ts = source[needed["timestamp"]]
-    ts = parse_timestamp(raw_ts, cfg.timestamp_format)
+    parsers = _parsers(raw_ts, cfg.timestamp_format)
     if cfg.event_type is None:
         event_type = source[needed["event_type"]].cast("string").strip()
     else:
         event_type = ibis.literal(cfg.event_type, type="string")
 
     # Only text timestamps can be blank; casting typed ones to text would cost a pass over every row.
-    ts_missing = (
-        raw_ts.isnull() | (raw_ts.strip() == "") if raw_ts.type().is_string() else raw_ts.isnull()
+    is_text = raw_ts.type().is_string()
+    ts_missing = raw_ts.isnull() | (raw_ts.strip() == "") if is_text else raw_ts.isnull()
+    neutral = parsers["neutral"]
+    suspect = (
+        pid.isnull()
+        | (pid == "")
+        | neutral.isnull()
+        | ~_in_range(neutral)
+        | event_type.isnull()
+        | (event_type == "")
     )
-    reason = ibis.cases(
-        (pid.isnull() | (pid == ""), "missing profile_id"),
-        (ts_missing, "missing timestamp"),
-        (ts.isnull(), "unparseable timestamp"),
-        (event_type.isnull() | (event_type == ""), "missing event_type"),
-        else_=ibis.null("string"),
-    )
+    raw_text = raw_ts if is_text else raw_ts.cast("string")
+    extra = []
+    if "month_first" in parsers:
+        unparsed = neutral.isnull() & ~ts_missing
+        for key in ("month_first", "day_first"):
+            extra.append(
+                ibis.cases((unparsed, parsers[key]), else_=ibis.null(dt.Timestamp())).name(
+                    f"_ts_{key}"
+                )
+            )
     used = set(needed.values())
     rest = [source[c] for c in source.columns if c not in used and c not in CANONICAL]
     clashes = [c for c in source.columns if c in CANONICAL and c not in used]
@@ -417,10 +507,63 @@ def canonical_events(source, cfg: EventsConfig, where: Path | str):
         rest += [source[c].name(f"source_{c}") for c in clashes]
     return source.select(
         pid.name("profile_id"),
-        ts.name("timestamp"),
         event_type.name("event_type"),
         *rest,
+        neutral.name("_ts"),
+        *extra,
+        ts_missing.name("_ts_missing"),
+        ibis.cases((suspect, raw_text), else_=ibis.null("string")).name("_raw_timestamp"),
+    )
+
+
+def day_order(staged) -> dict[str, Any] | None:
+    """How many unparsed values read month-first and day-first; the column takes the order that
+    reads more of them (month-first on a tie). None when the timestamp needs no choice."""
+    if "_ts_month_first" not in staged.columns:
+        return None
+    m, d = staged._ts_month_first, staged._ts_day_first
+    row = (
+        staged.aggregate(
+            month_first=m.count(),
+            day_first=d.count(),
+            both=(m.notnull() & d.notnull()).cast("int64").sum(),
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    counts = {k: int(v or 0) for k, v in row.items()}
+    counts["order"] = "day-first" if counts["day_first"] > counts["month_first"] else "month-first"
+    return counts
+
+
+_STAGING_COLUMNS = ("_ts", "_ts_month_first", "_ts_day_first", "_ts_missing")
+
+
+def finish_events(staged, order: dict[str, Any] | None):
+    """Canonical columns (profile_id, timestamp, event_type, others...) plus `_reason` (NULL for
+    good rows) and `_raw_timestamp`, from the staged rows and the chosen day order."""
+    ts = staged._ts
+    if order is not None:
+        chosen = staged._ts_day_first if order["order"] == "day-first" else staged._ts_month_first
+        ts = ibis.coalesce(ts, chosen)
+    pid, event_type = staged.profile_id, staged.event_type
+    reason = ibis.cases(
+        (pid.isnull() | (pid == ""), "missing profile_id"),
+        (staged._ts_missing, "missing timestamp"),
+        (ts.isnull(), UNPARSEABLE),
+        (~_in_range(ts), OUT_OF_RANGE),
+        (event_type.isnull() | (event_type == ""), "missing event_type"),
+        else_=ibis.null("string"),
+    )
+    internal = {"profile_id", "event_type", "_raw_timestamp", *_STAGING_COLUMNS}
+    rest = [c for c in staged.columns if c not in internal]
+    return staged.select(
+        pid,
+        ts.name("timestamp"),
+        event_type,
+        *rest,
         reason.name("_reason"),
+        staged._raw_timestamp,
     )
 
 
@@ -448,13 +591,13 @@ def _materialise(con, name: str, build, where, label: str, what: str = "events",
 
 
 def _stage(con, cfg: EventsConfig, where, tmpdir: Path):
-    """The mapped events with `_reason`, as a temp table."""
+    """The staged events as a temp table (see `stage_events`)."""
     if cfg.path is None:
-        build = lambda full_scan: canonical_events(_external_table(con, cfg), cfg, where)  # noqa: E731
+        build = lambda full_scan: stage_events(_external_table(con, cfg), cfg, where)  # noqa: E731
         return _materialise(con, "_staged_events", build, where, "table", retry=False)
 
     def build(full_scan: bool):
-        return canonical_events(_source_table(con, cfg, tmpdir, full_scan), cfg, where)
+        return stage_events(_source_table(con, cfg, tmpdir, full_scan), cfg, where)
 
     label = f"as {detect_format(cfg.path, cfg.format)}"
     return _materialise(con, "_staged_events", build, where, label)
@@ -472,22 +615,32 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
         config.duckdb.memory_limit, config.duckdb.threads, spill_directory()
     )
     where = cfg.path if cfg.path is not None else f"{cfg.connection}:{cfg.table}"
+    ts_column = _mapped(cfg.columns, "timestamp")
+    notices: list[str] = []
     with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
         staged = _stage(con, cfg, where, Path(tmp))
         rows_read = int(staged.count().to_pyarrow().as_py())
         if rows_read == 0:
             raise DataError(f"{where}: file has no rows")
+        order = day_order(staged)
+        if order is not None:
+            notices += _day_order_notices(staged, order, ts_column)
+        final = finish_events(staged, order)
 
-        bad = staged.filter(staged._reason.notnull())
+        bad = final.filter(final._reason.notnull())
         reasons = bad.group_by("_reason").aggregate(rows=bad.count()).to_pandas()
         quarantine_counts = {
-            str(r): int(n) for r, n in zip(reasons["_reason"], reasons["rows"], strict=True)
+            str(r): int(n)
+            for r, n in sorted(
+                zip(reasons["_reason"], reasons["rows"], strict=True), key=lambda x: -x[1]
+            )
         }
         rows_quarantined = int(sum(quarantine_counts.values()))
         quarantine_path = out_dir / "quarantine.csv"
         _write_quarantine(con, bad, quarantine_path)
+        _check_enough_rows(final, cfg, where, ts_column, rows_read, quarantine_counts)
 
-        good = staged.filter(staged._reason.isnull()).drop("_reason")
+        good = final.filter(final._reason.isnull()).drop("_reason", "_raw_timestamp")
         keys = cfg.dedupe
         _check_dedupe_keys(keys, good.columns, Path(str(where)))
         if keys == "none":
@@ -537,11 +690,86 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
         "last_event": _iso(summary["last_event"]),
         "columns": {name: str(schema[name]) for name in schema.names},
         "files": {"events": str(events_path), "quarantine": str(quarantine_path)},
+        "timestamp": _timestamp_report(cfg, ts_column, order),
+        "notices": notices,
     }
     if config.profiles is not None:
         quality["profiles_file"] = ingest_profiles(config, out_dir, con)
     (out_dir / "data_quality.json").write_text(json.dumps(quality, indent=2, default=str))
     return quality
+
+
+def _timestamp_report(cfg: EventsConfig, column: str, order: dict[str, Any] | None) -> dict:
+    if cfg.timestamp_format is not None:
+        return {"column": column, "format": cfg.timestamp_format}
+    report: dict[str, Any] = {"column": column, "format": "auto"}
+    if order is not None:
+        report.update(
+            day_order=order["order"],
+            values_read_month_first=order["month_first"],
+            values_read_day_first=order["day_first"],
+        )
+    return report
+
+
+def _day_order_notices(staged, order: dict[str, Any], column: str) -> list[str]:
+    """Say which way dates were read when that was a choice: day-first, or month-first for values
+    that all read both ways (01/02/2011) or with as many of each kind."""
+    m, d, both = order["month_first"], order["day_first"], order["both"]
+    if order["order"] == "day-first":
+        return [
+            f"{column}: dates read day-first (13/08/2011, 13.08.2011): {d:,} values parse "
+            f"that way, {m:,} month-first"
+        ]
+    if both == 0 or m > d:
+        return []
+    example = (
+        staged.filter(staged._ts_month_first.notnull() & staged._ts_day_first.notnull())
+        .select("_raw_timestamp")
+        .limit(1)
+        .to_pyarrow()
+        .to_pylist()
+    )
+    shown = f" such as {example[0]['_raw_timestamp']!r}" if example else ""
+    if m == both:
+        return [
+            f"{column}: {both:,} dates{shown} read month-first (MM/DD/YYYY), but every one of them "
+            "also reads day-first; if they are day-first, set events.timestamp_format "
+            "(e.g. '%d/%m/%Y %H:%M')"
+        ]
+    return [
+        f"{column}: mixed day orders: {m:,} values read month-first, {d:,} day-first "
+        f"({both:,}{shown} either way); read month-first, the others are quarantined; "
+        "set events.timestamp_format if that is wrong"
+    ]
+
+
+def _check_enough_rows(final, cfg, where, column: str, rows_read: int, reasons: dict) -> None:
+    """One line instead of a run on nothing: most timestamps unparseable, or every row quarantined."""
+    unparseable = reasons.get(UNPARSEABLE, 0)
+    if unparseable * 2 > rows_read:
+        example = (
+            final.filter(final._reason == UNPARSEABLE)
+            .select("_raw_timestamp")
+            .limit(1)
+            .to_pyarrow()
+            .to_pylist()
+        )
+        value = example[0]["_raw_timestamp"] if example else None
+        if cfg.timestamp_format is not None:
+            hint = f"check events.timestamp_format ({cfg.timestamp_format!r})"
+        else:
+            hint = "set events.timestamp_format to its pattern (e.g. '%d.%m.%Y %H:%M')"
+        raise DataError(
+            f"{where}: column '{column}': {unparseable:,} of {rows_read:,} timestamps do not parse "
+            f"(e.g. {value!r}); {hint}; the rows are in quarantine.csv"
+        )
+    if sum(reasons.values()) == rows_read:
+        listed = ", ".join(f"{r}: {n:,}" for r, n in reasons.items())
+        raise DataError(
+            f"{where}: no event rows left: {rows_read:,} read, all quarantined ({listed}); "
+            "see quarantine.csv"
+        )
 
 
 def _dedupe_by_key(good, keys: list[str]):
@@ -567,7 +795,9 @@ def _dedupe_by_key(good, keys: list[str]):
 
 
 def _write_quarantine(con, bad, path: Path) -> None:
-    renamed = bad.rename(reason="_reason")
+    """The quarantined rows as read: `timestamp` holds the source text (e.g. '13.08.2011 10:32')."""
+    renamed = bad.mutate(timestamp=bad._raw_timestamp).drop("_raw_timestamp")
+    renamed = renamed.rename(reason="_reason")
     cols = ["reason"] + [c for c in renamed.columns if c != "reason"]
     # Text everywhere so a mixed-type quarantine still writes; the rows are for people to read.
     renamed = renamed.select([renamed[c].cast("string").name(c) for c in cols])
