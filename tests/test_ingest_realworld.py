@@ -231,3 +231,51 @@ def test_every_row_quarantined_is_one_line(tmp_path):
     with pytest.raises(DataError, match=r"no event rows left: 2 read, all quarantined \(missing"):
         ingest(tmp_path, csv_events(tmp_path, rows))
     assert len(quarantine(tmp_path)) == 2  # written first, for the analyst to look at
+
+
+# 7. Lists and objects mapped to profile_id ---------------------------------------------------
+
+
+def test_identity_list_gives_the_primary_id_and_other_lists_are_refused(tmp_path):
+    lines = [
+        {"identityMap": {"ECID": [{"id": "e1", "primary": True}]}, "t": "2024-01-01", "k": "v"},
+        {
+            "identityMap": {"ECID": [{"id": "x", "primary": False}, {"id": "e2", "primary": True}]},
+            "t": "2024-01-02",
+            "k": "v",
+        },
+    ]
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    columns = {"profile_id": "identityMap.ECID", "timestamp": "t", "event_type": "k"}
+    q, ev = ingest(tmp_path, {"path": "e.jsonl", "columns": columns})
+    assert sorted(ev["profile_id"]) == ["e1", "e2"]
+
+    lines = [{"tags": ["a", "b"], "t": "2024-01-01", "k": "v"}]
+    (tmp_path / "e.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    columns = {"profile_id": "tags", "timestamp": "t", "event_type": "k"}
+    with pytest.raises(DataError) as err:
+        ingest(tmp_path, {"path": "e.jsonl", "columns": columns})
+    msg = str(err.value)
+    assert "\n" not in msg and "'tags'" in msg and "holds lists/objects" in msg
+
+
+# 8. Float profile ids ------------------------------------------------------------------------
+
+
+def test_integral_float_ids_match_a_profiles_file(tmp_path):
+    rows = ["12346.0,2024-01-01", ",2024-01-02", "12347.0,2024-01-03", "A12.5,2024-01-04"]
+    events = csv_events(tmp_path, rows)
+    pd.DataFrame({"p": [12346.0, 12347.0, None], "tier": ["gold", "silver", "x"]}).to_parquet(
+        tmp_path / "profiles.parquet"
+    )
+    profiles = {"path": "profiles.parquet", "columns": {"profile_id": "p"}}
+    q, ev = ingest(tmp_path, events, profiles=profiles)
+    assert sorted(ev["profile_id"]) == ["12346", "12347", "A12.5"]
+    prof = pd.read_parquet(tmp_path / "out" / "profiles.parquet")
+    assert sorted(prof["profile_id"]) == ["12346", "12347"]
+    pd.DataFrame({"p": ["007.0", "12346"], "tier": ["a", "b"]}).to_csv(
+        tmp_path / "crm.csv", index=False
+    )
+    q, ev = ingest(tmp_path, events, profiles={**profiles, "path": "crm.csv"})
+    prof = pd.read_parquet(tmp_path / "out" / "profiles.parquet")
+    assert sorted(prof["profile_id"]) == ["007", "12346"]  # zero padding kept

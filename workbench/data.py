@@ -82,6 +82,11 @@ def _timestamp_from_micros(micros: int) -> dt.Timestamp(timezone=None):  # type:
     """DuckDB's MAKE_TIMESTAMP(BIGINT): microseconds since 1970-01-01 (Ibis has only s and ms)."""
 
 
+@ibis.udf.scalar.builtin(name="json_extract_string")
+def _json_text(value: dt.JSON, path: str) -> str:  # type: ignore[valid-type]
+    """DuckDB's JSON ->> path: a JSON scalar as plain text ("abc" -> abc)."""
+
+
 def detect_format(path: Path, declared: str = "auto") -> str:
     if declared != "auto":
         return declared
@@ -390,6 +395,37 @@ def _in_range(ts):
     return (ts >= EARLIEST_TIMESTAMP.to_pydatetime()) & (ts < LATEST_TIMESTAMP.to_pydatetime())
 
 
+def _scalar_column(col, name: str, canonical: str, where: Path | str):
+    """A canonical column must hold one value per row. XDM's identity list (`identityMap.ECID`:
+    [{id, primary}, ...]) gives the id flagged primary, else the first; other lists/objects are an error."""
+    dtype = col.type()
+    if dtype.is_json():
+        return _json_text(col, "$")
+    if canonical == "profile_id" and dtype.is_array() and dtype.value_type.is_struct():
+        fields = dtype.value_type.names
+        if "id" in fields:
+            first = col[0]["id"]
+            if "primary" in fields and dtype.value_type["primary"].is_boolean():
+                return ibis.coalesce(col.filter(lambda e: e["primary"])[0]["id"], first)
+            return first
+    if dtype.is_array() or dtype.is_struct() or dtype.is_map():
+        raise DataError(
+            f"{where}: column '{name}' (mapped to {canonical}) holds lists/objects ({dtype}), "
+            f"not one value per row; map columns.{canonical} to a scalar field inside it"
+        )
+    return col
+
+
+def normalise_profile_id(col):
+    """Ids as text, trimmed; an integral float id ("12346.0", from a column with blanks that was
+    read as DOUBLE) becomes "12346", so events and profiles files agree."""
+    text = col.cast("string").strip()
+    return ibis.cases(
+        (text.contains(".") & text.endswith("0"), text.re_replace(r"^(-?[0-9]+)\.0+$", r"\1")),
+        else_=text,
+    )
+
+
 def _check_dedupe_keys(dedupe, columns: list[str], path: Path) -> None:
     missing = [k for k in dedupe if k not in columns] if isinstance(dedupe, list) else []
     if missing:
@@ -469,11 +505,16 @@ def stage_events(source, cfg: EventsConfig, where: Path | str):
         )
     _require_columns(source, needed, Path(str(where)))
 
-    pid = source[needed["profile_id"]].cast("string").strip()
-    raw_ts = source[needed["timestamp"]]
+    raw_pid = _scalar_column(
+        source[needed["profile_id"]], needed["profile_id"], "profile_id", where
+    )
+    pid = normalise_profile_id(raw_pid)
+    raw_ts = _scalar_column(source[needed["timestamp"]], needed["timestamp"], "timestamp", where)
     parsers = _parsers(raw_ts, cfg.timestamp_format)
     if cfg.event_type is None:
-        event_type = source[needed["event_type"]].cast("string").strip()
+        raw_type = source[needed["event_type"]]
+        event_type = _scalar_column(raw_type, needed["event_type"], "event_type", where)
+        event_type = event_type.cast("string").strip()
     else:
         event_type = ibis.literal(cfg.event_type, type="string")
 
@@ -835,9 +876,9 @@ def ingest_profiles(config: Config, out_dir: str | Path, con=None) -> dict[str, 
                 full_scan=full_scan,
             )
             _require_columns(source, {"profile_id": pid_col}, cfg.path)
-            pid = source[pid_col].cast("string").strip()
+            raw_pid = _scalar_column(source[pid_col], pid_col, "profile_id", cfg.path)
             others = [source[c] for c in source.columns if c != pid_col and c != "profile_id"]
-            return source.select(pid.name("profile_id"), *others)
+            return source.select(normalise_profile_id(raw_pid).name("profile_id"), *others)
 
         label = f"as {detect_format(cfg.path, cfg.format)}"
         table = _materialise(con, "_staged_profiles", build, cfg.path, label, "profiles")
