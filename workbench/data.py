@@ -27,39 +27,13 @@ if TYPE_CHECKING:
 CANONICAL = ("profile_id", "timestamp", "event_type")
 
 # Text timestamps without a timestamp_format: ISO-8601 (DuckDB's cast, offsets converted to UTC),
-# epoch numbers, then these strftime patterns. Neutral ones cannot be read two ways; month-first
-# and day-first ones can (01/02/2024), so a column is read with one day order only: day-first when
-# more of its values parse that way, month-first otherwise.
-NEUTRAL_TIMESTAMP_FORMATS = (
-    "%Y%m%d",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d %H:%M",
-    "%Y/%m/%d",
-    "%Y%m%d%H%M%S",
-)
-MONTH_FIRST_FORMATS = (
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %H:%M",
-    "%m/%d/%Y",
-    "%m/%d/%Y %I:%M:%S %p",
-    "%m/%d/%Y %I:%M %p",
-    "%m-%d-%Y %H:%M:%S",
-    "%m-%d-%Y %H:%M",
-    "%m-%d-%Y",
-)
-DAY_FIRST_FORMATS = (
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M",
-    "%d/%m/%Y",
-    "%d.%m.%Y %H:%M:%S",
-    "%d.%m.%Y %H:%M",
-    "%d.%m.%Y",
-    "%d-%m-%Y %H:%M:%S",
-    "%d-%m-%Y %H:%M",
-    "%d-%m-%Y",
-)
-COMMON_TIMESTAMP_FORMATS = NEUTRAL_TIMESTAMP_FORMATS + MONTH_FIRST_FORMATS + DAY_FIRST_FORMATS
-
+# epoch numbers, then date patterns by separator, each with no time, %H:%M, %H:%M:%S or 12-hour
+# %I:%M(:%S) %p, picked per value from its shape (a failed strptime costs as much as a match).
+# Neutral ones cannot be read two ways; month-first and day-first ones can (01/02/2024), so a
+# column is read with one day order only: day-first when more of its values parse that way.
+NEUTRAL_DATES = {"/": "%Y/%m/%d"}  # and yyyymmdd / yyyymmddHHMMSS digits
+MONTH_FIRST_DATES = {"/": "%m/%d/%Y", "-": "%m-%d-%Y"}
+DAY_FIRST_DATES = {"/": "%d/%m/%Y", ".": "%d.%m.%Y", "-": "%d-%m-%Y"}
 # Timestamps outside this span are quarantined ("timestamp out of range"): they are unit or
 # placeholder mistakes (year 47304, 0001-01-01, 9999-12-31), and pandas cannot hold most of them.
 EARLIEST_TIMESTAMP = pd.Timestamp("1900-01-01")
@@ -344,18 +318,42 @@ def _parsers(col, fmt: str | None) -> dict[str, Any]:
     if fmt is not None:
         return {"neutral": _try_strptime(text, fmt)}
     iso = text.try_cast(dt.Timestamp(timezone="UTC")).cast(dt.Timestamp())
-    epoch = ibis.cases(
-        (text.re_search(EPOCH_TEXT), _epoch(text.try_cast("int64"))),
+    colons = text.length() - text.replace(":", "").length()
+    upper = text.upper()
+    ampm = upper.endswith("AM") | upper.endswith("PM")
+    digits = text.re_search(r"^[0-9]+$")
+    neutral = ibis.cases(
+        (text.contains("-"), iso),  # every ISO-8601 date has one
+        (digits & text.re_search(EPOCH_TEXT), _epoch(text.try_cast("int64"))),
+        (digits & (text.length() == 8), _try_strptime(text, "%Y%m%d")),
+        (digits & (text.length() == 14), _try_strptime(text, "%Y%m%d%H%M%S")),
+        (text.re_search(r"^[0-9]{4}/"), _dated(text, "%Y/%m/%d", colons, ampm)),
         else_=ibis.null(dt.Timestamp()),
-    )
-    neutral = ibis.coalesce(
-        iso, epoch, *[_try_strptime(text, f) for f in NEUTRAL_TIMESTAMP_FORMATS]
     )
     return {
         "neutral": neutral,
-        "month_first": ibis.coalesce(*[_try_strptime(text, f) for f in MONTH_FIRST_FORMATS]),
-        "day_first": ibis.coalesce(*[_try_strptime(text, f) for f in DAY_FIRST_FORMATS]),
+        "month_first": _dates(text, MONTH_FIRST_DATES, colons, ampm),
+        "day_first": _dates(text, DAY_FIRST_DATES, colons, ampm),
     }
+
+
+def _dated(text, date: str, colons, ampm):
+    """strptime with the date pattern and the one time pattern the value's shape allows."""
+    return ibis.cases(
+        (ampm & (colons == 2), _try_strptime(text, f"{date} %I:%M:%S %p")),
+        (ampm & (colons == 1), _try_strptime(text, f"{date} %I:%M %p")),
+        (colons == 2, _try_strptime(text, f"{date} %H:%M:%S")),
+        (colons == 1, _try_strptime(text, f"{date} %H:%M")),
+        (colons == 0, _try_strptime(text, date)),
+        else_=ibis.null(dt.Timestamp()),
+    )
+
+
+def _dates(text, by_separator: dict[str, str], colons, ampm):
+    cases = [
+        (text.contains(sep), _dated(text, date, colons, ampm)) for sep, date in by_separator.items()
+    ]
+    return ibis.cases(*cases, else_=ibis.null(dt.Timestamp()))
 
 
 def parse_timestamp(col, fmt: str | None, day_first: bool = False):
