@@ -349,3 +349,96 @@ def test_sampling_before_aggregation_selects_what_filtering_after_would(tiny_con
         pd.testing.assert_series_equal(
             merged[code], merged[f"{code}_full"], check_names=False, check_dtype=False
         )
+
+
+# -------------------------------------------------- reference: one wide conditional aggregate
+def _wide_reference(events, config, cutoffs, plan):
+    """The snapshot features as the direct conditional aggregates over every event row (the
+    original single-aggregation formulation), to check the two-stage one against."""
+    from workbench.features import DAY, _event_codes, finish_frame, slug
+    from workbench.goals import (
+        conditions_expr,
+        cutoff_table,
+        eligibility_aggregates,
+        eligible_filter,
+        with_seconds,
+    )
+
+    ev = with_seconds(events)
+    cuts = cutoff_table(cutoffs)
+    joined = ev.join(cuts, ev._t < cuts.cutoff_s)
+    L = plan.lookback_days
+    age = joined.cutoff_s - joined._t
+    in_window = {w: age <= w * DAY for w in set(plan.windows) | {30, 90, L}}
+    kinds = [joined.event_type == t for t in plan.event_types]
+    kinds += [conditions_expr(joined, ce.conditions, ce.match) for ce in plan.custom_events]
+    aggs = {}
+    for (prefix, _, _), is_kind in zip(_event_codes(plan), kinds, strict=True):
+        for w in plan.windows:
+            aggs[f"{prefix}_count_{w}d"] = joined.count(where=is_kind & in_window[w])
+        aggs[f"{prefix}_days_since_last"] = age.min(where=is_kind) / DAY
+        aggs[f"{prefix}_days_since_first"] = age.max(where=is_kind) / DAY
+    for f in plan.numeric_fields:
+        value = joined[f].cast("float64")
+        for w in sorted({30, L}):
+            aggs[f"{slug(f)}_sum_{w}d"] = value.sum(where=in_window[w])
+            aggs[f"{slug(f)}_mean_{w}d"] = value.mean(where=in_window[w])
+    for f in plan.id_fields:
+        aggs[f"{slug(f)}_distinct_{L}d"] = joined[f].nunique(where=in_window[L])
+    aggs["events_count_30d"] = joined.count(where=in_window[30])
+    aggs[f"events_count_{L}d"] = joined.count(where=in_window[L])
+    aggs["_events_prev60d"] = joined.count(where=(age > 30 * DAY) & in_window[90])
+    aggs[f"active_days_{L}d"] = (joined._t // DAY).nunique(where=in_window[L])
+    aggs[RECENCY_FEATURE] = age.min() / DAY
+    aggs["days_since_first_event"] = age.max() / DAY
+    aggs.update(eligibility_aggregates(joined, config))
+    grouped = joined.group_by(["profile_id", "cutoff_s"]).aggregate(**aggs)
+    table = grouped.filter(eligible_filter(grouped))
+    table = table.mutate(
+        trend_30d_vs_prev60d=(table.events_count_30d + 1) / (table._events_prev60d / 2.0 + 1)
+    )
+    cols = ["profile_id", "cutoff_s"] + [s.code for s in plan.specs]
+    return finish_frame(table.select(cols).to_pandas(), plan, with_label=False)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {
+            "eligibility": {
+                "active_within_days": 45,
+                "conditions": [{"field": "event_type", "op": "in", "value": ["cart", "purchase"]}],
+            },
+            "custom_events": [
+                {"name": "Big order", "conditions": [{"field": "amount", "op": ">=", "value": 50}]},
+                {
+                    "name": "Cheap or cart",
+                    "match": "any",
+                    "conditions": [
+                        {"field": "amount", "op": "<", "value": 10},
+                        {"field": "event_type", "value": "cart"},
+                    ],
+                },
+            ],
+        },
+        {"eligibility": {"active_within_days": None}, "features": {"lookback_days": 60}},
+    ],
+    ids=["defaults", "custom-events-and-eligibility", "no-activity-rule"],
+)
+def test_two_stage_aggregation_equals_the_direct_aggregates(tiny_config, tmp_path, extra):
+    from workbench.config import config_from_dict
+
+    raw = tiny_config.to_yaml_dict()
+    for key, value in extra.items():
+        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
+    config = config_from_dict(raw)
+    rng = np.random.default_rng(21)
+    events = _random_events(rng, n_profiles=300, n_events=6000)
+    cutoffs = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01"), pd.Timestamp("2024-05-20")]
+    snap, plan, ev = snapshot(config, tmp_path, cutoffs=cutoffs, events_csv=events)
+    assert plan.custom_events or "custom" not in extra
+    got = snap.reset_index().drop(columns="label")
+    want = _wide_reference(ev, config, cutoffs, plan)
+    assert len(got) > 100 and got["profile_id"].nunique() > 50
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=0)

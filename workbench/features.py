@@ -22,7 +22,6 @@ from workbench.goals import (
     DAY,
     conditions_expr,
     cutoff_table,
-    eligibility_aggregates,
     eligible_filter,
     goal_hits,
     label_from_hits,
@@ -410,38 +409,91 @@ def _specs(plan: FeaturePlan) -> list[FeatureSpec]:
     return unique
 
 
-def _event_aggregates(joined, plan: FeaturePlan, config: Config) -> dict[str, Any]:
-    """Every event feature as a conditional aggregate over events strictly before the cutoff."""
+def _aggregate_features(joined, plan: FeaturePlan, config: Config):
+    """Every event feature and eligibility count per (profile_id, cutoff_s), from `joined`
+    (events strictly before each cutoff, one row per event and cutoff).
+
+    Two aggregations instead of one wide one, because ~80 conditional aggregates over every
+    event row were most of the snapshot time:
+
+    - per (profile, cutoff, event type, custom-event and eligibility flags): a handful of
+      window counts, sums and ages; then per (profile, cutoff) each feature is a conditional
+      aggregate over those few rows (a profile has a few types, not thousands of events);
+    - distinct counts (ids, active days), which do not add up across types, in their own
+      aggregation over the lookback's rows.
+
+    The values are those of the direct conditional aggregates (counts and ages exactly; means
+    as sum / count).
+    """
     L = plan.lookback_days
+    elig = config.eligibility
+    windows = sorted(set(plan.windows) | {30, 90, L})
+    codes = _event_codes(plan)
     age = joined.cutoff_s - joined._t  # seconds before the cutoff, always > 0 here
-    in_window = {w: age <= w * DAY for w in set(plan.windows) | {30, 90, L}}
-    aggs: dict[str, Any] = {}
-    kinds = []
-    for t in plan.event_types:
-        kinds.append(joined.event_type == t)
-    for i, ce in enumerate(plan.custom_events):
-        kinds.append(
-            conditions_expr(joined, ce.conditions, ce.match, f"custom_events[{i}].conditions")
+    keyed = {
+        "_et": joined.event_type.isin(plan.event_types).ifelse(
+            joined.event_type, ibis.null().cast("string")
         )
-    for (prefix, _, _), is_kind in zip(_event_codes(plan), kinds, strict=True):
-        for w in plan.windows:
-            aggs[f"{prefix}_count_{w}d"] = joined.count(where=is_kind & in_window[w])
-        aggs[f"{prefix}_days_since_last"] = age.min(where=is_kind) / DAY
-        aggs[f"{prefix}_days_since_first"] = age.max(where=is_kind) / DAY
-    for f in plan.numeric_fields:
-        value = joined[f].cast("float64")
+    }
+    for i, ce in enumerate(plan.custom_events):
+        keyed[f"_ce{i}"] = conditions_expr(
+            joined, ce.conditions, ce.match, f"custom_events[{i}].conditions"
+        )
+    if elig.conditions:
+        keyed["_elig"] = conditions_expr(joined, elig.conditions, "all", "eligibility.conditions")
+    rows = joined.mutate(_age=age, **keyed)
+
+    per_kind: dict[str, Any] = {f"_n{w}": rows.count(where=rows._age <= w * DAY) for w in windows}
+    per_kind["_n"] = rows.count()
+    per_kind["_prev60"] = rows.count(where=(rows._age > 30 * DAY) & (rows._age <= 90 * DAY))
+    per_kind["_last"] = rows._age.min()
+    per_kind["_first"] = rows._age.max()
+    if elig.active_within_days:
+        per_kind["_recent"] = rows.count(where=rows._age <= elig.active_within_days * DAY)
+    for j, f in enumerate(plan.numeric_fields):
+        value = rows[f].cast("float64")
         for w in sorted({30, L}):
-            aggs[f"{slug(f)}_sum_{w}d"] = value.sum(where=in_window[w])
-            aggs[f"{slug(f)}_mean_{w}d"] = value.mean(where=in_window[w])
-    for f in plan.id_fields:
-        aggs[f"{slug(f)}_distinct_{L}d"] = joined[f].nunique(where=in_window[L])
-    aggs["events_count_30d"] = joined.count(where=in_window[30])
-    aggs[f"events_count_{L}d"] = joined.count(where=in_window[L])
-    aggs["_events_prev60d"] = joined.count(where=(age > 30 * DAY) & in_window[90])
-    aggs[f"active_days_{L}d"] = (joined._t // DAY).nunique(where=in_window[L])
-    aggs[RECENCY_FEATURE] = age.min() / DAY
-    aggs["days_since_first_event"] = age.max() / DAY
-    return aggs
+            per_kind[f"_s{j}_{w}"] = value.sum(where=rows._age <= w * DAY)
+            per_kind[f"_k{j}_{w}"] = value.count(where=rows._age <= w * DAY)
+    kinds = rows.group_by(["profile_id", "cutoff_s", *keyed]).aggregate(**per_kind)
+
+    k = kinds
+    is_kind = [k._et == t for t in plan.event_types]
+    is_kind += [k[f"_ce{i}"] for i in range(len(plan.custom_events))]
+    aggs: dict[str, Any] = {}
+    for (prefix, _, _), match in zip(codes, is_kind, strict=True):
+        for w in plan.windows:
+            aggs[f"{prefix}_count_{w}d"] = k[f"_n{w}"].sum(where=match).fill_null(0)
+        aggs[f"{prefix}_days_since_last"] = k._last.min(where=match) / DAY
+        aggs[f"{prefix}_days_since_first"] = k._first.max(where=match) / DAY
+    for j, f in enumerate(plan.numeric_fields):
+        for w in sorted({30, L}):
+            total, count = k[f"_s{j}_{w}"].sum(), k[f"_k{j}_{w}"].sum()
+            aggs[f"{slug(f)}_sum_{w}d"] = total
+            aggs[f"{slug(f)}_mean_{w}d"] = (count > 0).ifelse(
+                total / count.cast("float64"), ibis.null().cast("float64")
+            )
+    aggs["events_count_30d"] = k._n30.sum()
+    aggs[f"events_count_{L}d"] = k[f"_n{L}"].sum()
+    aggs["_events_prev60d"] = k._prev60.sum()
+    aggs[RECENCY_FEATURE] = k._last.min() / DAY
+    aggs["days_since_first_event"] = k._first.max() / DAY
+    if elig.active_within_days:
+        aggs["_recent_events"] = k._recent.sum()
+    if elig.conditions:
+        counted = k._recent if elig.active_within_days else k._n
+        aggs["_eligible_events"] = counted.sum(where=k._elig).fill_null(0)
+    features = kinds.group_by(["profile_id", "cutoff_s"]).aggregate(**aggs)
+
+    recent = rows.filter(rows._age <= L * DAY)
+    distinct = {f"{slug(f)}_distinct_{L}d": recent[f].nunique() for f in plan.id_fields}
+    distinct[f"active_days_{L}d"] = (recent._t // DAY).nunique()
+    counts = recent.group_by(["profile_id", "cutoff_s"]).aggregate(**distinct)
+    both = features.left_join(counts, ["profile_id", "cutoff_s"])
+    return both.select(
+        *[both[c] for c in features.columns],
+        **{c: both[c].fill_null(0) for c in distinct},
+    )
 
 
 def snapshot_expr(
@@ -464,9 +516,7 @@ def snapshot_expr(
     joined = ev.join(cuts, ev._t < cuts.cutoff_s)
     if keep is not None:
         joined = joined.filter(keep(joined))
-    aggs = _event_aggregates(joined, plan, config)
-    aggs.update(eligibility_aggregates(joined, config))
-    grouped = joined.group_by(["profile_id", "cutoff_s"]).aggregate(**aggs)
+    grouped = _aggregate_features(joined, plan, config)
     table = grouped.filter(eligible_filter(grouped))
     table = table.mutate(
         trend_30d_vs_prev60d=(table.events_count_30d + 1) / (table._events_prev60d / 2.0 + 1)
