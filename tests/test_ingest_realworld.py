@@ -279,3 +279,13 @@ def test_integral_float_ids_match_a_profiles_file(tmp_path):
     q, ev = ingest(tmp_path, events, profiles={**profiles, "path": "crm.csv"})
     prof = pd.read_parquet(tmp_path / "out" / "profiles.parquet")
     assert sorted(prof["profile_id"]) == ["007", "12346"]  # zero padding kept
+
+
+def test_validate_prints_the_ingest_notices(tmp_path, capsys):
+    from workbench.cli import main
+
+    rows = ["a,01/02/2011 10:00", "b,03/04/2011 11:00", "c,12/11/2011 12:00"]
+    events = csv_events(tmp_path, rows)
+    path = write_config(tmp_path, {"events": events, "goal": GOAL})
+    assert main(["validate", str(path), "--out", str(tmp_path / "o")]) in (0, 3)
+    assert "notice: t: " in capsys.readouterr().out

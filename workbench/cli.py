@@ -44,6 +44,8 @@ def cmd_validate(args) -> int:
     )
     for reason, n in quality["quarantine_reasons"].items():
         print(f"  quarantined: {reason}: {n:,}")
+    for notice in quality.get("notices") or []:
+        print(f"  notice: {notice}")
     print(
         f"  profiles {quality['profiles']:,}; events {quality['first_event']} .. {quality['last_event']}"
     )
