@@ -137,3 +137,15 @@ def test_days_since_labels_use_the_singular(plural, one):
     from workbench.features import singular
 
     assert singular(plural) == one
+
+
+@pytest.mark.parametrize(
+    "one, many",
+    [("view", "views"), ("purchases", "purchases"), ("search", "searches"),
+     ("add to cart", "add to cart events"), ("page view", "page views"), ("inquiry", "inquiries"),
+     ("Big order", "Big orders"), ("day", "days")],
+)  # fmt: skip
+def test_count_labels_use_the_plural(one, many):
+    from workbench.features import plural
+
+    assert plural(one) == many

@@ -54,7 +54,7 @@ def test_hand_computed_features_and_labels(tiny_config, tmp_path):
     assert b["amount_sum_90d"] == 0 and np.isnan(b["amount_mean_90d"])
     assert b["days_since_first_event"] == pytest.approx(91)
     labels = {s.code: s.label for s in plan.specs}
-    assert labels["purchase_count_30d"] == "Purchase in the last 30 days"
+    assert labels["purchase_count_30d"] == "Purchases in the last 30 days"
     assert labels[RECENCY_FEATURE] == "Days since last event"
 
 

@@ -135,6 +135,23 @@ def humanize(name: str) -> str:
     return " ".join(_GLUED_WORDS.get(w, w) for w in text.split(" "))
 
 
+def plural(phrase: str) -> str:
+    """`view` -> `views`, `search` -> `searches`, `purchases` stays; a phrase that is not a
+    noun (`add to cart`) counts `add to cart events`."""
+    head, _, last = phrase.rpartition(" ")
+    if set(phrase.split(" ")) & {"to", "from", "of", "on", "in"}:
+        return f"{phrase} events"
+    if last.endswith("s") or not last.isalpha():
+        return phrase
+    if last.endswith(("ch", "sh", "x", "z")):
+        last += "es"
+    elif last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
+        last = last[:-1] + "ies"
+    else:
+        last += "s"
+    return f"{head} {last}".strip()
+
+
 def singular(phrase: str) -> str:
     """`purchases` -> `purchase`, `page views` -> `page view` (for "days since last ...")."""
     head, _, last = phrase.rpartition(" ")
@@ -291,7 +308,8 @@ def _specs(plan: FeaturePlan) -> list[FeatureSpec]:
     L = plan.lookback_days
     specs: list[FeatureSpec] = []
     for prefix, name, family in _event_codes(plan):
-        cap = name[:1].upper() + name[1:]
+        many = plural(name)
+        cap = many[:1].upper() + many[1:]
         for w in plan.windows:
             specs.append(
                 FeatureSpec(
