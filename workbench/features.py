@@ -18,6 +18,7 @@ import ibis
 import pandas as pd
 
 from workbench.data import is_personal_data
+from workbench.errors import ConfigError
 from workbench.goals import (
     DAY,
     conditions_expr,
@@ -187,6 +188,14 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
     excluded = set(config.features.exclude)
     identifiers = set(config.features.identifiers)
     quantities = set(config.features.quantities)
+    columns = set(events.columns) | (set(profiles.columns) if profiles is not None else set())
+    for key, listed in (("features.identifiers", identifiers), ("features.quantities", quantities)):
+        unknown = sorted(listed - columns)
+        if unknown:
+            available = ", ".join(sorted(c for c in columns if not c.startswith("_")))
+            raise ConfigError(
+                f"{config.where()}: {key}: unknown column(s) {unknown}; available: {available}"
+            )
     notices: list[str] = []
     canonical = {"profile_id", "timestamp", "event_type"}
     dedupe_keys = set(config.events.dedupe) if isinstance(config.events.dedupe, list) else set()
@@ -255,12 +264,18 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
         notices=notices,
     )
     if profiles is not None:
-        _plan_profile_features(plan, profiles, excluded)
+        _plan_profile_features(plan, profiles, excluded, identifiers, quantities)
     plan.specs = _specs(plan)
     return plan
 
 
-def _plan_profile_features(plan: FeaturePlan, profiles, excluded: set[str]) -> None:
+def _plan_profile_features(
+    plan: FeaturePlan,
+    profiles,
+    excluded: set[str],
+    identifiers: set[str] = frozenset(),  # type: ignore[assignment]
+    quantities: set[str] = frozenset(),  # type: ignore[assignment]
+) -> None:
     schema = profiles.schema()
     for name in schema.names:
         if name == "profile_id" or name in excluded:
@@ -271,11 +286,15 @@ def _plan_profile_features(plan: FeaturePlan, profiles, excluded: set[str]) -> N
             )
             continue
         dtype = schema[name]
+        # a zip prefix or store number is a label even when stored as a number
+        id_like = dtype.is_numeric() and (
+            name in identifiers or (looks_like_identifier(name) and name not in quantities)
+        )
         if dtype.is_timestamp() or dtype.is_date():
             plan.profile_dates.append(name)
-        elif dtype.is_boolean() or dtype.is_numeric():
+        elif (dtype.is_boolean() or dtype.is_numeric()) and not id_like:
             plan.profile_numeric.append(name)
-        elif dtype.is_string():
+        elif dtype.is_string() or id_like:
             levels = (
                 profiles.group_by(name)
                 .aggregate(n=profiles.count())

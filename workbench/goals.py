@@ -117,16 +117,6 @@ def check_fields(config: Config, columns: list[str]) -> None:
     groups += [
         (f"custom_events[{i}].conditions", c.conditions) for i, c in enumerate(config.custom_events)
     ]
-    for key, listed in (
-        ("features.identifiers", config.features.identifiers),
-        ("features.quantities", config.features.quantities),
-    ):
-        for name in listed:
-            if name not in known:
-                available = ", ".join(sorted(c for c in columns if not c.startswith("_")))
-                raise ConfigError(
-                    f"{config.where()}: {key}: unknown column '{name}'; available fields: {available}"
-                )
     for key, conds in groups:
         for i, cond in enumerate(conds):
             if cond.field not in known:
