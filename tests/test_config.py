@@ -118,3 +118,20 @@ def test_a_typo_is_reported_with_the_key_it_probably_meant(body, expected):
 
     with pytest.raises(ConfigError, match=expected):
         config_from_dict(body)
+
+
+def test_run_folder_config_names_the_file_the_analyst_edits(tmp_path):
+    from workbench.config import dump_config
+    from workbench.pipeline import run_config
+
+    original = write_config(
+        tmp_path,
+        {"events": {"path": "e.csv"}, "goal": GOAL},
+        name="my.yaml",
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    dump_config(load_config(original), run / "config.yaml")
+    config = run_config(run)
+    assert config.where() == str(original)
+    assert config.events.path == tmp_path / "e.csv"  # the copy still loads on its own

@@ -440,8 +440,25 @@ def load_config(path: str | Path, overrides: dict[str, Any] | list[str] | None =
     return config_from_dict(raw, base_dir=path.parent.resolve(), source=path)
 
 
+SOURCE_COMMENT = "# source: "
+
+
 def dump_config(cfg: Config, path: str | Path) -> Path:
-    """Write the config as used (absolute paths) next to a run."""
+    """Write the config as used (absolute paths) next to a run; a first-line comment names the
+    file it came from, so later errors point the analyst at the file to edit."""
     path = Path(path)
-    path.write_text(yaml.safe_dump(cfg.to_yaml_dict(), sort_keys=False, allow_unicode=True))
+    text = yaml.safe_dump(cfg.to_yaml_dict(), sort_keys=False, allow_unicode=True)
+    if cfg.source is not None:
+        text = f"{SOURCE_COMMENT}{cfg.source}\n{text}"
+    path.write_text(text)
     return path
+
+
+def source_of(path: str | Path) -> Path | None:
+    """The original config file a run's config.yaml was written from (see `dump_config`)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline().rstrip("\n")
+    except OSError:
+        return None
+    return Path(first[len(SOURCE_COMMENT) :]) if first.startswith(SOURCE_COMMENT) else None

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.config import Config, load_config
+from workbench.config import Config, load_config, source_of
 from workbench.data import ingest_events
 from workbench.engine import connect, events_table, profiles_table
 from workbench.errors import DataError, NotReadyError
@@ -38,7 +38,10 @@ def run_config(run_dir: str | Path) -> Config:
     path = Path(run_dir) / "config.yaml"
     if not path.exists():
         raise DataError(f"{path}: no config.yaml in the run folder")
-    return load_config(path)
+    config = load_config(path)
+    # errors found later (an unknown goal field) name the file the analyst edits, not this copy
+    config.source = source_of(path) or path
+    return config
 
 
 def read_json(run_dir: str | Path, name: str) -> dict[str, Any]:
