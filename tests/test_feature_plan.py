@@ -166,3 +166,14 @@ def test_count_labels_use_the_plural(one, many):
     from workbench.features import plural
 
     assert plural(one) == many
+
+
+def test_check_fields_names_the_file_for_a_type_mismatch(tmp_path):
+    from workbench.config import Condition
+    from workbench.goals import check_fields
+
+    _, ev, cfg = _plan(tmp_path)
+    text = ev.mutate(price_text=ev.price.cast("string"))
+    cfg.goal.conditions = [Condition(field="price_text", op=">", value=3)]
+    with pytest.raises(ConfigError, match=r"config.yaml: goal.conditions\[0\]: field 'price_text'"):
+        check_fields(cfg, text.columns, text)

@@ -63,7 +63,7 @@ def cmd_validate(args) -> int:
         )
         if "warning" in match:
             print(f"  warning: {match['warning']}")
-    check_fields(config, events.columns)
+    check_fields(config, events.columns, events)
     as_of = resolve_as_of(config, args.as_of, quality["first_event"], quality["last_event"])
     plan = plan_cutoffs(config, as_of, quality["first_event"])
     print(f"goal: {describe_goal(config)}")
@@ -104,7 +104,7 @@ def cmd_snapshot(args) -> int:
         con = connect(config)
         events = events_table(con, Path(tmp) / "events.parquet")
         profiles = profiles_table(con, Path(tmp) / "profiles.parquet") if config.profiles else None
-        check_fields(config, events.columns)
+        check_fields(config, events.columns, events)
         cutoff = to_day(args.at)
         if cutoff <= to_day(quality["first_event"]):
             raise DataError(

@@ -107,8 +107,9 @@ def conditions_expr(
     return ibis.and_(*parts) if match == "all" else ibis.or_(*parts)
 
 
-def check_fields(config: Config, columns: list[str]) -> None:
-    """Fail early, naming the key, when the goal, eligibility or custom events use an unknown field."""
+def check_fields(config: Config, columns: list[str], table=None) -> None:
+    """Fail early, naming the file and key, when the goal, eligibility or custom events use an
+    unknown field or (given the events `table`) a value that does not fit the field's type."""
     known = set(columns)
     groups = [
         ("goal.conditions", config.goal.conditions),
@@ -124,6 +125,11 @@ def check_fields(config: Config, columns: list[str]) -> None:
                 raise ConfigError(
                     f"{config.where()}: {key}[{i}].field: unknown field '{cond.field}'; available fields: {available}"
                 )
+            if table is not None:
+                try:
+                    condition_expr(table, cond, f"{key}[{i}]")
+                except ConfigError as exc:
+                    raise ConfigError(f"{config.where()}: {exc}") from None
 
 
 def describe_goal(config: Config) -> str:

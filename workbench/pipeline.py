@@ -103,7 +103,7 @@ def define_goal(run_dir: str | Path, as_of: str | None = None, progress=None) ->
     con = connect(config)
     events = events_table(con, run_dir / "events.parquet")
     profiles = profiles_table(con, run_dir / "profiles.parquet") if config.profiles else None
-    check_fields(config, events.columns)
+    check_fields(config, events.columns, events)
     as_of_day = resolve_as_of(config, as_of or None, quality["first_event"], quality["last_event"])
     plan = plan_cutoffs(config, as_of_day, quality["first_event"])
 

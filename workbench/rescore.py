@@ -47,7 +47,7 @@ def score_with_saved_model(
     con = connect(config)
     events = events_table(con, work / "events.parquet")
     profiles = profiles_table(con, work / "profiles.parquet") if config.profiles else None
-    check_fields(config, events.columns)
+    check_fields(config, events.columns, events)
     day = resolve_as_of(config, as_of, quality["first_event"], quality["last_event"])
     plan = plan_features(events, config, profiles, before=day)
     wanted = [s.code for s in fitted.feature_specs_]

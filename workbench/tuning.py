@@ -155,7 +155,7 @@ def evaluate_goal(
         base, outcome, match, event_type, field, op, value, window_days, active_within_days
     )
     events, first, last = _events(run_dir, config)
-    goals.check_fields(config, list(events.columns))
+    goals.check_fields(config, list(events.columns), events)
     as_of = goals.resolve_as_of(config, None, first, last)
     try:
         plan = goals.plan_cutoffs(config, as_of, first)
