@@ -58,6 +58,7 @@ def _notebook(path: Path, *sources: str) -> None:
 
 @pytest.fixture
 def config(tmp_path):
+    (tmp_path / "events.csv").write_text("profile_id,timestamp,event_type\n")
     path = tmp_path / "config.yaml"
     path.write_text(
         "name: fake\n"
@@ -237,3 +238,16 @@ def test_wheel_carries_the_notebooks(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         for src in sources:
             assert zf.read(f"workbench/notebooks/{src.name}") == src.read_bytes()
+
+
+def test_missing_events_file_fails_before_a_run_folder_is_made(tmp_path):
+    import yaml
+
+    from workbench.errors import DataError
+
+    cfg = tmp_path / "my.yaml"
+    goal = {"conditions": [{"field": "event_type", "value": "purchase"}], "window_days": 30}
+    cfg.write_text(yaml.safe_dump({"events": {"path": "nope.csv"}, "goal": goal}))
+    with pytest.raises(DataError, match=r"my.yaml: events.path: .*nope.csv: file not found"):
+        run_notebooks(cfg, out=tmp_path / "runs", progress=None)
+    assert not (tmp_path / "runs").exists()

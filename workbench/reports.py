@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.config import dump_config, load_config
-from workbench.errors import WorkbenchError
+from workbench.errors import DataError, WorkbenchError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -214,6 +214,12 @@ def run_notebooks(
 
     say = progress or (lambda _msg: None)
     cfg = load_config(config_path, overrides)
+    for what, path in (
+        ("events", cfg.events.path),
+        ("profiles", cfg.profiles.path if cfg.profiles else None),
+    ):
+        if path is not None and not Path(path).exists():  # fail before a run folder is made
+            raise DataError(f"{cfg.where()}: {what}.path: {path}: file not found")
     notebooks = find_notebooks(notebooks_dir)
     run_dir = new_run_dir(Path(out) if out is not None else cfg.output_dir)
     dump_config(cfg, run_dir / "config.yaml")
