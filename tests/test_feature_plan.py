@@ -29,7 +29,8 @@ def test_identifier_names(name):
 @pytest.mark.parametrize(
     "name",
     ["price", "quantity", "amount_paid", "payment_value", "number_of_items", "valid",
-     "android_version", "payment_installments", "revenue", "page_views"],
+     "android_version", "payment_installments", "revenue", "page_views", "buy_num",
+     "visitNumber", "hits.hitNumber", "session_number"],
 )  # fmt: skip
 def test_quantity_names(name):
     assert not looks_like_identifier(name)
@@ -40,7 +41,9 @@ def test_time_names(name):
     assert looks_like_time(name)
 
 
-@pytest.mark.parametrize("name", ["watch_time", "session_duration", "update_count", "days"])
+@pytest.mark.parametrize(
+    "name", ["watch_time", "session_duration", "update_count", "days", "spend_to_date"]
+)
 def test_not_time_names(name):
     assert not looks_like_time(name)
 
@@ -122,6 +125,25 @@ def test_numeric_profile_ids_become_categories(tmp_path):
     assert plan.profile_categorical["customer_zip_code_prefix"][:2] == ["1000", "1001"]
 
 
+def test_numeric_profile_ids_with_gaps_keep_their_levels(tmp_path):
+    """An int id with nulls comes back from the engine as float in pandas; the levels must be
+    the text the snapshot's cast gives, or every value would become 'other'."""
+    import ibis
+
+    from workbench.features import build_snapshots
+
+    _, ev, cfg = _plan(tmp_path)
+    ids = pd.Series([1000 + i % 3 if i % 5 else None for i in range(60)], dtype="Int64")
+    profiles = ibis.memtable(
+        pd.DataFrame({"profile_id": [str(i) for i in range(60)], "store_id": ids})
+    )
+    plan = plan_features(ev, cfg, profiles)
+    assert plan.profile_categorical["store_id"] == ["1000", "1001", "1002"]
+    snap, _ = build_snapshots(ev, cfg, [pd.Timestamp("2024-03-15")], plan, profiles)
+    values = set(snap["profile_store_id"].dropna().astype(str))
+    assert values and values <= {"1000", "1001", "1002"}
+
+
 def test_ordering_a_text_column_against_a_number_is_refused(tmp_path):
     from workbench.config import Condition
 
@@ -148,7 +170,8 @@ def test_event_names_read_as_words(raw, label):
 @pytest.mark.parametrize(
     "plural, one",
     [("purchases", "purchase"), ("page views", "page view"), ("add to cart", "add to cart"),
-     ("inquiries", "inquiry"), ("status", "status"), ("address", "address")],
+     ("inquiries", "inquiry"), ("status", "status"), ("address", "address"),
+     ("searches", "search"), ("news", "news"), ("page_views", "page_view")],
 )  # fmt: skip
 def test_days_since_labels_use_the_singular(plural, one):
     from workbench.features import singular

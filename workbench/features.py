@@ -64,8 +64,14 @@ IDENTIFIER_WORDS = {
     "id", "ids", "uuid", "guid", "sku", "key", "code", "zip", "zipcode", "postcode", "postal",
     "prefix", "ean", "upc", "isbn", "gtin",
 }  # fmt: skip
-# "order_number", "invoice_no": an entity followed by a number word names an identifier too.
+# "order_number", "invoice_no": an entity followed by a number word names an identifier too
+# ("visit_number", "buy_num" are counts, so only these entities qualify).
 NUMBER_WORDS = {"number", "no", "nr", "num"}
+NUMBERED_ENTITIES = {
+    "order", "invoice", "transaction", "account", "customer", "member", "product", "item",
+    "ticket", "receipt", "contract", "policy", "serial", "part", "article", "card", "store",
+    "shop", "loyalty", "reference", "ref", "tracking", "batch", "lot",
+}  # fmt: skip
 # Whole-word entity names glued to "id" as real exports write them: `itemid`, `visitorid`.
 _GLUED_ID = re.compile(
     r"(item|visitor|user|customer|client|session|transaction|order|product|invoice|account|"
@@ -97,7 +103,7 @@ def looks_like_identifier(column: str) -> bool:
     last = words[-1]
     return (
         last in IDENTIFIER_WORDS
-        or (last in NUMBER_WORDS and len(words) > 1)
+        or (last in NUMBER_WORDS and len(words) > 1 and words[-2] in NUMBERED_ENTITIES)
         or bool(_GLUED_ID.search(last))
     )
 
@@ -106,6 +112,8 @@ def looks_like_time(column: str) -> bool:
     """`event_timestamp`, `created_at`, `orderDate`: a point in time stored as a number; its
     sum or mean drifts with the calendar, so it is never a quantity feature."""
     words = [w for w in re.split(r"[^0-9a-z]+", _snake(column)) if w]
+    if len(words) >= 2 and words[-2] == "to":  # spend_to_date is an amount
+        return False
     return bool(words) and (words[-1] in _TIME_WORDS or words[0] in {"timestamp", "epoch"})
 
 
@@ -156,8 +164,12 @@ def plural(phrase: str) -> str:
 def singular(phrase: str) -> str:
     """`purchases` -> `purchase`, `page views` -> `page view` (for "days since last ...")."""
     head, _, last = phrase.rpartition(" ")
-    if last.endswith("ies") and len(last) > 4:
+    if last in {"news", "series", "species", "status", "analytics", "sales"}:
+        pass
+    elif last.endswith("ies") and len(last) > 4:
         last = last[:-3] + "y"
+    elif last.endswith(("ches", "shes", "sses", "xes", "zes")):
+        last = last[:-2]
     elif last.endswith("s") and not last.endswith(("ss", "us", "is")) and len(last) > 3:
         last = last[:-1]
     return f"{head} {last}".strip()
@@ -295,8 +307,10 @@ def _plan_profile_features(
         elif (dtype.is_boolean() or dtype.is_numeric()) and not id_like:
             plan.profile_numeric.append(name)
         elif dtype.is_string() or id_like:
+            # the levels are the text the snapshot's cast gives, so an id read back as a float
+            # ("1234.0" in pandas) still matches the snapshot's "1234"
             levels = (
-                profiles.group_by(name)
+                profiles.group_by(profiles[name].cast("string").name(name))
                 .aggregate(n=profiles.count())
                 .order_by(ibis.desc("n"))
                 .limit(MAX_PROFILE_LEVELS + 1)
