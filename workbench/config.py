@@ -449,7 +449,7 @@ def dump_config(cfg: Config, path: str | Path) -> Path:
     path = Path(path)
     text = yaml.safe_dump(cfg.to_yaml_dict(), sort_keys=False, allow_unicode=True)
     if cfg.source is not None:
-        text = f"{SOURCE_COMMENT}{cfg.source}\n{text}"
+        text = f"{SOURCE_COMMENT}{Path(cfg.source).resolve()}\n{text}"
     path.write_text(text)
     return path
 

@@ -1009,13 +1009,18 @@ def compare_models(snapshots: pd.DataFrame, specs: list[FeatureSpec], config) ->
         or ci_high - ci_low > MAX_RELIABLE_AUC_INTERVAL
     )
     if uncertain:
+        interval = (
+            f"a 95% interval of {ci_low:.3f} to {ci_high:.3f}"
+            if np.isfinite(ci_low)
+            else "no usable interval"
+        )
         quality_msgs.insert(
             int(poor),
             (
-                f"uncertain: the validation snapshot has {int(y_val.sum())} positives, so the "
-                f"champion's ROC AUC {champ_auc:.3f} has a 95% interval of {ci_low:.3f} to "
-                f"{ci_high:.3f}; differences between models smaller than that are noise. More "
-                "history, more snapshots (training.snapshots) or a longer goal window add positives"
+                f"uncertain: with {int(y_val.sum())} positives among {len(y_val)} validation "
+                f"profiles the champion's ROC AUC {champ_auc:.3f} has {interval}; differences "
+                "between models smaller than that are noise. More history, more snapshots "
+                "(training.snapshots) or a longer goal window add positives"
             ),
         )
     if calibration[champion]["calibrated"]:

@@ -386,8 +386,8 @@ def headline(run_dir: str | Path) -> dict[str, Any]:
     if isinstance(champion, str):
         low = _dig(m, f"models.{champion}.roc_auc_ci_low")
         high = _dig(m, f"models.{champion}.roc_auc_ci_high")
-        if isinstance(low, (int, float)) and isinstance(high, (int, float)):
-            interval = f"{low:.3f} to {high:.3f}"
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low == low:
+            interval = f"{low:.3f} to {high:.3f}"  # (low == low: not NaN)
     base_rate = _dig(m, "base_rate", "validation.base_rate")
     profiles, positives = _dig(m, "validation.profiles"), _dig(m, "validation.positives")
     if (

@@ -75,14 +75,15 @@ class _Intervals:
             if any(isinstance(t, str) for t in thresholds):  # categorical: "1||4||7"
                 # each value its own class (unseen levels are NaN, one class)
                 codes, uniq = pd.factorize(x, use_na_sentinel=False)
-                self.codes[f] = codes.astype(np.int64)
+                self.codes[f] = codes.astype(np.int32)
                 self.classes[f] = max(len(uniq), 1)
                 continue
             bounds = np.unique(np.asarray(thresholds, dtype=float))
             idx = np.searchsorted(bounds, x, side="left")  # (bounds[i-1], bounds[i]] -> i
             idx[np.abs(x) <= _ZERO] = len(bounds) + 1
             idx[np.isnan(x)] = len(bounds) + 2
-            self.codes[f] = idx.astype(np.int64)
+            # small codes: one array per used feature is kept for the whole computation
+            self.codes[f] = idx.astype(np.uint16 if len(bounds) + 3 <= 65535 else np.int32)
             self.bounds[f] = bounds
             self.classes[f] = len(bounds) + 3
 
