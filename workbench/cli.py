@@ -23,7 +23,7 @@ def cmd_validate(args) -> int:
 
     from workbench.config import load_config
     from workbench.data import ingest_events
-    from workbench.engine import connect, events_table, profiles_table
+    from workbench.engine import connect, events_table
     from workbench.goals import (
         check_fields,
         counts_by_role,
@@ -31,7 +31,7 @@ def cmd_validate(args) -> int:
         plan_cutoffs,
         resolve_as_of,
     )
-    from workbench.readiness import check_readiness, profile_match
+    from workbench.readiness import check_readiness
 
     config = load_config(args.config, args.set)
     out = Path(args.out) if args.out else config.output_dir
@@ -53,16 +53,16 @@ def cmd_validate(args) -> int:
         "  event types: "
         + ", ".join(f"{k} {v:,}" for k, v in list(quality["event_types"].items())[:12])
     )
-    con = connect(config)
-    events = events_table(con, out / "events.parquet")
-    if config.profiles and isinstance(quality.get("profiles_file"), dict):
-        match = profile_match(events, profiles_table(con, out / "profiles.parquet"))
+    match = (quality.get("profiles_file") or {}).get("match")
+    if match:
         print(
             f"  profiles file: {match['matched']:,} of {match['profiles_with_events']:,} "
             f"profiles with events found ({match['share']:.0%})"
         )
         if "warning" in match:
             print(f"  warning: {match['warning']}")
+    con = connect(config)
+    events = events_table(con, out / "events.parquet")
     check_fields(config, events.columns, events)
     as_of = resolve_as_of(config, args.as_of, quality["first_event"], quality["last_event"])
     plan = plan_cutoffs(config, as_of, quality["first_event"])

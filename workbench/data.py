@@ -20,6 +20,7 @@ import pandas as pd
 from workbench.config import DELIMITERS
 from workbench.engine import duckdb_connection, spill_directory
 from workbench.errors import ConfigError, DataError
+from workbench.readiness import profile_match
 
 if TYPE_CHECKING:
     from workbench.config import Config, EventsConfig, ProfilesConfig
@@ -733,7 +734,11 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
         "notices": notices,
     }
     if config.profiles is not None:
-        quality["profiles_file"] = ingest_profiles(config, out_dir, con)
+        profiles_quality = ingest_profiles(config, out_dir, con)
+        profiles_quality["match"] = profile_match(
+            con.read_parquet(str(events_path)), con.read_parquet(profiles_quality["file"])
+        )
+        quality["profiles_file"] = profiles_quality
     (out_dir / "data_quality.json").write_text(json.dumps(quality, indent=2, default=str))
     return quality
 

@@ -89,15 +89,17 @@ _TIME_WORDS = {
 }  # not "time": watch_time is a duration
 
 
-def _snake(column: str) -> str:
+def _words(column: str) -> list[str]:
+    """`items.orderNumber` -> ["order", "number"]: the last path part's lowercase words."""
     last = column.split(".")[-1]
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", last).lower()
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", last).lower()
+    return [w for w in re.split(r"[^0-9a-z]+", snake) if w]
 
 
 def looks_like_identifier(column: str) -> bool:
     """`product_id`, `categoryId`, `item.SKU`, `itemid`, `InvoiceNo`, `zip_code_prefix` name
     identifiers even when stored as numbers."""
-    words = [w for w in re.split(r"[^0-9a-z]+", _snake(column)) if w]
+    words = _words(column)
     if not words:
         return False
     last = words[-1]
@@ -111,7 +113,7 @@ def looks_like_identifier(column: str) -> bool:
 def looks_like_time(column: str) -> bool:
     """`event_timestamp`, `created_at`, `orderDate`: a point in time stored as a number; its
     sum or mean drifts with the calendar, so it is never a quantity feature."""
-    words = [w for w in re.split(r"[^0-9a-z]+", _snake(column)) if w]
+    words = _words(column)
     if len(words) >= 2 and words[-2] == "to":  # spend_to_date is an amount
         return False
     return bool(words) and (words[-1] in _TIME_WORDS or words[0] in {"timestamp", "epoch"})
@@ -682,14 +684,14 @@ def build_snapshots(
     """
     if plan is None:
         plan = plan_features(events, config, profiles, before=max(cutoffs))
-    expr = snapshot_expr(events, config, cutoffs, plan, profiles, with_label)
     keep = None  # the sampling predicate on (profile_id, cutoff_s)
     kept = 1.0  # the expected share of (profile, cutoff) groups it keeps
     if sample_rows is not None:
         exempt_s = int(to_day(exempt_cutoff).timestamp()) if exempt_cutoff is not None else -1
         total = rows_to_sample
         if total is None:
-            total = int(expr.filter(expr.cutoff_s != exempt_s).count().to_pyarrow().as_py())
+            full = snapshot_expr(events, config, cutoffs, plan, profiles, with_label)
+            total = int(full.filter(full.cutoff_s != exempt_s).count().to_pyarrow().as_py())
         if total > sample_rows:
             fraction = sample_rows / total
             keep = sample_predicate(fraction, exempt_s, seed)
@@ -700,25 +702,22 @@ def build_snapshots(
                 progress(
                     f"sampled {fraction:.1%} of {total:,} snapshot rows (stratified by cutoff and label)"
                 )
+    # Out of core: DuckDB cannot spill a wide grouped aggregate far enough to honour a small
+    # memory_limit, so the same expression runs on disjoint slices of profiles, one at a time.
     parts = memory_partitions(events, config, cutoffs, plan, kept)
-    if parts == 1:
-        if keep is not None:
-            expr = snapshot_expr(events, config, cutoffs, plan, profiles, with_label, keep)
-        frame = expr.to_pandas()
-    else:
-        # Out of core: DuckDB cannot spill a wide grouped aggregate far enough to honour a small
-        # memory_limit, so run the same expression on disjoint slices of profiles, one at a time.
-        if progress:
-            progress(
-                f"building snapshots in {parts} profile partitions to stay within duckdb.memory_limit"
-            )
-        frames = []
-        for i in range(parts):
-            # Slice the events (not the result), so each query's state holds only its profiles.
-            sliced = events.filter(events.profile_id.hash().abs() % parts == i)
-            part = snapshot_expr(sliced, config, cutoffs, plan, profiles, with_label, keep)
-            frames.append(part.to_pandas())
-        frame = pd.concat(frames, ignore_index=True)
+    if parts > 1 and progress:
+        progress(
+            f"building snapshots in {parts} profile partitions to stay within duckdb.memory_limit"
+        )
+    frames = []
+    for i in range(parts):
+        # Slice the events (not the result), so each query's state holds only its profiles.
+        sliced = (
+            events if parts == 1 else events.filter(events.profile_id.hash().abs() % parts == i)
+        )
+        part = snapshot_expr(sliced, config, cutoffs, plan, profiles, with_label, keep)
+        frames.append(part.to_pandas())
+    frame = frames[0] if parts == 1 else pd.concat(frames, ignore_index=True)
     return finish_frame(frame, plan, with_label), plan
 
 

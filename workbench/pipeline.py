@@ -27,7 +27,7 @@ from workbench.goals import (
     resolve_as_of,
     to_day,
 )
-from workbench.readiness import check_readiness, profile_match
+from workbench.readiness import check_readiness
 
 MAX_EVENT_TYPES_IN_MIX = 12
 FACTOR_SUMMARY_ROWS = 200_000  # profiles behind the global / per-bucket factor summaries (04)
@@ -75,10 +75,6 @@ def prepare_data(run_dir: str | Path, as_of: str | None = None) -> dict[str, Any
     quality = ingest_events(config, run_dir)
     con = connect(config)
     events = events_table(con, run_dir / "events.parquet")
-    if config.profiles and isinstance(quality.get("profiles_file"), dict):
-        profiles = profiles_table(con, run_dir / "profiles.parquet")
-        quality["profiles_file"]["match"] = profile_match(events, profiles)
-        write_json(run_dir, "data_quality.json", quality)
     month = events.timestamp.truncate("M").name("month")
     mix = events.group_by([month, events.event_type]).aggregate(events=events.count()).to_pandas()
     top = mix.groupby("event_type")["events"].sum().nlargest(MAX_EVENT_TYPES_IN_MIX).index

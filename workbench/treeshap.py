@@ -148,11 +148,7 @@ def lightgbm_contributions(booster: Any, M: np.ndarray, num_threads: int = 1) ->
     out = np.zeros((n_features + 1, n), dtype=np.float64)
     taken = np.empty(n, dtype=np.float64)
     for t, splits in enumerate(trees):
-        if not splits:  # a single-leaf tree: only the bias
-            c = booster.predict(M[:1], pred_contrib=True, start_iteration=t, num_iteration=1)
-            out[n_features] += c[0, n_features]
-            continue
-        codes, k = _pattern_codes(intervals, splits, n)
+        codes, k = _pattern_codes(intervals, splits, n)  # a single-leaf tree: one pattern
         if k > _DEDUPE_MAX_FRACTION * n:
             c = booster.predict(
                 M, pred_contrib=True, start_iteration=t, num_iteration=1, num_threads=num_threads
