@@ -82,7 +82,7 @@ def median(values):
 
 def ensure_sample(profiles: int, seed: int = 0, out: Path = OUT) -> tuple[Path, Measure | None]:
     """The sample at benchmarks/out/sample-<N> (written once); returns (config path, timing or None)."""
-    from workbench.sample import write_sample
+    from workbench.ingest.sample import write_sample
 
     folder = out / f"sample-{label(profiles)}"
     config = folder / "config.yaml"

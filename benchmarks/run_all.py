@@ -4,7 +4,7 @@ For each size: stage, seconds, events/s, peak RSS and the ratio to the single sc
 DuckDB `SELECT profile_id, <the snapshot's aggregates> ... WHERE timestamp < cutoff GROUP BY
 profile_id` at the validation cutoff, see benchmarks/snapshots.py). Stages:
 
-    sample generation   workbench.sample.write_sample (fresh folder)
+    sample generation   workbench.ingest.sample.write_sample (fresh folder)
     ingest              pipeline.prepare_data   (events.parquet, profiles, quality, event mix)
     snapshots           pipeline.define_goal    (counts, features, training+validation+scoring snapshots)
     model comparison    pipeline.compare        (logistic vs boosted vs recency, champion saved)
@@ -127,7 +127,7 @@ def run_size(
         print(f"  {NAMES.get(stage, stage)}: {shown} {note}", flush=True)
 
     if "sample" in stages or not (data / "config.yaml").exists():
-        from workbench.sample import write_sample
+        from workbench.ingest.sample import write_sample
 
         shutil.rmtree(data, ignore_errors=True)
         with measured() as m:

@@ -2,7 +2,7 @@
 
 For each sample size (written once into benchmarks/out/, git-ignored):
 
-1. ingest: `workbench.data.ingest_events` (read, map, quarantine, dedupe -> events.parquet), timed alone.
+1. ingest: `workbench.ingest.ingest_events` (read, map, quarantine, dedupe -> events.parquet), timed alone.
 2. workbench snapshots, the calls `pipeline.define_goal` makes: goal counts per cutoff, the
    feature plan, the training + validation snapshots (`features.build_snapshots`, one Ibis
    expression over all cutoffs, back to pandas) and the scoring snapshot at as_of.
@@ -160,7 +160,7 @@ def duckdb_raw(threads: int | None = None):
 def prepare(profiles: int, seed: int = 0, memory_limit: str | None = None, reuse: bool = False):
     """Sample (once) and a fresh ingest into benchmarks/out/run-<N>; returns what the stages need."""
     from workbench.config import load_config
-    from workbench.data import ingest_events
+    from workbench.ingest import ingest_events
 
     config_path, gen = ensure_sample(profiles, seed)
     config = load_config(

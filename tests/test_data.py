@@ -9,8 +9,9 @@ from conftest import CDNOW, REPO, write_config
 
 from workbench.cli import main
 from workbench.config import load_config
-from workbench.data import detect_format, ingest_events, is_personal_data
 from workbench.errors import ConfigError, DataError
+from workbench.features import is_personal_data
+from workbench.ingest import detect_format, ingest_events
 
 GOAL = {"conditions": [{"field": "event_type", "value": "purchase"}], "window_days": 30}
 

@@ -9,11 +9,11 @@ import pytest
 from conftest import write_config
 
 from workbench.config import load_config
-from workbench.data import ingest_events
 from workbench.engine import duckdb_connection, events_table
 from workbench.errors import ConfigError
 from workbench.features import looks_like_identifier, looks_like_time, plan_features
 from workbench.goals import condition_expr
+from workbench.ingest import ingest_events
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import pytest
 from conftest import write_config
 
 from workbench.config import load_config
-from workbench.data import ingest_events
 from workbench.errors import ConfigError, DataError
+from workbench.ingest import ingest_events
 
 GOAL = {"conditions": [{"field": "event_type", "value": "purchase"}], "window_days": 30}
 MAP = {"profile_id": "p", "timestamp": "t"}

@@ -103,8 +103,8 @@ def test_cells_only_call_workbench_and_carry_no_outputs(path):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    from workbench.ingest.sample import write_sample
     from workbench.reports import run_notebooks
-    from workbench.sample import write_sample
 
     root = tmp_path_factory.mktemp("notebooks")
     config = write_sample(root / "sample", profiles=3000, seed=1)

@@ -15,8 +15,8 @@ from workbench.backtest import run_backtest
 from workbench.cli import main
 from workbench.config import dump_config, load_config
 from workbench.errors import ModelMismatchError, NotReadyError
+from workbench.ingest.sample import write_sample
 from workbench.rescore import score_with_saved_model
-from workbench.sample import write_sample
 
 SMALL = ["readiness.min_positives=50", "readiness.min_negatives=50"]
 
@@ -157,7 +157,7 @@ def test_cdnow_validation_auc_matches_what_happened(tmp_path):
 def test_profiles_file_matching_few_profiles_is_flagged():
     import ibis
 
-    from workbench.readiness import profile_match
+    from workbench.ingest import profile_match
     from workbench.reports import data_warnings, reconciliation
 
     con = ibis.duckdb.connect()

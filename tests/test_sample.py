@@ -6,9 +6,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from workbench import sample as sample_module
 from workbench.config import load_config
-from workbench.sample import EVENT_TYPES, generate_sample, write_sample
+from workbench.ingest import sample as sample_module
+from workbench.ingest.sample import EVENT_TYPES, generate_sample, write_sample
 
 N = 4_000
 

@@ -8,11 +8,11 @@ import pytest
 from conftest import write_config
 
 from workbench.config import Condition, load_config
-from workbench.data import ingest_events
 from workbench.engine import duckdb_connection, events_table
 from workbench.errors import ConfigError
 from workbench.features import RECENCY_FEATURE, build_snapshots, plan_features
 from workbench.goals import condition_expr, goal_counts, plan_cutoffs
+from workbench.ingest import ingest_events
 
 CUTOFF = pd.Timestamp("2024-03-01")
 

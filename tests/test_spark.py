@@ -25,7 +25,6 @@ pytest.importorskip(
 )
 
 from workbench.config import load_config  # noqa: E402
-from workbench.data import ingest_events  # noqa: E402
 from workbench.engine import (  # noqa: E402
     connect,
     duckdb_connection,
@@ -36,6 +35,7 @@ from workbench.engine import (  # noqa: E402
 )
 from workbench.features import build_snapshots, plan_features  # noqa: E402
 from workbench.goals import goal_counts, plan_cutoffs, resolve_as_of  # noqa: E402
+from workbench.ingest import ingest_events  # noqa: E402
 
 # Small data: one core, one shuffle partition, no whole-stage codegen (compiling the wide
 # aggregate costs more than running it on 6k events), quick JIT for a short-lived JVM.
@@ -58,7 +58,7 @@ def spark_con():
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
-    from workbench.sample import write_sample
+    from workbench.ingest.sample import write_sample
 
     root = tmp_path_factory.mktemp("spark-sample")
     config_path = write_sample(root / "data", profiles=300, seed=3)

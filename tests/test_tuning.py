@@ -11,7 +11,7 @@ import yaml
 from workbench import goals
 from workbench.config import config_from_dict, dump_config, load_config
 from workbench.errors import ConfigError
-from workbench.sample import write_sample
+from workbench.ingest.sample import write_sample
 
 pytestmark = pytest.mark.skipif(
     not hasattr(goals, "goal_counts"), reason="workbench.goals.goal_counts not written yet"
@@ -22,7 +22,7 @@ PURCHASE = "commerce.purchases"
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    from workbench import data
+    from workbench import ingest as data
 
     root = tmp_path_factory.mktemp("tuning")
     cfg = load_config(write_sample(root / "sample", profiles=1500, seed=3))

@@ -22,7 +22,6 @@ def cmd_validate(args) -> int:
     import pandas as pd
 
     from workbench.config import load_config
-    from workbench.data import ingest_events
     from workbench.engine import connect, events_table
     from workbench.goals import (
         check_fields,
@@ -31,6 +30,7 @@ def cmd_validate(args) -> int:
         plan_cutoffs,
         resolve_as_of,
     )
+    from workbench.ingest import ingest_events
     from workbench.readiness import check_readiness
 
     config = load_config(args.config, args.set)
@@ -90,10 +90,10 @@ def cmd_snapshot(args) -> int:
     import pandas as pd
 
     from workbench.config import load_config
-    from workbench.data import ingest_events
     from workbench.engine import connect, events_table, profiles_table
     from workbench.features import build_snapshots
     from workbench.goals import check_fields, to_day
+    from workbench.ingest import ingest_events
 
     config = load_config(args.config, args.set)
     out = Path(args.out)
@@ -131,7 +131,7 @@ def cmd_snapshot(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from workbench.sample import write_sample
+    from workbench.ingest.sample import write_sample
 
     started = time.perf_counter()
     config_path = write_sample(args.out, profiles=args.profiles, seed=args.seed)

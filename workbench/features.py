@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import ibis
 import pandas as pd
 
-from workbench.data import is_personal_data
 from workbench.errors import ConfigError
 from workbench.goals import (
     DAY,
@@ -32,6 +31,41 @@ from workbench.goals import (
 
 if TYPE_CHECKING:
     from workbench.config import Config
+
+PERSONAL_DATA = re.compile(
+    r"(^|[._\s])(e?_?mail|email\w*|phone\w*|mobile|name|first_?name|last_?name|full_?name|"
+    r"surname|address\w*|street|postcode|zip_?code|ssn|birth_?date|date_?of_?birth|ip_?address)$",
+    re.IGNORECASE,
+)
+
+def is_personal_data(column: str) -> bool:
+    """Columns named like personal data (email, phone, name, address) are never features."""
+    last = column.split(".")[-1]
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", last).lower()
+    tokens = set(re.split(r"[_\s\-]+", snake))
+    return bool(
+        tokens
+        & {
+            "email",
+            "mail",
+            "phone",
+            "mobile",
+            "name",
+            "firstname",
+            "lastname",
+            "fullname",
+            "surname",
+            "address",
+            "street",
+            "postcode",
+            "zipcode",
+            "ssn",
+            "birthdate",
+            "dob",
+            "ip",
+        }
+    ) or bool(PERSONAL_DATA.search(snake))
+
 
 RECENCY_FEATURE = "days_since_last_event"
 COUNT_WINDOWS = (7, 30, 90)

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from workbench.config import Config, load_config, source_of
-from workbench.data import ingest_events
 from workbench.engine import connect, events_table, profiles_table
 from workbench.errors import DataError, NotReadyError
 from workbench.features import build_snapshots, plan_features, specs_from_json, specs_to_json
@@ -27,6 +26,7 @@ from workbench.goals import (
     resolve_as_of,
     to_day,
 )
+from workbench.ingest import ingest_events
 from workbench.readiness import check_readiness
 
 MAX_EVENT_TYPES_IN_MIX = 12

@@ -59,34 +59,3 @@ def check_readiness(
         "history_days": span,
         "required_history_days": need,
     }
-
-
-LOW_PROFILE_MATCH = 0.5
-
-
-def profile_match(events, profiles) -> dict[str, Any]:
-    """How many of the profiles with events have a row in the profiles file (Ibis tables).
-
-    Profile attributes only help when the ids agree; a CRM export keyed `12346` against events
-    keyed `C-12346` matches nobody and every profile feature is silently empty.
-    """
-    with_events = events.select("profile_id").distinct()
-    known = profiles.select("profile_id").distinct()
-    matched = with_events.join(known, "profile_id")
-    n_events = int(with_events.count().to_pyarrow().as_py())
-    n_matched = int(matched.count().to_pyarrow().as_py())
-    share = n_matched / n_events if n_events else 0.0
-    out: dict[str, Any] = {
-        "profiles_with_events": n_events,
-        "matched": n_matched,
-        "share": round(share, 4),
-    }
-    if share < LOW_PROFILE_MATCH:
-        example_events = [str(v) for v in with_events.limit(3).to_pyarrow().column(0).to_pylist()]
-        example_file = [str(v) for v in known.limit(3).to_pyarrow().column(0).to_pylist()]
-        out["warning"] = (
-            f"only {n_matched:,} of {n_events:,} profiles with events ({share:.0%}) have a row in "
-            f"the profiles file: its attributes will be missing for the rest. Ids in the events "
-            f"look like {example_events}, in the profiles file like {example_file}"
-        )
-    return out

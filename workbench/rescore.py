@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import load_config
-from workbench.data import ingest_events
 from workbench.engine import connect, events_table, profiles_table
 from workbench.errors import ModelMismatchError
 from workbench.features import build_snapshots, plan_features
 from workbench.goals import check_fields, resolve_as_of, to_day
+from workbench.ingest import ingest_events
 
 
 def model_directory(path: str | Path) -> Path:

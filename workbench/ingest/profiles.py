@@ -1,0 +1,106 @@
+"""Profiles: one row per profile of attributes, and how well its ids match the events'."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+
+from workbench.engine import duckdb_connection
+from workbench.errors import DataError
+from workbench.ingest.readers import (
+    detect_format,
+    mapped_column,
+    materialise,
+    normalise_profile_id,
+    read_source,
+    require_columns,
+    scalar_column,
+)
+
+if TYPE_CHECKING:
+    from workbench.config import Config, ProfilesConfig
+
+
+def ingest_profiles(config: Config, out_dir: str | Path, con=None) -> dict[str, Any]:
+    """Profile attributes: one row per profile; rows without an id are quarantined, repeats dropped."""
+    cfg: ProfilesConfig = config.profiles  # type: ignore[assignment]
+    out_dir = Path(out_dir)
+    con = con or duckdb_connection()
+    pid_col = mapped_column(cfg.columns, "profile_id")
+    with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
+
+        def build(full_scan: bool):
+            source = read_source(
+                con,
+                cfg.path,
+                cfg.format,
+                cfg.delimiter,
+                [pid_col],
+                Path(tmp),
+                "profiles",
+                encoding=cfg.encoding,
+                decimal_separator=cfg.decimal_separator,
+                full_scan=full_scan,
+            )
+            require_columns(source, {"profile_id": pid_col}, cfg.path)
+            raw_pid = scalar_column(source[pid_col], pid_col, "profile_id", cfg.path)
+            others = [source[c] for c in source.columns if c != pid_col and c != "profile_id"]
+            return source.select(normalise_profile_id(raw_pid).name("profile_id"), *others)
+
+        label = f"as {detect_format(cfg.path, cfg.format)}"
+        table = materialise(con, "_staged_profiles", build, cfg.path, label, "profiles")
+        rows_read = int(table.count().to_pyarrow().as_py())
+        if rows_read == 0:
+            raise DataError(f"{cfg.path}: profiles file has no rows")
+        missing = table.filter(table.profile_id.isnull() | (table.profile_id == ""))
+        rows_missing = int(missing.count().to_pyarrow().as_py())
+        good = table.filter(table.profile_id.notnull() & (table.profile_id != ""))
+        ranked = good.mutate(_rank=ibis.row_number().over(group_by=good.profile_id))
+        kept = ranked.filter(ranked._rank == 0).drop("_rank")
+        path = out_dir / "profiles.parquet"
+        con.to_parquet(kept, str(path))
+    rows_kept = int(con.read_parquet(str(path)).count().to_pyarrow().as_py())
+    return {
+        "source": str(cfg.path),
+        "rows_read": rows_read,
+        "rows_kept": rows_kept,
+        "rows_quarantined": rows_missing,
+        "duplicates_dropped": rows_read - rows_missing - rows_kept,
+        "reconciles": True,
+        "columns": [c for c in kept.columns if c != "profile_id"],
+        "file": str(path),
+    }
+
+
+LOW_PROFILE_MATCH = 0.5
+
+
+def profile_match(events, profiles) -> dict[str, Any]:
+    """How many of the profiles with events have a row in the profiles file (Ibis tables).
+
+    Profile attributes only help when the ids agree; a CRM export keyed `12346` against events
+    keyed `C-12346` matches nobody and every profile feature is silently empty.
+    """
+    with_events = events.select("profile_id").distinct()
+    known = profiles.select("profile_id").distinct()
+    matched = with_events.join(known, "profile_id")
+    n_events = int(with_events.count().to_pyarrow().as_py())
+    n_matched = int(matched.count().to_pyarrow().as_py())
+    share = n_matched / n_events if n_events else 0.0
+    out: dict[str, Any] = {
+        "profiles_with_events": n_events,
+        "matched": n_matched,
+        "share": round(share, 4),
+    }
+    if share < LOW_PROFILE_MATCH:
+        example_events = [str(v) for v in with_events.limit(3).to_pyarrow().column(0).to_pylist()]
+        example_file = [str(v) for v in known.limit(3).to_pyarrow().column(0).to_pylist()]
+        out["warning"] = (
+            f"only {n_matched:,} of {n_events:,} profiles with events ({share:.0%}) have a row in "
+            f"the profiles file: its attributes will be missing for the rest. Ids in the events "
+            f"look like {example_events}, in the profiles file like {example_file}"
+        )
+    return out

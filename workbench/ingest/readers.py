@@ -1,0 +1,368 @@
+"""Readers: a file (csv/tsv/whitespace, parquet, jsonl, .gz) or a database table as an Ibis table.
+
+Column types come from DuckDB's detection over the first rows; `materialise` retries with
+detection over every row when a later row breaks that guess, and turns any DuckDB error left
+into one `DataError` line that names the file and the config key to change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+
+from workbench.config import DELIMITERS
+from workbench.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from workbench.config import EventsConfig
+
+
+@ibis.udf.scalar.builtin(name="json_extract_string")
+def json_text(value: dt.JSON, path: str) -> str:  # type: ignore[valid-type]
+    """DuckDB's JSON ->> path: a JSON scalar as plain text ("abc" -> abc)."""
+
+
+def detect_format(path: Path, declared: str = "auto") -> str:
+    if declared != "auto":
+        return declared
+    name = path.name.lower()
+    for suffix in (".gz", ".gzip", ".zst"):
+        name = name.removesuffix(suffix)
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    return "csv"
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# Lines of a DuckDB error that only repeat the reader options or generic advice.
+_BOILERPLATE = (
+    "Original Line",
+    "Possible Solution",
+    "Possible solutions",
+    "*",
+    "Try ",
+    "This type",
+)
+
+
+def duckdb_message(exc: BaseException, what: str = "events") -> str:
+    """DuckDB's first line plus the line that says what is wrong, and a hint for the config key."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines()]
+    first = lines[0] if lines else type(exc).__name__
+    detail = next(
+        (
+            ln
+            for raw, ln in zip(str(exc).strip().splitlines()[1:], lines[1:], strict=True)
+            if ln and not raw.startswith(" ") and not ln.startswith(_BOILERPLATE)
+        ),
+        "",
+    )
+    text = f"{first}: {detail}" if detail and detail not in first else first
+    if "not utf-8 encoded" in text.lower() or "invalid unicode" in text.lower():
+        text += f" (set {what}.encoding: latin-1, or utf-16)"
+    return text
+
+
+def _retry_with_full_scan(exc: BaseException) -> bool:
+    """Errors that a type detection over the whole file (not DuckDB's first rows) can cure."""
+    import duckdb
+
+    text = str(exc)
+    if isinstance(exc, duckdb.ConversionException) or "JSON transform error" in text:
+        return True
+    return "CSV Error" in text and "utf-8" not in text.lower()
+
+
+def _check_file(path: Path | None, what: str) -> Path:
+    if path is None:
+        raise ConfigError(f"{what}.path is not set")
+    if not path.exists():
+        raise DataError(f"{path}: {what} file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: {what} path is a folder, expected a file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: {what} file is empty")
+    return path
+
+
+def _whitespace_to_parquet(
+    con,
+    path: Path,
+    text_columns: list[str],
+    tmpdir: Path,
+    encoding: str | None,
+    decimal: str | None,
+) -> Path:
+    """Whitespace-separated text (any run of spaces/tabs) is not a DuckDB CSV dialect: convert once.
+
+    Every column is read as text, then each one that is a number in every row of the whole file
+    becomes BIGINT or DOUBLE (pandas would guess per chunk and disagree between chunks)."""
+    raw = tmpdir / "whitespace_text.parquet"
+    out = tmpdir / "whitespace.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        reader = pd.read_csv(
+            path,
+            sep=r"\s+",
+            dtype=str,
+            chunksize=500_000,
+            engine="c",
+            encoding=encoding or "utf-8",
+        )
+        for chunk in reader:
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(raw, table.schema)
+            writer.write_table(table.cast(writer.schema))
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, pa.ArrowInvalid) as exc:
+        hint = " (set encoding: latin-1)" if isinstance(exc, UnicodeDecodeError) else ""
+        raise DataError(
+            f"{path}: cannot read as whitespace-separated text: {first_line(exc)}{hint}"
+        ) from None
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise DataError(f"{path}: file has a header but no rows")
+    text = con.read_parquet(str(raw))
+    blank = {c: text[c].nullif("") for c in text.columns}
+    if decimal == ",":
+        blank = {c: v.replace(",", ".") for c, v in blank.items()}
+    numeric = [c for c in text.columns if c not in text_columns]
+    checks = {}
+    for i, c in enumerate(numeric):
+        checks[f"n{i}"] = blank[c].count()
+        # By pattern: DuckDB's text -> BIGINT cast rounds '11.77' to 12.
+        is_int = blank[c].re_search(r"^[+-]?[0-9]{1,18}$")
+        checks[f"i{i}"] = is_int.cast("int64").sum()
+        checks[f"f{i}"] = blank[c].try_cast("float64").count()
+    counts = text.aggregate(**checks).to_pyarrow().to_pylist()[0] if checks else {}
+    cast = {}
+    for i, c in enumerate(numeric):
+        if counts[f"n{i}"] > 0 and (counts[f"i{i}"] or 0) == counts[f"n{i}"]:
+            cast[c] = blank[c].cast("int64")
+        elif counts[f"n{i}"] > 0 and counts[f"f{i}"] == counts[f"n{i}"]:
+            cast[c] = blank[c].cast("float64")
+    cols = [cast.get(c, text[c]).name(c) for c in text.columns]
+    con.to_parquet(text.select(cols), str(out))
+    return out
+
+
+def _json_keys_beyond(con, path: Path, columns: list[str]) -> bool:
+    """True when some record has a top-level key DuckDB's sampled schema left out (it would be
+    dropped silently). One parallel pass over the raw objects, much cheaper than a full sniff."""
+    found = con.con.execute(
+        "SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects(?, format = 'newline_delimited')",
+        [str(path)],
+    ).fetchall()
+    return bool({k for (k,) in found} - set(columns))
+
+
+def read_source(
+    con,
+    path: Path,
+    fmt: str,
+    delimiter: str | None,
+    text_columns: list[str],
+    tmpdir: Path,
+    what: str = "events",
+    *,
+    encoding: str | None = None,
+    decimal_separator: str | None = None,
+    full_scan: bool = False,
+):
+    """Open a file as an Ibis table on `con`, with `text_columns` kept as text (ids stay zero-padded).
+
+    Column types come from DuckDB's detection over the first rows; with `full_scan` (used again
+    when a later row does not fit those types) it looks at every row."""
+    path = _check_file(path, what)
+    fmt = detect_format(path, fmt)
+    if fmt != "csv" and (encoding or decimal_separator):
+        key = "encoding" if encoding else "decimal_separator"
+        raise ConfigError(f"{what}.{key}: only for csv/text files, {path.name} is read as {fmt}")
+    try:
+        if fmt == "parquet":
+            table = con.read_parquet(str(path))
+        elif fmt == "jsonl":
+            kwargs: dict[str, Any] = {"format": "newline_delimited"}
+            if full_scan:
+                kwargs["sample_size"] = -1
+            table = con.read_json(str(path), **kwargs)
+            if not full_scan and _json_keys_beyond(con, path, table.columns):
+                table = con.read_json(str(path), sample_size=-1, **kwargs)
+        elif delimiter == "whitespace":
+            parquet = _whitespace_to_parquet(
+                con, path, text_columns, tmpdir, encoding, decimal_separator
+            )
+            table = con.read_parquet(str(parquet))
+        else:
+            kwargs = {"header": True}
+            if delimiter is not None:
+                kwargs["delim"] = DELIMITERS[delimiter]
+            if encoding is not None:
+                kwargs["encoding"] = encoding
+            if decimal_separator is not None:
+                kwargs["decimal_separator"] = decimal_separator
+            probe = con.read_csv(str(path), **kwargs)
+            types = {c: "VARCHAR" for c in text_columns if c in probe.columns}
+            if full_scan:
+                kwargs["sample_size"] = -1
+            table = con.read_csv(str(path), types=types, **kwargs) if types or full_scan else probe
+    except (ConfigError, DataError):
+        raise
+    except Exception as exc:  # DuckDB raises many error types for a file in the wrong format
+        raise DataError(f"{path}: cannot read as {fmt}: {duckdb_message(exc, what)}") from None
+    table = flatten_structs(table)
+    if len(table.columns) == 0:
+        raise DataError(f"{path}: no columns found")
+    return table
+
+
+def flatten_structs(table):
+    """Nested records become dotted columns, e.g. `commerce.order.priceTotal`."""
+    while True:
+        nested = [c for c in table.columns if table.schema()[c].is_struct()]
+        if not nested:
+            return table
+        cols = []
+        for name in table.columns:
+            col = table[name]
+            if name in nested:
+                for field in table.schema()[name].names:
+                    cols.append(col[field].name(f"{name}.{field}"))
+            else:
+                cols.append(col)
+        table = table.select(cols)
+
+
+def mapped_column(columns: dict[str, str], canonical: str) -> str:
+    return columns.get(canonical, canonical)
+
+
+def require_columns(table, needed: dict[str, str], path: Path) -> None:
+    for canonical, source in needed.items():
+        if source not in table.columns:
+            available = ", ".join(table.columns)
+            hint = "" if source == canonical else f" (mapped to {canonical})"
+            raise DataError(f"{path}: column '{source}'{hint} not found; available: {available}")
+
+
+def source_table(con, cfg: EventsConfig, tmpdir: Path, full_scan: bool = False):
+    if cfg.table is not None:
+        return external_table(con, cfg)
+    cols = cfg.columns
+    text_columns = [mapped_column(cols, "profile_id"), mapped_column(cols, "timestamp")]
+    if cfg.event_type is None:
+        text_columns.append(mapped_column(cols, "event_type"))
+    return read_source(
+        con,
+        cfg.path,
+        cfg.format,
+        cfg.delimiter,
+        text_columns,
+        tmpdir,
+        encoding=cfg.encoding,
+        decimal_separator=cfg.decimal_separator,
+        full_scan=full_scan,
+    )
+
+
+def external_table(con, cfg: EventsConfig):
+    """`events: {table: ..., connection: ...}`: a DuckDB database file or any Ibis connection URL."""
+    conn = cfg.connection
+    if conn is None:
+        raise ConfigError("events.connection is required with events.table")
+    try:
+        if "://" not in conn:
+            path = Path(conn)
+            if not path.exists():
+                raise DataError(f"{path}: database file not found")
+            # Attach read-only: the table is scanned in place, never copied into memory.
+            con.attach(str(path), name="source_db", read_only=True)
+            # (catalog, schema): a bare "source_db" would be read as a schema of the memory catalog.
+            tables = con.list_tables(database=("source_db", "main"))
+            if cfg.table not in tables:
+                raise DataError(
+                    f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}"
+                )
+            return flatten_structs(con.table(cfg.table, database=("source_db", "main")))
+        src = ibis.connect(conn)
+        tables = src.list_tables()
+        if cfg.table not in tables:
+            raise DataError(
+                f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}"
+            )
+        # Another backend: stream its rows into the working engine batch by batch.
+        batches = src.table(cfg.table).to_pyarrow_batches()
+        return flatten_structs(con.create_table("_external_events", batches.read_all(), temp=True))
+    except (ConfigError, DataError):
+        raise
+    except Exception as exc:
+        raise DataError(f"{conn}: cannot open table '{cfg.table}': {first_line(exc)}") from None
+
+
+def materialise(con, name: str, build, where, label: str, what: str = "events", retry=True):
+    """Create temp table `name` from `build(full_scan)`. A type guessed from DuckDB's first rows
+    that a later row breaks is retried with detection over the whole file; any DuckDB error left
+    becomes one DataError line (the first error when the retry fails too: it names the row)."""
+    import duckdb
+
+    first: BaseException | None = None
+    for full_scan in (False, True):
+        try:
+            return con.create_table(name, build(full_scan), temp=True, overwrite=True)
+        except duckdb.Error as exc:
+            if retry and not full_scan and _retry_with_full_scan(exc):
+                first = exc
+                continue
+            error = first or exc
+        except DataError:
+            if first is None:
+                raise
+            error = first
+        raise DataError(f"{where}: cannot read {label}: {duckdb_message(error, what)}") from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def scalar_column(col, name: str, canonical: str, where: Path | str):
+    """A canonical column must hold one value per row. XDM's identity list (`identityMap.ECID`:
+    [{id, primary}, ...]) gives the id flagged primary, else the first; other lists/objects are an error."""
+    dtype = col.type()
+    if dtype.is_json():
+        return json_text(col, "$")
+    if canonical == "profile_id" and dtype.is_array() and dtype.value_type.is_struct():
+        fields = dtype.value_type.names
+        if "id" in fields:
+            first = col[0]["id"]
+            if "primary" in fields and dtype.value_type["primary"].is_boolean():
+                return ibis.coalesce(col.filter(lambda e: e["primary"])[0]["id"], first)
+            return first
+    if dtype.is_array() or dtype.is_struct() or dtype.is_map():
+        raise DataError(
+            f"{where}: column '{name}' (mapped to {canonical}) holds lists/objects ({dtype}), "
+            f"not one value per row; map columns.{canonical} to a scalar field inside it"
+        )
+    return col
+
+
+def normalise_profile_id(col):
+    """Ids as text, trimmed; an integral float id ("12346.0", from a column with blanks that was
+    read as DOUBLE) becomes "12346", so events and profiles files agree."""
+    text = col.cast("string").strip()
+    return ibis.cases(
+        (text.contains(".") & text.endswith("0"), text.re_replace(r"^(-?[0-9]+)\.0+$", r"\1")),
+        else_=text,
+    )
