@@ -4,7 +4,7 @@ For each sample size (written once into benchmarks/out/, git-ignored):
 
 1. ingest: `workbench.ingest.ingest_events` (read, map, quarantine, dedupe -> events.parquet), timed alone.
 2. workbench snapshots, the calls `pipeline.define_goal` makes: goal counts per cutoff, the
-   feature plan, the training + validation snapshots (`features.build_snapshots`, one Ibis
+   feature plan, the training + validation snapshots (`snapshots.build_snapshots`, one Ibis
    expression over all cutoffs, back to pandas) and the scoring snapshot at as_of.
 3. baseline, in the same run on the same events.parquet: for each cutoff one hand-written
    `SELECT profile_id, <the same aggregates> FROM events WHERE timestamp < cutoff GROUP BY
@@ -87,15 +87,15 @@ def _conds_sql(conds, match: str) -> str:
 
 
 def baseline_sql(events_path: Path, cutoff_s: int, plan, config) -> str:
-    """One scan, one GROUP BY: the same features as `features.snapshot_expr` at one cutoff."""
-    from workbench.features import _event_codes, slug
+    """One scan, one GROUP BY: the same features as `snapshots.snapshot_expr` at one cutoff."""
+    from workbench.features import event_codes, slug
 
     L = plan.lookback_days
     win = lambda w: f"age <= {w * DAY}"  # noqa: E731
     aggs = []
     kinds = [f"event_type = {_lit(t)}" for t in plan.event_types]
     kinds += [_conds_sql(ce.conditions, ce.match) for ce in plan.custom_events]
-    for (prefix, _, _), kind in zip(_event_codes(plan), kinds, strict=True):
+    for (prefix, _, _), kind in zip(event_codes(plan), kinds, strict=True):
         for w in plan.windows:
             aggs.append(
                 f"count(*) FILTER (WHERE {kind} AND {win(w)}) AS {_ident(f'{prefix}_count_{w}d')}"
@@ -179,8 +179,9 @@ def prepare(profiles: int, seed: int = 0, memory_limit: str | None = None, reuse
 def workbench_snapshots(config, run: Path, quality: dict) -> dict:
     """The calls `pipeline.define_goal` makes, each timed; returns measures and the plan."""
     from workbench.engine import connect, events_table, profiles_table
-    from workbench.features import build_snapshots, plan_features
+    from workbench.features import plan_features
     from workbench.goals import goal_counts, plan_cutoffs, resolve_as_of
+    from workbench.snapshots import build_snapshots
 
     con = connect(config)
     events = events_table(con, run / "events.parquet")

@@ -21,10 +21,11 @@ import pytest
 
 from workbench.config import config_from_dict
 from workbench.engine import connect, events_table
-from workbench.features import build_snapshots, memory_partitions, plan_features
+from workbench.features import plan_features
 from workbench.goals import plan_cutoffs, resolve_as_of
 from workbench.ingest import ingest_events
 from workbench.ingest.sample import generate_sample
+from workbench.snapshots import build_snapshots, memory_partitions
 
 COLUMNS = {"profile_id": "personID", "timestamp": "timestamp", "event_type": "eventType"}
 GOAL = {

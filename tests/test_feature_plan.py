@@ -130,7 +130,7 @@ def test_numeric_profile_ids_with_gaps_keep_their_levels(tmp_path):
     the text the snapshot's cast gives, or every value would become 'other'."""
     import ibis
 
-    from workbench.features import build_snapshots
+    from workbench.snapshots import build_snapshots
 
     _, ev, cfg = _plan(tmp_path)
     ids = pd.Series([1000 + i % 3 if i % 5 else None for i in range(60)], dtype="Int64")

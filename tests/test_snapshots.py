@@ -10,9 +10,10 @@ from conftest import write_config
 from workbench.config import Condition, load_config
 from workbench.engine import duckdb_connection, events_table
 from workbench.errors import ConfigError
-from workbench.features import RECENCY_FEATURE, build_snapshots, plan_features
+from workbench.features import RECENCY_FEATURE, plan_features
 from workbench.goals import condition_expr, goal_counts, plan_cutoffs
 from workbench.ingest import ingest_events
+from workbench.snapshots import build_snapshots
 
 CUTOFF = pd.Timestamp("2024-03-01")
 
@@ -327,7 +328,7 @@ def test_sampling_keeps_validation_whole_and_is_deterministic(tiny_config, tmp_p
 def test_sampling_before_aggregation_selects_what_filtering_after_would(tiny_config, tmp_path):
     """The training sample is applied to event rows before the group-by (a sampled-out profile
     costs nothing); the rows and every feature value must be those of filtering the result."""
-    from workbench.features import finish_frame, sample_predicate, snapshot_expr
+    from workbench.snapshots import finish_frame, sample_predicate, snapshot_expr
 
     rng = np.random.default_rng(5)
     events = _random_events(rng, n_profiles=500, n_events=8000)
@@ -355,14 +356,16 @@ def test_sampling_before_aggregation_selects_what_filtering_after_would(tiny_con
 def _wide_reference(events, config, cutoffs, plan):
     """The snapshot features as the direct conditional aggregates over every event row (the
     original single-aggregation formulation), to check the two-stage one against."""
-    from workbench.features import DAY, _event_codes, finish_frame, slug
+    from workbench.features import event_codes, slug
     from workbench.goals import (
+        DAY,
         conditions_expr,
         cutoff_table,
         eligibility_aggregates,
         eligible_filter,
         with_seconds,
     )
+    from workbench.snapshots import finish_frame
 
     ev = with_seconds(events)
     cuts = cutoff_table(cutoffs)
@@ -373,7 +376,7 @@ def _wide_reference(events, config, cutoffs, plan):
     kinds = [joined.event_type == t for t in plan.event_types]
     kinds += [conditions_expr(joined, ce.conditions, ce.match) for ce in plan.custom_events]
     aggs = {}
-    for (prefix, _, _), is_kind in zip(_event_codes(plan), kinds, strict=True):
+    for (prefix, _, _), is_kind in zip(event_codes(plan), kinds, strict=True):
         for w in plan.windows:
             aggs[f"{prefix}_count_{w}d"] = joined.count(where=is_kind & in_window[w])
         aggs[f"{prefix}_days_since_last"] = age.min(where=is_kind) / DAY

@@ -33,9 +33,10 @@ from workbench.engine import (  # noqa: E402
     profiles_table,
     spark_connection,
 )
-from workbench.features import build_snapshots, plan_features  # noqa: E402
+from workbench.features import plan_features  # noqa: E402
 from workbench.goals import goal_counts, plan_cutoffs, resolve_as_of  # noqa: E402
 from workbench.ingest import ingest_events  # noqa: E402
+from workbench.snapshots import build_snapshots  # noqa: E402
 
 # Small data: one core, one shuffle partition, no whole-stage codegen (compiling the wide
 # aggregate costs more than running it on 6k events), quick JIT for a short-lived JVM.
@@ -169,9 +170,9 @@ def test_eligibility_conditions_and_churn_goal_on_spark(sample_run, spark_con):
 
 def test_score_on_spark_equals_pandas_scoring(sample_run, spark_con, tmp_path):
     """The saved model applied per partition (mapInPandas) gives the scores pandas gives."""
-    from workbench.features import snapshot_expr
     from workbench.models import LogisticPropensity, load_model, save_model
     from workbench.scoring import SCORE_COLUMNS, score_profiles
+    from workbench.snapshots import snapshot_expr
     from workbench.spark_scoring import score_on_spark, snapshot_dataframe
 
     config, run, as_of, plan = sample_run

@@ -91,9 +91,9 @@ def cmd_snapshot(args) -> int:
 
     from workbench.config import load_config
     from workbench.engine import connect, events_table, profiles_table
-    from workbench.features import build_snapshots
     from workbench.goals import check_fields, to_day
     from workbench.ingest import ingest_events
+    from workbench.snapshots import build_snapshots
 
     config = load_config(args.config, args.set)
     out = Path(args.out)

@@ -1,15 +1,15 @@
-"""Automatic, point-in-time features and the snapshots models learn from.
+"""Which features a goal's snapshots carry, and the names an analyst reads.
 
-For a cutoff `c`, features use only events with `timestamp < c` (and profile attributes); the label
-uses only the outcome window `[c, c + window_days)`. Everything is one set-based Ibis expression
-(events range-joined to the cutoffs, then grouped by profile and cutoff), so any Ibis backend runs it.
+`plan_features` inspects the events' columns and event types (before the scoring date) once and
+names every feature (`FeatureSpec`: code, friendly label, kind, family, unit); `workbench.snapshots`
+computes them at each cutoff. The name rules here decide what a column is: personal data (never a
+feature), an identifier (distinct counts, never summed), a point in time (left out) or a quantity.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,16 +18,6 @@ import ibis
 import pandas as pd
 
 from workbench.errors import ConfigError
-from workbench.goals import (
-    DAY,
-    conditions_expr,
-    cutoff_table,
-    eligible_filter,
-    goal_hits,
-    label_from_hits,
-    to_day,
-    with_seconds,
-)
 
 if TYPE_CHECKING:
     from workbench.config import Config
@@ -37,6 +27,7 @@ PERSONAL_DATA = re.compile(
     r"surname|address\w*|street|postcode|zip_?code|ssn|birth_?date|date_?of_?birth|ip_?address)$",
     re.IGNORECASE,
 )
+
 
 def is_personal_data(column: str) -> bool:
     """Columns named like personal data (email, phone, name, address) are never features."""
@@ -361,7 +352,7 @@ def _plan_profile_features(
             plan.profile_categorical[name] = sorted(values)
 
 
-def _event_codes(plan: FeaturePlan) -> list[tuple[str, str, str]]:
+def event_codes(plan: FeaturePlan) -> list[tuple[str, str, str]]:
     """(code prefix, friendly name, kind) for each event type and custom event."""
     names = [humanize(t) for t in plan.event_types]
     out = []
@@ -376,7 +367,7 @@ def _event_codes(plan: FeaturePlan) -> list[tuple[str, str, str]]:
 def _specs(plan: FeaturePlan) -> list[FeatureSpec]:
     L = plan.lookback_days
     specs: list[FeatureSpec] = []
-    for prefix, name, family in _event_codes(plan):
+    for prefix, name, family in event_codes(plan):
         many = plural(name)
         cap = many[:1].upper() + many[1:]
         for w in plan.windows:
@@ -494,299 +485,3 @@ def _specs(plan: FeaturePlan) -> list[FeatureSpec]:
         seen.add(code)
         unique.append(s if code == s.code else FeatureSpec(code, s.label, s.kind, s.family, s.unit))
     return unique
-
-
-def _aggregate_features(joined, plan: FeaturePlan, config: Config):
-    """Every event feature and eligibility count per (profile_id, cutoff_s), from `joined`
-    (events strictly before each cutoff, one row per event and cutoff).
-
-    Two aggregations instead of one wide one, because ~80 conditional aggregates over every
-    event row were most of the snapshot time:
-
-    - per (profile, cutoff, event type, custom-event and eligibility flags): a handful of
-      window counts, sums and ages; then per (profile, cutoff) each feature is a conditional
-      aggregate over those few rows (a profile has a few types, not thousands of events);
-    - distinct counts (ids, active days), which do not add up across types, in their own
-      aggregation over the lookback's rows.
-
-    The values are those of the direct conditional aggregates (counts and ages exactly; means
-    as sum / count).
-    """
-    L = plan.lookback_days
-    elig = config.eligibility
-    windows = sorted(set(plan.windows) | {30, 90, L})
-    codes = _event_codes(plan)
-    age = joined.cutoff_s - joined._t  # seconds before the cutoff, always > 0 here
-    keyed = {
-        "_et": joined.event_type.isin(plan.event_types).ifelse(
-            joined.event_type, ibis.null().cast("string")
-        )
-    }
-    for i, ce in enumerate(plan.custom_events):
-        keyed[f"_ce{i}"] = conditions_expr(
-            joined, ce.conditions, ce.match, f"custom_events[{i}].conditions"
-        )
-    if elig.conditions:
-        keyed["_elig"] = conditions_expr(joined, elig.conditions, "all", "eligibility.conditions")
-    rows = joined.mutate(_age=age, **keyed)
-
-    per_kind: dict[str, Any] = {f"_n{w}": rows.count(where=rows._age <= w * DAY) for w in windows}
-    per_kind["_n"] = rows.count()
-    per_kind["_prev60"] = rows.count(where=(rows._age > 30 * DAY) & (rows._age <= 90 * DAY))
-    per_kind["_last"] = rows._age.min()
-    per_kind["_first"] = rows._age.max()
-    if elig.active_within_days:
-        per_kind["_recent"] = rows.count(where=rows._age <= elig.active_within_days * DAY)
-    for j, f in enumerate(plan.numeric_fields):
-        value = rows[f].cast("float64")
-        for w in sorted({30, L}):
-            per_kind[f"_s{j}_{w}"] = value.sum(where=rows._age <= w * DAY)
-            per_kind[f"_k{j}_{w}"] = value.count(where=rows._age <= w * DAY)
-    kinds = rows.group_by(["profile_id", "cutoff_s", *keyed]).aggregate(**per_kind)
-
-    k = kinds
-    is_kind = [k._et == t for t in plan.event_types]
-    is_kind += [k[f"_ce{i}"] for i in range(len(plan.custom_events))]
-    aggs: dict[str, Any] = {}
-    for (prefix, _, _), match in zip(codes, is_kind, strict=True):
-        for w in plan.windows:
-            aggs[f"{prefix}_count_{w}d"] = k[f"_n{w}"].sum(where=match).fill_null(0)
-        aggs[f"{prefix}_days_since_last"] = k._last.min(where=match) / DAY
-        aggs[f"{prefix}_days_since_first"] = k._first.max(where=match) / DAY
-    for j, f in enumerate(plan.numeric_fields):
-        for w in sorted({30, L}):
-            total, count = k[f"_s{j}_{w}"].sum(), k[f"_k{j}_{w}"].sum()
-            aggs[f"{slug(f)}_sum_{w}d"] = total
-            aggs[f"{slug(f)}_mean_{w}d"] = (count > 0).ifelse(
-                total / count.cast("float64"), ibis.null().cast("float64")
-            )
-    aggs["events_count_30d"] = k._n30.sum()
-    aggs[f"events_count_{L}d"] = k[f"_n{L}"].sum()
-    aggs["_events_prev60d"] = k._prev60.sum()
-    aggs[RECENCY_FEATURE] = k._last.min() / DAY
-    aggs["days_since_first_event"] = k._first.max() / DAY
-    if elig.active_within_days:
-        aggs["_recent_events"] = k._recent.sum()
-    if elig.conditions:
-        counted = k._recent if elig.active_within_days else k._n
-        aggs["_eligible_events"] = counted.sum(where=k._elig).fill_null(0)
-    features = kinds.group_by(["profile_id", "cutoff_s"]).aggregate(**aggs)
-
-    recent = rows.filter(rows._age <= L * DAY)
-    distinct = {f"{slug(f)}_distinct_{L}d": recent[f].nunique() for f in plan.id_fields}
-    distinct[f"active_days_{L}d"] = (recent._t // DAY).nunique()
-    counts = recent.group_by(["profile_id", "cutoff_s"]).aggregate(**distinct)
-    both = features.left_join(counts, ["profile_id", "cutoff_s"])
-    return both.select(
-        *[both[c] for c in features.columns],
-        **{c: both[c].fill_null(0) for c in distinct},
-    )
-
-
-def snapshot_expr(
-    events,
-    config: Config,
-    cutoffs: list,
-    plan: FeaturePlan,
-    profiles=None,
-    with_label: bool = True,
-    keep: Callable[[Any], Any] | None = None,
-):
-    """The snapshot as one Ibis expression: one row per eligible profile per cutoff.
-
-    `keep(table)`: a predicate on `profile_id` and `cutoff_s` only (the training sample). It is
-    applied to the event rows before they are aggregated, so a sampled-out (profile, cutoff)
-    costs nothing, and it selects exactly the rows that filtering the result would.
-    """
-    ev = with_seconds(events)
-    cuts = cutoff_table(cutoffs)
-    joined = ev.join(cuts, ev._t < cuts.cutoff_s)
-    if keep is not None:
-        joined = joined.filter(keep(joined))
-    grouped = _aggregate_features(joined, plan, config)
-    table = grouped.filter(eligible_filter(grouped))
-    table = table.mutate(
-        trend_30d_vs_prev60d=(table.events_count_30d + 1) / (table._events_prev60d / 2.0 + 1)
-    )
-    if with_label:
-        hits = goal_hits(events, config, cutoffs)
-        joined = table.left_join(hits, ["profile_id", "cutoff_s"])
-        # A left join keeps the right keys as `*_right`; drop them so a later join can't collide.
-        table = joined.select(
-            *[joined[c] for c in table.columns],
-            label=label_from_hits(joined.goal_events, config.goal.outcome),
-        )
-    if profiles is not None and (
-        plan.profile_numeric or plan.profile_categorical or plan.profile_dates
-    ):
-        attrs = [profiles.profile_id]
-        for a in plan.profile_numeric:
-            attrs.append(profiles[a].cast("float64").name(f"profile_{slug(a)}"))
-        for a in plan.profile_categorical:
-            attrs.append(profiles[a].cast("string").name(f"profile_{slug(a)}"))
-        for a in plan.profile_dates:
-            attrs.append(
-                profiles[a].cast("timestamp").epoch_seconds().cast("int64").name(f"_date_{slug(a)}")
-            )
-        table = table.left_join(profiles.select(attrs), "profile_id")
-        for a in plan.profile_dates:
-            table = table.mutate(
-                **{
-                    f"profile_days_since_{slug(a)}": (table.cutoff_s - table[f"_date_{slug(a)}"])
-                    / DAY
-                }
-            )
-    columns = ["profile_id", "cutoff_s"] + [s.code for s in plan.specs]
-    if with_label:
-        columns.append("label")
-    return table.select(columns)
-
-
-def finish_frame(frame: pd.DataFrame, plan: FeaturePlan, with_label: bool = True) -> pd.DataFrame:
-    """Engine output -> the snapshot frame contract (UTC cutoff, float64 numerics, categories)."""
-    frame = frame.copy()
-    frame.insert(
-        1,
-        "cutoff",
-        pd.to_datetime(frame.pop("cutoff_s"), unit="s", utc=True).astype("datetime64[ns, UTC]"),
-    )
-    frame["profile_id"] = frame["profile_id"].astype(str)
-    for spec in plan.specs:
-        if spec.kind == "numeric":
-            col = frame[spec.code].astype("float64")
-            if (
-                spec.code.endswith(tuple(f"_count_{w}d" for w in plan.windows))
-                or "_sum_" in spec.code
-                or "_distinct_" in spec.code
-            ):
-                col = col.fillna(0.0)
-            frame[spec.code] = col
-        else:
-            levels = plan.profile_categorical.get(_profile_source(plan, spec.code), [])
-            values = frame[spec.code].astype("object")
-            known = values.isin(levels) | values.isna()
-            values = values.where(known, "other")
-            cats = levels + (["other"] if (~known).any() or "other" not in levels else [])
-            frame[spec.code] = pd.Categorical(values, categories=list(dict.fromkeys(cats)))
-    if with_label:
-        frame["label"] = frame["label"].astype("int8")
-    frame = frame.sort_values(["cutoff", "profile_id"], kind="stable").reset_index(drop=True)
-    return frame
-
-
-def _profile_source(plan: FeaturePlan, code: str) -> str:
-    for a in plan.profile_categorical:
-        if f"profile_{slug(a)}" == code:
-            return a
-    return code
-
-
-def sample_predicate(fraction: float, exempt_s: int, seed: int) -> Callable[[Any], Any]:
-    """The training sample as a predicate on a table with `profile_id` and `cutoff_s`.
-
-    A hash of (profile, cutoff, seed) keeps the same fraction of every (cutoff, label) stratum in
-    expectation, deterministically, without a pass through pandas; rows at the exempt cutoff
-    (validation, in epoch seconds) are always kept."""
-
-    def keep(e):
-        bucket = (e.profile_id.hash() + e.cutoff_s * 7919 + seed).abs() % 1_000_000
-        return (bucket < int(fraction * 1_000_000)) | (e.cutoff_s == exempt_s)
-
-    return keep
-
-
-def build_snapshots(
-    events,
-    config: Config,
-    cutoffs: list,
-    plan: FeaturePlan | None = None,
-    profiles=None,
-    with_label: bool = True,
-    sample_rows: int | None = None,
-    seed: int = 42,
-    exempt_cutoff=None,
-    rows_to_sample: int | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> tuple[pd.DataFrame, FeaturePlan]:
-    """Snapshots at `cutoffs` as one pandas frame (profile_id, cutoff, features..., label).
-
-    `sample_rows`: when the snapshots would be larger, keep a deterministic sample stratified by
-    (cutoff, label) with the same fraction in every stratum (done in the engine, before pandas).
-    Rows at `exempt_cutoff` (the validation snapshot) are never sampled: metrics use every profile.
-    `rows_to_sample`: the number of non-exempt rows when already known (e.g. from `goal_counts`),
-    which saves running the whole aggregation once just to count it.
-    """
-    if plan is None:
-        plan = plan_features(events, config, profiles, before=max(cutoffs))
-    keep = None  # the sampling predicate on (profile_id, cutoff_s)
-    kept = 1.0  # the expected share of (profile, cutoff) groups it keeps
-    if sample_rows is not None:
-        exempt_s = int(to_day(exempt_cutoff).timestamp()) if exempt_cutoff is not None else -1
-        total = rows_to_sample
-        if total is None:
-            full = snapshot_expr(events, config, cutoffs, plan, profiles, with_label)
-            total = int(full.filter(full.cutoff_s != exempt_s).count().to_pyarrow().as_py())
-        if total > sample_rows:
-            fraction = sample_rows / total
-            keep = sample_predicate(fraction, exempt_s, seed)
-
-            exempt_cuts = sum(int(to_day(c).timestamp()) == exempt_s for c in cutoffs)
-            kept = (fraction * (len(cutoffs) - exempt_cuts) + exempt_cuts) / len(cutoffs)
-            if progress:
-                progress(
-                    f"sampled {fraction:.1%} of {total:,} snapshot rows (stratified by cutoff and label)"
-                )
-    # Out of core: DuckDB cannot spill a wide grouped aggregate far enough to honour a small
-    # memory_limit, so the same expression runs on disjoint slices of profiles, one at a time.
-    parts = memory_partitions(events, config, cutoffs, plan, kept)
-    if parts > 1 and progress:
-        progress(
-            f"building snapshots in {parts} profile partitions to stay within duckdb.memory_limit"
-        )
-    frames = []
-    for i in range(parts):
-        # Slice the events (not the result), so each query's state holds only its profiles.
-        sliced = (
-            events if parts == 1 else events.filter(events.profile_id.hash().abs() % parts == i)
-        )
-        part = snapshot_expr(sliced, config, cutoffs, plan, profiles, with_label, keep)
-        frames.append(part.to_pandas())
-    frame = frames[0] if parts == 1 else pd.concat(frames, ignore_index=True)
-    return finish_frame(frame, plan, with_label), plan
-
-
-_UNITS = {
-    "": 1,
-    "B": 1,
-    "KB": 1e3,
-    "MB": 1e6,
-    "GB": 1e9,
-    "TB": 1e12,
-    "KIB": 2**10,
-    "MIB": 2**20,
-    "GIB": 2**30,
-    "TIB": 2**40,
-}
-
-
-def _limit_bytes(text: str | None) -> float | None:
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text or "")
-    if not match or match.group(2).upper() not in _UNITS:
-        return None
-    return float(match.group(1)) * _UNITS[match.group(2).upper()]
-
-
-def memory_partitions(
-    events, config: Config, cutoffs: list, plan: FeaturePlan, kept: float = 1.0
-) -> int:
-    """Profile partitions that keep the grouped state within `duckdb.memory_limit` (1 = one query).
-
-    `kept`: the expected share of (profile, cutoff) groups the training sample keeps."""
-    limit = _limit_bytes(config.duckdb.memory_limit) if config.engine == "duckdb" else None
-    if not limit:
-        return 1
-    profiles = int(events.profile_id.approx_nunique().to_pyarrow().as_py() or 0)
-    # about 16 bytes of aggregate state per feature per (profile, cutoff), twice over (the
-    # per-event-type rows and the features built from them), a quarter of the limit each
-    state = profiles * len(cutoffs) * kept * (len(plan.specs) + 8) * 16 * 2
-    return max(1, min(256, -(-int(state) // int(limit / 4))))

@@ -17,7 +17,7 @@ import pandas as pd
 from workbench.config import Config, load_config, source_of
 from workbench.engine import connect, events_table, profiles_table
 from workbench.errors import DataError, NotReadyError
-from workbench.features import build_snapshots, plan_features, specs_from_json, specs_to_json
+from workbench.features import plan_features, specs_from_json, specs_to_json
 from workbench.goals import (
     check_fields,
     counts_by_role,
@@ -28,6 +28,7 @@ from workbench.goals import (
 )
 from workbench.ingest import ingest_events
 from workbench.readiness import check_readiness
+from workbench.snapshots import build_snapshots
 
 MAX_EVENT_TYPES_IN_MIX = 12
 FACTOR_SUMMARY_ROWS = 200_000  # profiles behind the global / per-bucket factor summaries (04)

@@ -9,9 +9,10 @@ from typing import Any
 from workbench.config import load_config
 from workbench.engine import connect, events_table, profiles_table
 from workbench.errors import ModelMismatchError
-from workbench.features import build_snapshots, plan_features
+from workbench.features import plan_features
 from workbench.goals import check_fields, resolve_as_of, to_day
 from workbench.ingest import ingest_events
+from workbench.snapshots import build_snapshots
 
 
 def model_directory(path: str | Path) -> Path:

@@ -1,7 +1,7 @@
 """Scoring at scale on Spark: the saved model applied per partition, never collected to the driver.
 
 `score_on_spark(snapshot_df, model_dir, config, plan=...)` takes a Spark DataFrame of the scoring
-snapshot (for example the `features.snapshot_expr` of a Spark-backed Ibis table, see
+snapshot (for example the `snapshots.snapshot_expr` of a Spark-backed Ibis table, see
 `snapshot_dataframe`) and returns a Spark DataFrame with the columns of
 `workbench.scoring.SCORE_COLUMNS`:
 
@@ -60,9 +60,9 @@ def _load(files: dict[str, str]):
 
 
 def _prepare(frame: pd.DataFrame, specs, plan) -> pd.DataFrame:
-    """Engine rows -> the model's inputs (same rules as `features.finish_frame`)."""
+    """Engine rows -> the model's inputs (same rules as `snapshots.finish_frame`)."""
     if plan is not None:
-        from workbench.features import finish_frame
+        from workbench.snapshots import finish_frame
 
         wanted = {s.code for s in specs}
         plan = dataclasses.replace(plan, specs=[s for s in plan.specs if s.code in wanted])
