@@ -19,7 +19,7 @@ import pandas as pd
 
 from workbench.config import config_from_dict
 from workbench.features import RECENCY_FEATURE, FeatureSpec
-from workbench.models import compare_models
+from workbench.modeling import compare_models
 
 N_NUMERIC = 40
 TRAINING_CUTOFFS = 4

@@ -158,11 +158,11 @@ def run_size(
             if r["stage"] == "ingest":
                 r["scanned"] = events
     stage("snapshots", lambda: pipeline.define_goal(run_dir))
-    stage("models", lambda: pipeline.compare(run_dir), ("workbench.models",))
+    stage("models", lambda: pipeline.compare(run_dir), ("workbench.modeling",))
     stage(
         "scoring",
         lambda: (pipeline.explain(run_dir), pipeline.score_and_segment(run_dir)),
-        ("workbench.models", "workbench.factors", "workbench.scoring", "workbench.segments"),
+        ("workbench.modeling", "workbench.factors", "workbench.scoring", "workbench.segments"),
     )
     if "run" in stages:
         if not _importable("workbench.reports", "papermill"):

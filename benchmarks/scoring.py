@@ -1,7 +1,7 @@
 """Benchmark: score 1M profiles x ~60 features with a real LightGBM model, factors included.
 
 Times `workbench.scoring.score_profiles` end to end: calibrated probability, percentile, bucket,
-exact TreeSHAP contributions (`workbench.treeshap`: LightGBM's `pred_contrib` once per distinct
+exact TreeSHAP contributions (`workbench.modeling.treeshap`: LightGBM's `pred_contrib` once per distinct
 split pattern of each tree) and the per-profile factor text + JSON. Target: under 60 seconds
 on 2 cores. In the same run it also times LightGBM's direct `pred_contrib` over every row on the
 same matrix and checks the two agree (`--no-direct` skips that).
@@ -9,7 +9,7 @@ same matrix and checks the two agree (`--no-direct` skips that).
     .venv/bin/python benchmarks/scoring.py                  # 1M profiles, 60 features
     .venv/bin/python benchmarks/scoring.py --profiles 100000 --rounds 100
 
-The model is `workbench.models.BoostedPropensity` (2 threads) trained on a synthetic sample
+The model is `workbench.modeling.BoostedPropensity` (2 threads) trained on a synthetic sample
 with a fixed number of boosting rounds (`--rounds`, no early stopping) and `--leaves`, so the
 model size, which drives TreeSHAP's cost (about trees x leaves x depth^2 per profile), is known.
 """
@@ -110,7 +110,7 @@ class _Timed:
 def train_model(
     specs, train: pd.DataFrame, y: np.ndarray, rounds: int, leaves: int, max_depth: int = -1
 ):
-    from workbench.models import BoostedPropensity
+    from workbench.modeling import BoostedPropensity
 
     model = BoostedPropensity(
         specs,
@@ -164,7 +164,7 @@ def main() -> None:
     assert len(scores) == args.profiles and scores["profile_id"].is_unique
     direct = {}
     if not args.no_direct:
-        from workbench.treeshap import lightgbm_contributions
+        from workbench.modeling.treeshap import lightgbm_contributions
 
         M = model._matrix(snap, specs, model.state_["levels"])
         t = time.perf_counter()

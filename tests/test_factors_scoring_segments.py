@@ -567,7 +567,7 @@ def _synthetic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
 
 @pytest.mark.parametrize("kind", ["logistic", "boosted"])
 def test_real_candidates_score_explain_and_rescore(kind, tmp_path):
-    models = pytest.importorskip("workbench.models")
+    models = pytest.importorskip("workbench.modeling")
     train, y = _synthetic(1500, seed=1)
     if kind == "logistic":
         model = models.LogisticPropensity(SPECS)

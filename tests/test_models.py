@@ -14,11 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import models
 from workbench.config import config_from_dict
 from workbench.errors import ModelMismatchError, NotReadyError
 from workbench.features import RECENCY_FEATURE, FeatureSpec
-from workbench.models import (
+from workbench.modeling import (
     BoostedPropensity,
     LogisticPropensity,
     check_feature_match,
@@ -28,6 +27,7 @@ from workbench.models import (
     refit_champion,
     save_model,
 )
+from workbench.modeling import base as modeling_base
 
 SPECS = [
     FeatureSpec("x1", "Signal one"),
@@ -258,13 +258,13 @@ def test_logistic_separation_falls_back_gracefully():
 def test_calibration_uses_held_out_training_data_not_validation(monkeypatch):
     df = make_snapshots("linear", n=3000, seed=4, drift=0.6)  # base rate rises each month
     seen: list[int] = []
-    original = models._fit_platt
+    original = modeling_base._fit_platt
 
     def spy(score, y):
         seen.append(len(score))
         return original(score, y)
 
-    monkeypatch.setattr(models, "_fit_platt", spy)
+    monkeypatch.setattr(modeling_base, "_fit_platt", spy)
     c = compare_models(df, SPECS, make_config())
     cal = c.metrics["calibration"]["logistic"]
     assert cal["holdout"] == "latest training cutoff 2024-03-01" and cal["holdout_rows"] == 3000
@@ -481,7 +481,7 @@ def test_recency_rule_follows_the_data_for_churn_goals():
     label. The baseline must rank that way too, not collapse to a constant 0.5."""
     from sklearn.metrics import roc_auc_score
 
-    from workbench.models import RecencyRule
+    from workbench.modeling import RecencyRule
 
     rng = np.random.default_rng(11)
     days = rng.exponential(60, 5000)
@@ -500,7 +500,7 @@ def test_recency_rule_follows_the_data_for_churn_goals():
 def test_auc_interval_covers_the_truth_and_narrows_with_positives():
     from sklearn.metrics import roc_auc_score
 
-    from workbench.metrics import roc_auc_interval
+    from workbench.modeling.metrics import roc_auc_interval
 
     rng = np.random.default_rng(2)
 

@@ -170,7 +170,7 @@ def test_eligibility_conditions_and_churn_goal_on_spark(sample_run, spark_con):
 
 def test_score_on_spark_equals_pandas_scoring(sample_run, spark_con, tmp_path):
     """The saved model applied per partition (mapInPandas) gives the scores pandas gives."""
-    from workbench.models import LogisticPropensity, load_model, save_model
+    from workbench.modeling import LogisticPropensity, load_model, save_model
     from workbench.scoring import SCORE_COLUMNS, score_profiles
     from workbench.snapshots import snapshot_expr
     from workbench.spark_scoring import score_on_spark, snapshot_dataframe

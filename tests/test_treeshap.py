@@ -7,10 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import treeshap
 from workbench.features import FeatureSpec
-from workbench.models import BoostedPropensity
-from workbench.treeshap import _tree_splits, lightgbm_contributions
+from workbench.modeling import BoostedPropensity, treeshap
+from workbench.modeling.treeshap import _tree_splits, lightgbm_contributions
 
 
 def _train(params: dict, rounds: int = 40, n: int = 4000, seed: int = 0):

@@ -194,7 +194,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- 03 models
 def compare(run_dir: str | Path):
     """Logistic vs boosted vs the recency rule, out of time; saves metrics.json and the champion."""
-    from workbench import models
+    from workbench import modeling as models
 
     run_dir = Path(run_dir)
     config = run_config(run_dir)
@@ -223,7 +223,8 @@ def compare(run_dir: str | Path):
 # ----------------------------------------------------------------------------- 04 factors
 def explain(run_dir: str | Path, examples: int = 5) -> dict[str, pd.DataFrame]:
     """Influential factors of the scoring population: global, per bucket (with coverage), examples."""
-    from workbench import factors, models, scoring
+    from workbench import factors, scoring
+    from workbench import modeling as models
 
     run_dir = Path(run_dir)
     config = run_config(run_dir)
@@ -279,7 +280,8 @@ def _example_rows(probability, n: int) -> list[int]:
 # ----------------------------------------------------------------------------- 05 scores
 def score_and_segment(run_dir: str | Path) -> dict[str, Any]:
     """Score every eligible profile as of as_of, build segments, expected vs actual on validation."""
-    from workbench import models, scoring, segments
+    from workbench import modeling as models
+    from workbench import scoring, segments
 
     run_dir = Path(run_dir)
     config = run_config(run_dir)

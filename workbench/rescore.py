@@ -38,7 +38,8 @@ def score_with_saved_model(
 
     Refuses, with a clear message, data whose features do not match the model's specification.
     """
-    from workbench import models, scoring, segments
+    from workbench import modeling as models
+    from workbench import scoring, segments
 
     config = load_config(config_path, overrides)
     model_dir = model_directory(model)

@@ -6,7 +6,7 @@ snapshot (for example the `snapshots.snapshot_expr` of a Spark-backed Ibis table
 `workbench.scoring.SCORE_COLUMNS`:
 
 - probability and influential factors: `mapInPandas`, one Arrow batch at a time on the executors.
-  The model's files (plain JSON / LightGBM text, checked by sha256 in `models.load_model`) travel
+  The model's files (plain JSON / LightGBM text, checked by sha256 in `modeling.load_model`) travel
   inside the task closure, so executors need no shared file system.
 - factor importance thresholds (medium/high): quantiles of |contribution| over the population,
   estimated on the driver from a sample of at most `threshold_rows` rows (in pandas scoring they
@@ -47,8 +47,8 @@ def _model_files(model_dir: str | Path) -> dict[str, str]:
 
 
 def _load(files: dict[str, str]):
-    """The model from its files (once per Python worker), verified by `models.load_model`."""
-    from workbench.models import load_model
+    """The model from its files (once per Python worker), verified by `modeling.load_model`."""
+    from workbench.modeling import load_model
 
     key = hashlib.sha256(files["model.json"].encode()).hexdigest()
     if key not in _MODELS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.metrics import calibration_table, decile_table
+from workbench.modeling.metrics import calibration_table, decile_table
 
 __all__ = [
     "plot_roc",

@@ -1,0 +1,30 @@
+"""Modeling: the candidates, their out-of-time comparison, metrics and persistence.
+
+- `base`: scikit-learn manners, the inner hold-out and calibration every candidate shares;
+- `logistic`, `boosted` (+ `treeshap`, its exact per-profile contributions), `recency`: the
+  candidates; `candidates`: them by name;
+- `selection`: `compare_models`, `choose_champion`, `refit_champion`;
+- `metrics`: ROC AUC with its interval, calibration, lift;
+- `persistence`: `save_model` / `load_model` without pickle.
+"""
+
+from workbench.modeling.boosted import BoostedPropensity
+from workbench.modeling.candidates import CANDIDATES
+from workbench.modeling.logistic import LogisticPropensity
+from workbench.modeling.persistence import check_feature_match, load_model, save_model
+from workbench.modeling.recency import RecencyRule
+from workbench.modeling.selection import Comparison, choose_champion, compare_models, refit_champion
+
+__all__ = [
+    "CANDIDATES",
+    "BoostedPropensity",
+    "Comparison",
+    "LogisticPropensity",
+    "RecencyRule",
+    "check_feature_match",
+    "choose_champion",
+    "compare_models",
+    "load_model",
+    "refit_champion",
+    "save_model",
+]

@@ -1,0 +1,14 @@
+"""The candidates by name (what `metrics.json` and saved models call them)."""
+
+from __future__ import annotations
+
+from workbench.modeling.base import _Candidate
+from workbench.modeling.boosted import BoostedPropensity
+from workbench.modeling.logistic import LogisticPropensity
+from workbench.modeling.recency import RecencyRule
+
+CANDIDATES: dict[str, type[_Candidate]] = {
+    "logistic": LogisticPropensity,
+    "boosted": BoostedPropensity,
+    "recency_rule": RecencyRule,
+}

@@ -1,0 +1,241 @@
+"""Saving and loading a fitted candidate as plain files: JSON and LightGBM's own model text.
+
+No pickle: a manifest (`model.json`) lists every file with its sha256, and loading accepts only
+plain JSON data, so a tampered or foreign file fails with one line and can never run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.errors import ModelMismatchError
+from workbench.features import FeatureSpec
+from workbench.modeling.base import ID_COLUMNS, _validate_plain
+from workbench.modeling.candidates import CANDIDATES
+from workbench.modeling.logistic import LogisticPropensity
+from workbench.modeling.recency import RecencyRule
+
+FORMAT = "propensity-workbench-model"
+
+FORMAT_VERSION = 1
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _feature_entries(model) -> list[dict]:
+    levels = {}
+    st = getattr(model, "state_", {})
+    if isinstance(st, dict) and "levels" in st:
+        levels = st["levels"]
+    elif isinstance(st, dict) and "columns" in st:
+        for c in st["columns"]:
+            if c["type"] == "dummy":
+                levels[c["feature"]] = list(c["kept"])
+    return [
+        {"code": s.code, "kind": s.kind, "levels": levels.get(s.code)} for s in model.feature_specs_
+    ]
+
+
+def save_model(model, specs, config, directory: str | Path) -> Path:
+    """Write a fitted candidate to `directory` as plain files (no pickle) and a manifest.
+
+    Files: `parameters.json` (+ `lightgbm.txt` for boosted), `calibrator.json`,
+    `feature_spec.json`, `config.yaml` and `model.json` (kind, version, features with their
+    kinds and category levels, sha256 of every file).
+    """
+    import yaml
+
+    from workbench import __version__
+
+    if not hasattr(model, "state_"):
+        raise ValueError("save_model: the model is not fitted")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = dict(model._state_files())
+    files["calibrator.json"] = json.dumps(
+        {
+            "calibrator": model.calibrator_,
+            "calibration": model.calibration_,
+            "notes": list(model.notes_),
+        },
+        indent=1,
+    )
+    files["feature_spec.json"] = json.dumps(
+        [
+            {"code": s.code, "label": s.label, "kind": s.kind, "family": s.family, "unit": s.unit}
+            for s in model.feature_specs_
+        ],
+        indent=2,
+    )
+    files["all_feature_spec.json"] = json.dumps(
+        [
+            {"code": s.code, "label": s.label, "kind": s.kind, "family": s.family, "unit": s.unit}
+            for s in (specs or model.feature_specs_)
+        ],
+        indent=2,
+    )
+    cfg = config.to_yaml_dict() if config is not None else {}
+    files["config.yaml"] = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True)
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": model.name,
+        "workbench_version": __version__,
+        "saved_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "features": _feature_entries(model),
+        "files": {name: _sha256(text) for name, text in sorted(files.items())},
+    }
+    path = directory / "model.json"
+    path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return path
+
+
+_REQUIRED_FILES = {
+    "logistic": ["parameters.json"],
+    "boosted": ["parameters.json", "lightgbm.txt"],
+    "recency_rule": ["parameters.json"],
+}
+
+_KNOWN_FILES = {
+    "parameters.json",
+    "lightgbm.txt",
+    "calibrator.json",
+    "feature_spec.json",
+    "all_feature_spec.json",
+    "config.yaml",
+}
+
+
+def load_model(directory: str | Path):
+    """Load a model saved by `save_model`: plain data only (no pickle, no eval).
+
+    Every file's sha256 must match the manifest; anything else raises `ModelMismatchError`.
+    """
+    directory = Path(directory)
+    mpath = directory / "model.json"
+    if not mpath.exists():
+        raise ModelMismatchError(f"{mpath}: no saved model here (model.json is missing)")
+    try:
+        manifest = _validate_plain(json.loads(mpath.read_text(encoding="utf-8")))
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise ValueError("not a propensity-workbench model manifest")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported format_version {manifest.get('format_version')!r}")
+        kind = manifest.get("kind")
+        if kind not in CANDIDATES:
+            raise ValueError(f"unknown model kind {kind!r}")
+        listed = manifest.get("files")
+        if not isinstance(listed, dict):
+            raise ValueError("'files' must map file names to sha256 digests")
+        need = _REQUIRED_FILES[kind] + ["calibrator.json", "feature_spec.json"]
+        for name in need:
+            if name not in listed:
+                raise ValueError(f"{name} is not listed in the manifest")
+        texts: dict[str, str] = {}
+        for name, digest in listed.items():
+            if name not in _KNOWN_FILES:
+                raise ValueError(f"unexpected file {name!r} in the manifest")
+            fpath = directory / name
+            if not fpath.exists():
+                raise ValueError(f"{name} is missing")
+            text = fpath.read_text(encoding="utf-8")
+            if _sha256(text) != digest:
+                raise ValueError(f"{name} was changed after the model was saved (sha256 mismatch)")
+            texts[name] = text
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelMismatchError(f"{directory}: cannot load the saved model: {exc}") from None
+    try:
+        specs_raw = _validate_plain(json.loads(texts["feature_spec.json"]))
+        specs = [
+            FeatureSpec(
+                code=str(d["code"]),
+                label=str(d["label"]),
+                kind=d["kind"],
+                family=str(d.get("family", "event")),
+                unit=str(d.get("unit", "")),
+            )
+            for d in specs_raw
+        ]
+        if any(s.kind not in ("numeric", "categorical") for s in specs):
+            raise ValueError("feature kinds must be numeric or categorical")
+        feats = manifest.get("features") or []
+        if [(f.get("code"), f.get("kind")) for f in feats] != [(s.code, s.kind) for s in specs]:
+            raise ValueError("feature_spec.json does not match the manifest's features")
+        model = CANDIDATES[kind](specs)
+        model.feature_specs_ = specs
+        cal = _validate_plain(json.loads(texts["calibrator.json"]))
+        c = cal["calibrator"]
+        if c.get("method") == "platt":
+            c = {"method": "platt", "a": float(c["a"]), "b": float(c["b"])}
+        elif c.get("method") == "none":
+            c = {"method": "none"}
+        else:
+            raise ValueError(f"unknown calibrator {c.get('method')!r}")
+        model.calibrator_ = c
+        model.calibration_ = cal.get("calibration", {})
+        model.notes_ = list(cal.get("notes", []))
+        model._load_state(texts)
+        _check_state(model)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelMismatchError(f"{directory}: the saved model is not valid: {exc}") from None
+    return model
+
+
+def _check_state(model) -> None:
+    st = model.state_
+    if isinstance(model, LogisticPropensity):
+        float(st["intercept"])
+        codes = {s.code for s in model.feature_specs_}
+        for c in st["columns"]:
+            if c["feature"] not in codes or c["type"] not in ("numeric", "missing", "dummy"):
+                raise ValueError(f"bad design column {c.get('name')!r}")
+            for k in ("coef", "mean"):
+                float(c[k])
+            if c["type"] == "numeric":
+                if c["transform"] not in ("identity", "log1p"):
+                    raise ValueError("bad transform")
+                for k in ("median", "center", "scale"):
+                    float(c[k])
+    elif isinstance(model, RecencyRule):
+        for k in ("fill", "center", "scale", "a", "b", "mean"):
+            float(st[k])
+
+
+def check_feature_match(model, frame: pd.DataFrame) -> None:
+    """Raise `ModelMismatchError` naming missing, extra or wrong-kind feature columns."""
+    specs = model.feature_specs_
+    want = {s.code: s.kind for s in specs}
+    have = [c for c in frame.columns if c not in ID_COLUMNS]
+    missing = [c for c in want if c not in frame.columns]
+    extra = [c for c in have if c not in want]
+    if isinstance(model, RecencyRule):
+        extra = []  # the rule reads one column and ignores the rest
+    wrong = []
+    for code, kind in want.items():
+        if code not in frame.columns:
+            continue
+        col = frame[code]
+        is_cat = isinstance(col.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(
+            col
+        )
+        if (kind == "numeric") == is_cat:
+            wrong.append(f"{code} (expected {kind}, got {col.dtype})")
+    parts = []
+    if missing:
+        parts.append(f"missing column(s) {missing}")
+    if extra:
+        parts.append(f"extra column(s) {extra}")
+    if wrong:
+        parts.append(f"wrong kind: {', '.join(wrong)}")
+    if parts:
+        raise ModelMismatchError(
+            f"the {model.name} model does not match this frame: " + "; ".join(parts)
+        )
