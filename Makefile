@@ -7,7 +7,7 @@ SAMPLE_DIR := reports/sample-data
 SAMPLE_PROFILES ?= 20000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-all lint format lab bench clean
+.PHONY: help setup run test test-all lint format lab bench clean notebooks
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -44,3 +44,6 @@ bench: $(STAMP) ## Run the benchmarks (prints figures; slow)
 
 clean: ## Remove the virtual environment and generated reports
 	rm -rf $(VENV) reports/*/ .pytest_cache
+
+notebooks: $(STAMP) ## Rebuild notebooks/*.ipynb from their jupytext sources (notebooks/*.py)
+	$(BIN)/jupytext --quiet --update --to ipynb notebooks/[0-9][0-9]_*.py

@@ -5,10 +5,10 @@ DuckDB `SELECT profile_id, <the snapshot's aggregates> ... WHERE timestamp < cut
 profile_id` at the validation cutoff, see benchmarks/snapshots.py). Stages:
 
     sample generation   workbench.ingest.sample.write_sample (fresh folder)
-    ingest              pipeline.prepare_data   (events.parquet, profiles, quality, event mix)
-    snapshots           pipeline.define_goal    (counts, features, training+validation+scoring snapshots)
-    model comparison    pipeline.compare        (logistic vs boosted vs recency, champion saved)
-    scoring+factors     pipeline.explain + pipeline.score_and_segment
+    ingest              workflow.prepare_data   (events.parquet, profiles, quality, event mix)
+    snapshots           workflow.define_goal    (counts, features, training+validation+scoring snapshots)
+    model comparison    workflow.compare        (logistic vs boosted vs recency, champion saved)
+    scoring+factors     workflow.explain + workflow.score_and_segment
     workbench run       `workbench run config.yaml` (papermill, notebooks 01-05, HTML report)
 
 Stages whose modules are not importable print "n/a". Peak RSS of the in-process stages is sampled
@@ -85,10 +85,11 @@ def single_scan(run_dir: Path) -> float:
     from workbench.engine import connect, events_table, profiles_table
     from workbench.features import plan_features
     from workbench.goals import plan_cutoffs, resolve_as_of
-    from workbench.pipeline import read_json, run_config
+    from workbench.run import Run
 
-    config = run_config(run_dir)
-    quality = read_json(run_dir, "data_quality")
+    run = Run.open(run_dir)
+    config = run.config
+    quality = run.read_json("quality")
     con = connect(config)
     events = events_table(con, run_dir / "events.parquet")
     profiles = profiles_table(con, run_dir / "profiles.parquet") if config.profiles else None
@@ -101,11 +102,11 @@ def single_scan(run_dir: Path) -> float:
 def run_size(
     profiles: int, stages: list[str], seed: int = 0, memory_limit: str | None = None
 ) -> list[dict]:
-    from workbench.config import dump_config, load_config
+    from workbench.config import load_config
+    from workbench.run import Run
 
     root = OUT / f"runall-{label(profiles)}"
     data = root / "data"
-    run_dir = root / "run"
     rows: list[dict] = []
     events = 0
     print(f"\n== {profiles:,} profiles ==", flush=True)
@@ -135,11 +136,14 @@ def run_size(
         record("sample", m.seconds, m.peak_rss, scanned=0)
     overrides = [f"duckdb.memory_limit={memory_limit}"] if memory_limit else None
     config = load_config(data / "config.yaml", overrides)
-    if "ingest" in stages or not (run_dir / "events.parquet").exists():
-        shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir.mkdir(parents=True)
-        dump_config(config, run_dir / "config.yaml")
-    from workbench import pipeline
+    previous = Run.latest(root / "runs")
+    if "ingest" in stages or previous is None or not previous.has("events"):
+        shutil.rmtree(root / "runs", ignore_errors=True)
+        run = Run.create(root / "runs", config)
+    else:
+        run = previous
+    run_dir = run.path
+    from workbench import workflow
 
     def stage(name: str, fn, modules=()):
         if name not in stages:
@@ -151,21 +155,24 @@ def run_size(
             fn()
         record(name, m.seconds, m.peak_rss)
 
-    stage("ingest", lambda: pipeline.prepare_data(run_dir))
+    stage("ingest", lambda: workflow.prepare_data(run))
     if (run_dir / "data_quality.json").exists():
         events = json.loads((run_dir / "data_quality.json").read_text())["rows_kept"]
         for r in rows:
             if r["stage"] == "ingest":
                 r["scanned"] = events
-    stage("snapshots", lambda: pipeline.define_goal(run_dir))
-    stage("models", lambda: pipeline.compare(run_dir), ("workbench.modeling",))
+    stage("snapshots", lambda: workflow.define_goal(run))
+    stage("models", lambda: workflow.compare(run), ("workbench.modeling",))
     stage(
         "scoring",
-        lambda: (pipeline.explain(run_dir), pipeline.score_and_segment(run_dir)),
+        lambda: (workflow.explain(run), workflow.score_and_segment(run)),
         ("workbench.modeling", "workbench.factors", "workbench.scoring", "workbench.segments"),
     )
+    if run.is_partial:  # published, so a later call with --stages can reuse it
+        run.publish(succeeded=True)
+        run_dir = run.path
     if "run" in stages:
-        if not _importable("workbench.reports", "papermill"):
+        if not _importable("workbench.reporting", "papermill"):
             record("run", None, None, note="(reports/papermill not available)")
         else:
             exe = Path(sys.executable).parent / "workbench"

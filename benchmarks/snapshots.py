@@ -3,7 +3,7 @@
 For each sample size (written once into benchmarks/out/, git-ignored):
 
 1. ingest: `workbench.ingest.ingest_events` (read, map, quarantine, dedupe -> events.parquet), timed alone.
-2. workbench snapshots, the calls `pipeline.define_goal` makes: goal counts per cutoff, the
+2. workbench snapshots, the calls `workflow.define_goal` makes: goal counts per cutoff, the
    feature plan, the training + validation snapshots (`snapshots.build_snapshots`, one Ibis
    expression over all cutoffs, back to pandas) and the scoring snapshot at as_of.
 3. baseline, in the same run on the same events.parquet: for each cutoff one hand-written
@@ -161,6 +161,7 @@ def prepare(profiles: int, seed: int = 0, memory_limit: str | None = None, reuse
     """Sample (once) and a fresh ingest into benchmarks/out/run-<N>; returns what the stages need."""
     from workbench.config import load_config
     from workbench.ingest import ingest_events
+    from workbench.run import Run
 
     config_path, gen = ensure_sample(profiles, seed)
     config = load_config(
@@ -172,16 +173,17 @@ def prepare(profiles: int, seed: int = 0, memory_limit: str | None = None, reuse
 
         return config, run, json.loads((run / "data_quality.json").read_text()), gen, Measure()
     with measured() as ingest:
-        quality = ingest_events(config, run)
+        quality = ingest_events(config, Run(run).ingest_targets())
+    (run / "data_quality.json").write_text(json.dumps(quality, default=str))
     return config, run, quality, gen, ingest
 
 
 def workbench_snapshots(config, run: Path, quality: dict) -> dict:
-    """The calls `pipeline.define_goal` makes, each timed; returns measures and the plan."""
+    """The calls `workflow.define_goal` makes, each timed; returns measures and the plan."""
     from workbench.engine import connect, events_table, profiles_table
     from workbench.features import plan_features
     from workbench.goals import goal_counts, plan_cutoffs, resolve_as_of
-    from workbench.snapshots import build_snapshots
+    from workbench.snapshots import TrainingSample, build_snapshots
 
     con = connect(config)
     events = events_table(con, run / "events.parquet")
@@ -206,9 +208,7 @@ def workbench_snapshots(config, run: Path, quality: dict) -> dict:
             fplan,
             profiles,
             with_label=True,
-            sample_rows=budget,
-            seed=config.training.seed,
-            exempt_cutoff=cplan.validation,
+            sample=TrainingSample(budget, exempt_cutoff=cplan.validation, seed=config.training.seed),
         )
     m.extra = {
         "rows": len(frame),

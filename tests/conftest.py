@@ -1,21 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
-import yaml
+from helpers import write_config
 
 from workbench.config import load_config
-
-REPO = Path(__file__).resolve().parent.parent
-CDNOW = REPO.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
-
-
-def write_config(tmp_path: Path, body: dict, name: str = "config.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(body, sort_keys=False))
-    return path
 
 
 @pytest.fixture

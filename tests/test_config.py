@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write_config
+from helpers import write_config
 
 from workbench.config import load_config, parse_overrides
 from workbench.errors import ConfigError
@@ -122,7 +122,7 @@ def test_a_typo_is_reported_with_the_key_it_probably_meant(body, expected):
 
 def test_run_folder_config_names_the_file_the_analyst_edits(tmp_path):
     from workbench.config import dump_config
-    from workbench.pipeline import run_config
+    from workbench.run import Run
 
     original = write_config(
         tmp_path,
@@ -132,6 +132,6 @@ def test_run_folder_config_names_the_file_the_analyst_edits(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     dump_config(load_config(original), run / "config.yaml")
-    config = run_config(run)
+    config = Run.open(run).config
     assert config.where() == str(original)
     assert config.events.path == tmp_path / "e.csv"  # the copy still loads on its own

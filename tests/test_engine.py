@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import base64
-import json
 
 import duckdb
 import numpy as np
@@ -18,14 +17,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pytest
+from helpers import ingest_quality
 
 from workbench.config import config_from_dict
 from workbench.engine import connect, events_table
 from workbench.features import plan_features
 from workbench.goals import plan_cutoffs, resolve_as_of
-from workbench.ingest import ingest_events
 from workbench.ingest.sample import generate_sample
-from workbench.snapshots import build_snapshots, memory_partitions
+from workbench.snapshots import TrainingSample, build_snapshots, memory_partitions
 
 COLUMNS = {"profile_id": "personID", "timestamp": "timestamp", "event_type": "eventType"}
 GOAL = {
@@ -65,7 +64,7 @@ def test_events_from_duckdb_table_equal_csv(tmp_path, small_sample):
         cfg = config_from_dict(
             {"events": {**events_cfg, "columns": COLUMNS}, "goal": GOAL}, base_dir=tmp_path
         )
-        quality = ingest_events(cfg, tmp_path / name)
+        quality = ingest_quality(cfg, tmp_path / name)
         return quality, _events(tmp_path / name / "events.parquet")
 
     q_csv, from_csv = ingest({"path": "events.csv"}, "csv")
@@ -107,11 +106,10 @@ def test_unknown_table_names_the_available_ones(tmp_path):
         base_dir=tmp_path,
     )
     with pytest.raises(DataError, match="table 'events' not found; available: events_2024"):
-        ingest_events(cfg, tmp_path / "run")
+        ingest_quality(cfg, tmp_path / "run")
 
 
-def _snapshots(cfg, run):
-    quality = json.loads((run / "data_quality.json").read_text())
+def _snapshots(cfg, run, quality):
     con = connect(cfg)
     events = events_table(con, run / "events.parquet")
     as_of = resolve_as_of(cfg, None, quality["first_event"], quality["last_event"])
@@ -124,9 +122,7 @@ def _snapshots(cfg, run):
         cfg,
         cutoffs.labelled,
         plan,
-        sample_rows=20_000,
-        seed=7,
-        exempt_cutoff=cutoffs.validation,
+        sample=TrainingSample(20_000, exempt_cutoff=cutoffs.validation, seed=7),
     )
     scoring, _ = build_snapshots(events, cfg, [as_of], plan, with_label=False)
     return parts, frame, scoring
@@ -157,16 +153,16 @@ def test_memory_limit_smaller_than_the_events_still_gives_the_same_snapshots(tmp
         {**body, "duckdb": {"memory_limit": "100MB", "threads": 1}}, base_dir=tmp_path
     )
     unlimited = config_from_dict(body, base_dir=tmp_path)
-    q_lim = ingest_events(limited, tmp_path / "limited")
-    q_all = ingest_events(unlimited, tmp_path / "unlimited")
+    q_lim = ingest_quality(limited, tmp_path / "limited")
+    q_all = ingest_quality(unlimited, tmp_path / "unlimited")
     assert q_lim["rows_kept"] == q_all["rows_kept"] == len(events)
     pd.testing.assert_frame_equal(
         _events(tmp_path / "limited" / "events.parquet"),
         _events(tmp_path / "unlimited" / "events.parquet"),
     )
 
-    parts_lim, frame_lim, score_lim = _snapshots(limited, tmp_path / "limited")
-    parts_all, frame_all, score_all = _snapshots(unlimited, tmp_path / "unlimited")
+    parts_lim, frame_lim, score_lim = _snapshots(limited, tmp_path / "limited", q_lim)
+    parts_all, frame_all, score_all = _snapshots(unlimited, tmp_path / "unlimited", q_all)
     assert parts_all == 1 and parts_lim > 1  # the limited run really took the out-of-core path
     assert len(frame_lim) > 20_000 // 2 and frame_lim["label"].nunique() == 2
     # counts, labels and rows exactly; float sums to 1e-9 (parallel summation order differs)

@@ -36,6 +36,7 @@ from workbench.factors import (
     influential_factors,
 )
 from workbench.features import FeatureSpec
+from workbench.run import Run
 from workbench.scoring import (
     SCORE_COLUMNS,
     assign_buckets,
@@ -43,9 +44,9 @@ from workbench.scoring import (
     expected_vs_actual,
     realised_performance,
     score_profiles,
-    write_scores,
 )
-from workbench.segments import build_segments, write_segments
+from workbench.segments import build_segments
+from workbench.workflow.stages import save_scores
 
 SPECS = [
     FeatureSpec("purchases_30d", "Purchases in the last 30 days"),
@@ -338,12 +339,13 @@ def test_model_spec_mismatch_rejected():
         score_profiles(MODEL, snapshot().drop(columns="channel"), SPECS, config(), "2024-06-01")
 
 
-def test_write_scores_round_trip(scores, tmp_path):
-    paths = write_scores(scores, tmp_path)
-    back = pd.read_parquet(paths["parquet"])
+def test_saved_scores_round_trip(scores, tmp_path):
+    run = Run(tmp_path)
+    save_scores(run, scores, config())
+    back = pd.read_parquet(run.file("scores"))
     assert list(back.columns) == SCORE_COLUMNS
     np.testing.assert_allclose(back["probability"], scores["probability"], atol=1e-12)
-    csv = pd.read_csv(paths["csv"])
+    csv = pd.read_csv(run.file("scores_csv"))
     assert list(csv.columns) == SCORE_COLUMNS
     assert list(csv["score_date"]) == ["2024-06-01"] * 4
     assert json.loads(csv.loc[0, "factors_json"])[0]["code"] == "purchases_30d"
@@ -466,11 +468,12 @@ def test_segments_on_profile_attributes(scores):
     ]
     segs, summary = build_segments(scores, rules, PROFILES)
     assert ids(segs, "fr") == ["p1", "p3"]
-    assert ids(segs, "not-fr") == ["p2"]  # a missing country is neither == nor !=
+    # one missing-value rule (workbench.conditions): a missing country is in `!= FR`, not `== FR`
+    assert ids(segs, "not-fr") == ["p2", "p4"]
     assert ids(segs, "known-country") == ["p1", "p2", "p3"]
     assert ids(segs, "no-country") == ["p4"]
     assert ids(segs, "in") == ["p2"]
-    assert ids(segs, "not-in") == ["p1", "p3"]
+    assert ids(segs, "not-in") == ["p1", "p3", "p4"]
     assert ids(segs, "older") == ["p2", "p4"]
     assert ids(segs, "young-fr") == ["p1", "p3"]
     assert ids(segs, "shop") == ["p1", "p3"]
@@ -490,7 +493,9 @@ def test_default_segments_one_per_bucket(scores, tmp_path):
     assert ids(segs, "low") == ["p2"]
     assert summary["size"].sum() == len(scores)
     assert summary["expected_conversions"].sum() == pytest.approx(scores["probability"].sum())
-    out = write_segments(segs, summary, tmp_path)
+    run = Run(tmp_path)
+    save_scores(run, scores, config())
+    out = run.file("segments")
     assert out == tmp_path / "segments"
     assert sorted(p.name for p in out.iterdir()) == [
         "high.csv",

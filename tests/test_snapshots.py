@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_config
+from helpers import ingest_quality, write_config
 
+from workbench.conditions import condition_expr
 from workbench.config import Condition, load_config
 from workbench.engine import duckdb_connection, events_table
 from workbench.errors import ConfigError
 from workbench.features import RECENCY_FEATURE, plan_features
-from workbench.goals import condition_expr, goal_counts, plan_cutoffs
-from workbench.ingest import ingest_events
-from workbench.snapshots import build_snapshots
+from workbench.goals import goal_counts, plan_cutoffs
+from workbench.snapshots import TrainingSample, build_snapshots
 
 CUTOFF = pd.Timestamp("2024-03-01")
 
@@ -22,7 +22,7 @@ def snapshot(config, tmp_path, cutoffs=(CUTOFF,), events_csv=None, **kwargs):
     out = tmp_path / f"ingest{len(list(tmp_path.iterdir()))}"
     if events_csv is not None:
         events_csv.to_csv(config.events.path, index=False)
-    ingest_events(config, out)
+    ingest_quality(config, out)
     con = duckdb_connection()
     events = events_table(con, out / "events.parquet")
     frame, plan = build_snapshots(events, config, list(cutoffs), **kwargs)
@@ -160,7 +160,7 @@ def test_future_invariance(tiny_config, tmp_path):
 
 def test_condition_operators(tmp_path, tiny_config):
     out = tmp_path / "ops"
-    ingest_events(tiny_config, out)
+    ingest_quality(tiny_config, out)
     events = events_table(duckdb_connection(), out / "events.parquet")
 
     def count(field, op, value=None):
@@ -249,7 +249,7 @@ def test_profiles_and_personal_data_exclusion(tmp_path, tiny_events):
         )
     )
     out = tmp_path / "o"
-    ingest_events(cfg, out)
+    ingest_quality(cfg, out)
     con = duckdb_connection()
     events = events_table(con, out / "events.parquet")
     profiles = con.read_parquet(str(out / "profiles.parquet"))
@@ -299,7 +299,7 @@ def test_numeric_identifiers_are_counted_not_summed(tmp_path):
             },
         )
     )
-    ingest_events(cfg, tmp_path / "o")
+    ingest_quality(cfg, tmp_path / "o")
     ev = events_table(duckdb_connection(), tmp_path / "o" / "events.parquet")
     plan = plan_features(ev, cfg)
     assert plan.id_fields == ["product_id"] and plan.numeric_fields == ["price"]
@@ -314,9 +314,12 @@ def test_sampling_keeps_validation_whole_and_is_deterministic(tiny_config, tmp_p
     full, plan, ev = snapshot(tiny_config, tmp_path, cutoffs=cutoffs, events_csv=events)
     validation = pd.Timestamp("2024-05-01", tz="UTC")
     training_rows = int((full["cutoff"] != validation).sum())
-    kwargs = dict(sample_rows=training_rows // 2, exempt_cutoff=cutoffs[-1], seed=3)
-    a, _ = build_snapshots(ev, tiny_config, cutoffs, plan, **kwargs)
-    b, _ = build_snapshots(ev, tiny_config, cutoffs, plan, rows_to_sample=training_rows, **kwargs)
+    unknown = TrainingSample(max_rows=training_rows // 2, exempt_cutoff=cutoffs[-1], seed=3)
+    known = TrainingSample(
+        training_rows // 2, rows=training_rows, exempt_cutoff=cutoffs[-1], seed=3
+    )
+    a, _ = build_snapshots(ev, tiny_config, cutoffs, plan, sample=unknown)
+    b, _ = build_snapshots(ev, tiny_config, cutoffs, plan, sample=known)
     pd.testing.assert_frame_equal(a, b)  # a known row count gives the same sample
     assert (a["cutoff"] == validation).sum() == (full["cutoff"] == validation).sum()
     kept = int((a["cutoff"] != validation).sum())
@@ -335,10 +338,8 @@ def test_sampling_before_aggregation_selects_what_filtering_after_would(tiny_con
     cutoffs = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01"), pd.Timestamp("2024-05-01")]
     full, plan, ev = snapshot(tiny_config, tmp_path, cutoffs=cutoffs, events_csv=events)
     training_rows = int((full["cutoff"] != pd.Timestamp("2024-05-01", tz="UTC")).sum())
-    sampled, _ = build_snapshots(
-        ev, tiny_config, cutoffs, plan, sample_rows=training_rows // 3,
-        exempt_cutoff=cutoffs[-1], seed=9, rows_to_sample=training_rows,
-    )  # fmt: skip
+    sample = TrainingSample(training_rows // 3, training_rows, cutoffs[-1], seed=9)
+    sampled, _ = build_snapshots(ev, tiny_config, cutoffs, plan, sample=sample)
     expr = snapshot_expr(ev, tiny_config, cutoffs, plan)
     keep = sample_predicate((training_rows // 3) / training_rows, 1714521600, 9)  # 2024-05-01
     after = finish_frame(expr.filter(keep(expr)).to_pandas(), plan)
@@ -356,10 +357,10 @@ def test_sampling_before_aggregation_selects_what_filtering_after_would(tiny_con
 def _wide_reference(events, config, cutoffs, plan):
     """The snapshot features as the direct conditional aggregates over every event row (the
     original single-aggregation formulation), to check the two-stage one against."""
+    from workbench.conditions import conditions_expr
     from workbench.features import event_codes, slug
     from workbench.goals import (
         DAY,
-        conditions_expr,
         cutoff_table,
         eligibility_aggregates,
         eligible_filter,

@@ -15,6 +15,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ingest_quality
 
 pytestmark = pytest.mark.spark
 
@@ -35,7 +36,6 @@ from workbench.engine import (  # noqa: E402
 )
 from workbench.features import plan_features  # noqa: E402
 from workbench.goals import goal_counts, plan_cutoffs, resolve_as_of  # noqa: E402
-from workbench.ingest import ingest_events  # noqa: E402
 from workbench.snapshots import build_snapshots  # noqa: E402
 
 # Small data: one core, one shuffle partition, no whole-stage codegen (compiling the wide
@@ -65,7 +65,7 @@ def sample_run(tmp_path_factory):
     config_path = write_sample(root / "data", profiles=300, seed=3)
     config = load_config(config_path)
     run = root / "run"
-    quality = ingest_events(config, run)
+    quality = ingest_quality(config, run)
     as_of = resolve_as_of(config, None, quality["first_event"], quality["last_event"])
     plan = plan_cutoffs(config, as_of, quality["first_event"])
     return config, run, as_of, plan

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,22 +20,11 @@ def _print_table(frame, out=sys.stdout) -> None:
 def cmd_validate(args) -> int:
     import pandas as pd
 
-    from workbench.config import load_config
-    from workbench.engine import connect, events_table
-    from workbench.goals import (
-        check_fields,
-        counts_by_role,
-        describe_goal,
-        plan_cutoffs,
-        resolve_as_of,
-    )
-    from workbench.ingest import ingest_events
-    from workbench.readiness import check_readiness
+    from workbench.goals import describe_goal
+    from workbench.workflow import validate
 
-    config = load_config(args.config, args.set)
-    out = Path(args.out) if args.out else config.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    quality = ingest_events(config, out)
+    found = validate(args.config, out=args.out, as_of=args.as_of, overrides=args.set)
+    quality, goal, config = found.quality, found.goal, found.run.config
     print(f"data quality ({quality['source']}):")
     print(
         f"  rows read {quality['rows_read']:,} = kept {quality['rows_kept']:,} + quarantined "
@@ -61,69 +49,39 @@ def cmd_validate(args) -> int:
         )
         if "warning" in match:
             print(f"  warning: {match['warning']}")
-    con = connect(config)
-    events = events_table(con, out / "events.parquet")
-    check_fields(config, events.columns, events)
-    as_of = resolve_as_of(config, args.as_of, quality["first_event"], quality["last_event"])
-    plan = plan_cutoffs(config, as_of, quality["first_event"])
     print(f"goal: {describe_goal(config)}")
-    print(f"as of {as_of.date()}; validation cutoff {plan.validation.date()}")
-    if plan.left_out:
+    print(f"as of {goal.as_of.date()}; validation cutoff {goal.cutoffs.validation.date()}")
+    if goal.cutoffs.left_out:
         print(
             "  left out (outcome window overlaps validation): "
-            + ", ".join(str(c.date()) for c in plan.left_out)
+            + ", ".join(str(c.date()) for c in goal.cutoffs.left_out)
         )
-    counts = counts_by_role(events, config, plan)
-    shown = counts.copy()
+    shown = goal.counts.copy()
     shown["cutoff"] = shown["cutoff"].dt.date
     shown["base_rate"] = shown["base_rate"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
     _print_table(shown)
-    readiness = check_readiness(counts, config, quality["first_event"], quality["last_event"])
-    print(f"wrote {out / 'data_quality.json'} and {out / 'quarantine.csv'}")
-    if not readiness["ok"]:
-        raise NotReadyError(readiness["messages"])
+    run = found.run
+    print(f"wrote {run.file('quality')} and {run.file('quarantine')}")
+    if not goal.readiness["ok"]:
+        raise NotReadyError(goal.readiness["messages"])
     print("ready: yes")
     return 0
 
 
 def cmd_snapshot(args) -> int:
-    import pandas as pd
+    from workbench.workflow import snapshot
 
-    from workbench.config import load_config
-    from workbench.engine import connect, events_table, profiles_table
-    from workbench.goals import check_fields, to_day
-    from workbench.ingest import ingest_events
-    from workbench.snapshots import build_snapshots
-
-    config = load_config(args.config, args.set)
     out = Path(args.out)
     if out.suffix not in (".csv", ".parquet"):
         raise DataError(f"{out}: --out must end in .csv or .parquet")
-    with tempfile.TemporaryDirectory(prefix="workbench-snapshot-") as tmp:
-        quality = ingest_events(config, tmp)
-        con = connect(config)
-        events = events_table(con, Path(tmp) / "events.parquet")
-        profiles = profiles_table(con, Path(tmp) / "profiles.parquet") if config.profiles else None
-        check_fields(config, events.columns, events)
-        cutoff = to_day(args.at)
-        if cutoff <= to_day(quality["first_event"]):
-            raise DataError(
-                f"--at {cutoff.date()} is before any data (first event {quality['first_event']})"
-            )
-        frame, _ = build_snapshots(events, config, [cutoff], profiles=profiles, with_label=True)
-    frame = frame.drop(columns=["cutoff"])
+    frame, note = snapshot(args.config, args.at, overrides=args.set)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         frame.to_csv(out, index=False)
     else:
         frame.to_parquet(out, index=False)
-    window_end = cutoff + pd.Timedelta(days=config.goal.window_days)
-    if window_end > to_day(quality["last_event"]) + pd.Timedelta(days=1):
-        print(
-            f"note: the outcome window ends {window_end.date()}, after the last event "
-            f"({quality['last_event'][:10]}): labels are incomplete",
-            file=sys.stderr,
-        )
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     print(
         f"wrote {len(frame):,} eligible profiles x {frame.shape[1] - 2} features + label to {out}"
     )
@@ -142,29 +100,27 @@ def cmd_sample(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from workbench.reports import run_notebooks
+    from workbench.workflow import run_notebooks
 
-    run_dir = run_notebooks(
+    run = run_notebooks(
         args.config, out=Path(args.out) if args.out else None, as_of=args.as_of, overrides=args.set
     )
-    print(f"report: {Path(run_dir) / 'report.html'}")
+    print(f"report: {run.file('report')}")
     return 0
 
 
 def cmd_score(args) -> int:
-    from workbench.rescore import score_with_saved_model
+    from workbench.workflow import score
 
-    result = score_with_saved_model(
-        args.config, args.model, as_of=args.as_of, out=args.out, overrides=args.set
-    )
-    print(json.dumps(result, indent=2, default=str))
+    run = score(args.config, args.model, as_of=args.as_of, out=args.out, overrides=args.set)
+    print(json.dumps({**run.read_json("score_summary"), "run_dir": str(run.path)}, indent=2))
     return 0
 
 
 def cmd_backtest(args) -> int:
-    from workbench.backtest import run_backtest
+    from workbench.workflow import backtest
 
-    result = run_backtest(args.config, args.at, out=args.out, overrides=args.set)
+    result = backtest(args.config, args.at, out=args.out, overrides=args.set)
     print(json.dumps(result, indent=2, default=str))
     return 0
 

@@ -15,36 +15,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from workbench.conditions import LIST_OPERATORS, OPERATORS, PRESENCE_OPERATORS, TEXT_OPERATORS
 from workbench.errors import ConfigError
 
-OPERATORS = (
-    "==",
-    "!=",
-    ">",
-    ">=",
-    "<",
-    "<=",
-    "in",
-    "not_in",
-    "exists",
-    "not_exists",
-    "contains",
-    "starts_with",
-)
-Operator = Literal[
-    "==",
-    "!=",
-    ">",
-    ">=",
-    "<",
-    "<=",
-    "in",
-    "not_in",
-    "exists",
-    "not_exists",
-    "contains",
-    "starts_with",
-]
+Operator = Literal[OPERATORS]  # type: ignore[valid-type]
+
 DELIMITERS = {"whitespace": None, ",": ",", "\t": "\t", "tab": "\t", ";": ";", "|": "|"}
 # Text encodings DuckDB's CSV reader has built in, and the spellings people write for them.
 ENCODINGS = {
@@ -92,16 +67,16 @@ class Condition(_Strict):
 
     @model_validator(mode="after")
     def _value_fits_operator(self) -> Condition:
-        if self.op in ("in", "not_in"):
+        if self.op in LIST_OPERATORS:
             if not isinstance(self.value, list) or not self.value:
                 raise ValueError(f"operator '{self.op}' needs a non-empty list value")
-        elif self.op in ("exists", "not_exists"):
+        elif self.op in PRESENCE_OPERATORS:
             pass
         elif self.value is None:
             raise ValueError(f"operator '{self.op}' needs a value")
         elif isinstance(self.value, (list, dict)):
             raise ValueError(f"operator '{self.op}' needs a single value, not a list")
-        if self.op in ("contains", "starts_with") and not isinstance(self.value, str):
+        if self.op in TEXT_OPERATORS and not isinstance(self.value, str):
             raise ValueError(f"operator '{self.op}' needs a text value")
         return self
 
@@ -142,15 +117,17 @@ class EventsConfig(_TextOptions, _Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> EventsConfig:
-        if (self.path is None) == (self.table is None):
-            raise ValueError("give exactly one of 'path' (a file) or 'table' (a database table)")
+        # Neither is allowed for events passed from Python as a frame; ingest then needs one.
+        if self.path is not None and self.table is not None:
+            raise ValueError("give one of 'path' (a file) or 'table' (a database table), not both")
         return self
 
 
 class ProfilesConfig(_TextOptions, _Strict):
-    """Optional profile attributes: one row per profile."""
+    """Optional profile attributes: one row per profile (`path` may be left out when the
+    profiles are passed from Python as a frame)."""
 
-    path: Path
+    path: Path | None = None
     format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
     delimiter: str | None = None
     encoding: str | None = None
@@ -410,7 +387,7 @@ def config_from_dict(
     cfg.events.path = _resolve_path(cfg.events.path, base)
     if cfg.events.connection and "://" not in cfg.events.connection:
         cfg.events.connection = str(_resolve_path(Path(cfg.events.connection), base))
-    if cfg.profiles is not None:
+    if cfg.profiles is not None and cfg.profiles.path is not None:
         cfg.profiles.path = _resolve_path(cfg.profiles.path, base)
     if cfg.output.dir is not None:
         cfg.output.dir = _resolve_path(cfg.output.dir, base)

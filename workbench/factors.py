@@ -458,3 +458,67 @@ def bucket_factors(
     if not frames:
         return pd.DataFrame(columns=cols)
     return pd.concat(frames, ignore_index=True)[cols]
+
+
+# --------------------------------------------------------------------------- the factor report
+FACTOR_SUMMARY_ROWS = 200_000  # profiles behind the global / per-bucket factor summaries
+
+
+def build_factor_report(
+    model, frame: pd.DataFrame, config, examples: int = 5
+) -> dict[str, pd.DataFrame]:
+    """Influential factors of a scoring population: `global`, `by_bucket` (with coverage) and
+    `examples` (profiles spread over the score range with their own factors).
+
+    Global and per-bucket summaries are shares and means: above `FACTOR_SUMMARY_ROWS` profiles a
+    seeded sample gives the same picture at a fraction of the TreeSHAP cost (the scores carry
+    every profile's own factors)."""
+    from workbench.scoring import assign_buckets, assign_percentiles
+
+    specs = model.feature_specs_
+    codes = [s.code for s in specs]
+    probability = model.predict_proba(frame[codes])
+    bucket_values = assign_buckets(assign_percentiles(probability), config.scoring.buckets)
+    if len(frame) > FACTOR_SUMMARY_ROWS:
+        rng = np.random.default_rng(config.training.seed)
+        keep = np.sort(rng.choice(len(frame), FACTOR_SUMMARY_ROWS, replace=False))
+        frame = frame.iloc[keep].reset_index(drop=True)
+        probability, bucket_values = probability[keep], bucket_values[keep]
+    X = frame[codes]
+    contributions = model.contributions(X)
+    buckets = pd.Series(bucket_values, index=frame.index)
+    picks = example_rows(probability, examples)
+    example_factors = factors_from_contributions(
+        contributions.iloc[picks].reset_index(drop=True),
+        X.iloc[picks].reset_index(drop=True),
+        specs,
+        thresholds=importance_thresholds(
+            contributions[[c for c in codes if c in contributions.columns]].to_numpy()
+        ),
+    )
+    example_df = pd.concat(
+        [
+            frame.iloc[picks][["profile_id"]].reset_index(drop=True),
+            pd.DataFrame(
+                {"probability": probability[picks], "bucket": buckets.iloc[picks].to_numpy()}
+            ),
+            example_factors[["factor_1", "factor_2", "factor_3", "factor_down"]],
+        ],
+        axis=1,
+    )
+    return {
+        "global": global_factors(contributions, specs),
+        "by_bucket": bucket_factors(contributions, X, buckets, specs),
+        "examples": example_df,
+    }
+
+
+def example_rows(probability, n: int) -> list[int]:
+    """Profiles spread over the score range: highest, lowest and evenly between."""
+    order = pd.Series(probability).sort_values(ascending=False, kind="stable").index.to_list()
+    if n <= 0 or not order:
+        return []
+    if n >= len(order):
+        return order
+    step = (len(order) - 1) / max(n - 1, 1)
+    return [order[round(i * step)] for i in range(n)]

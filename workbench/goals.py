@@ -13,98 +13,16 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
+from workbench.conditions import condition_expr, conditions_expr, describe
 from workbench.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from workbench.config import Condition, Config
+    from workbench.config import Config
 
 DAY = 86_400
 
 
 # ----------------------------------------------------------------------------- conditions
-def _coerce(value: Any, dtype, field_name: str, key: str):
-    """A YAML value as a literal of the column's type, or a one-line error."""
-    try:
-        if dtype.is_numeric() and not dtype.is_boolean():
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if dtype.is_boolean():
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("true", "yes", "1"):
-                return True
-            if text in ("false", "no", "0"):
-                return False
-            raise ValueError
-        if dtype.is_timestamp() or dtype.is_date():
-            ts = pd.Timestamp(value)
-            if ts.tzinfo is not None:
-                ts = ts.tz_convert("UTC").tz_localize(None)
-            return ts.to_pydatetime()
-    except (ValueError, TypeError):
-        raise ConfigError(
-            f"{key}: value {value!r} does not fit field '{field_name}' of type {dtype}"
-        ) from None
-    return str(value)
-
-
-def condition_expr(table, condition: Condition, key: str = "conditions"):
-    """One condition as an Ibis boolean expression over `table`."""
-    name = condition.field
-    if name not in table.columns:
-        available = ", ".join(sorted(c for c in table.columns if not c.startswith("_")))
-        raise ConfigError(f"{key}: unknown field '{name}'; available fields: {available}")
-    col = table[name]
-    dtype = col.type()
-    op, value = condition.op, condition.value
-    if op == "exists":
-        return col.notnull()
-    if op == "not_exists":
-        return col.isnull()
-    if op in ("contains", "starts_with"):
-        text = col.cast("string")
-        return (
-            text.contains(str(value)) if op == "contains" else text.startswith(str(value))
-        ).fill_null(False)
-    if op in ("in", "not_in"):
-        values = [_coerce(v, dtype, name, key) for v in value]
-        hit = col.isin(values)
-        # A missing value is "not in" any list: analysts read not_in as "anything else".
-        return hit.fill_null(False) if op == "in" else (~hit).fill_null(True)
-    if (
-        op in (">", ">=", "<", "<=")
-        and dtype.is_string()
-        and isinstance(value, int | float)
-        and not isinstance(value, bool)
-    ):
-        # "18,0" >= "5" is False as text: refuse rather than compare numbers as words.
-        raise ConfigError(
-            f"{key}: field '{name}' holds text, so '{op} {value}' would compare it as words, not "
-            "numbers; if it is a number written with a decimal comma set "
-            "events.decimal_separator: ','"
-        )
-    literal = _coerce(value, dtype, name, key)
-    result = {
-        "==": lambda: col == literal,
-        "!=": lambda: col != literal,
-        ">": lambda: col > literal,
-        ">=": lambda: col >= literal,
-        "<": lambda: col < literal,
-        "<=": lambda: col <= literal,
-    }[op]()
-    return result.fill_null(op == "!=")
-
-
-def conditions_expr(
-    table, conditions: list[Condition], match: str = "all", key: str = "conditions"
-):
-    """All conditions on the same event (`all`) or at least one of them (`any`); True when empty."""
-    if not conditions:
-        return ibis.literal(True)
-    parts = [condition_expr(table, c, f"{key}[{i}]") for i, c in enumerate(conditions)]
-    return ibis.and_(*parts) if match == "all" else ibis.or_(*parts)
 
 
 def check_fields(config: Config, columns: list[str], table=None) -> None:
@@ -136,12 +54,7 @@ def describe_goal(config: Config) -> str:
     """The goal in plain words, e.g. 'will purchase within 30 days'."""
     goal = config.goal
     joiner = " and " if goal.match == "all" else " or "
-    conds = joiner.join(
-        f"{c.field} {c.op} {c.value}"
-        if c.op not in ("exists", "not_exists")
-        else f"{c.field} {c.op.replace('_', ' ')}"
-        for c in goal.conditions
-    )
+    conds = joiner.join(describe(c) for c in goal.conditions)
     verb = "has" if goal.outcome == "occurs" else "has no"
     return f"{verb} an event where {conds} within {goal.window_days} days of the cutoff"
 
@@ -161,15 +74,16 @@ class CutoffPlan:
         """Training cutoffs (oldest first) then the validation cutoff."""
         return sorted(self.training) + [self.validation]
 
-    def roles(self) -> pd.DataFrame:
-        rows = [(c, "training") for c in self.training] + [(self.validation, "validation")]
-        rows += [(c, "left out (outcome overlaps validation)") for c in self.left_out]
-        rows += [(self.as_of, "scoring")]
-        return (
-            pd.DataFrame(rows, columns=["cutoff", "role"])
-            .sort_values("cutoff")
-            .reset_index(drop=True)
-        )
+    def role(self, cutoff) -> str:
+        """training, validation, scoring or left out (its outcome window overlaps validation)."""
+        day = to_day(cutoff)
+        if day == to_day(self.validation):
+            return "validation"
+        if day == to_day(self.as_of):
+            return "scoring"
+        if any(day == to_day(c) for c in self.training):
+            return "training"
+        return "left out"
 
 
 def to_day(value) -> pd.Timestamp:
@@ -325,9 +239,18 @@ def goal_counts(events, config: Config, cutoffs: list[pd.Timestamp]) -> pd.DataF
     return frame[["cutoff", "eligible", "positives", "negatives", "base_rate"]]
 
 
-def counts_by_role(events, config: Config, plan: CutoffPlan) -> pd.DataFrame:
-    """`goal_counts` for the labelled cutoffs with a `role` column (training / validation)."""
-    counts = goal_counts(events, config, plan.labelled)
-    roles = {to_day(c): "training" for c in plan.training} | {to_day(plan.validation): "validation"}
-    counts.insert(1, "role", counts["cutoff"].map(lambda c: roles[to_day(c)]))
+def counts_by_role(
+    events, config: Config, plan: CutoffPlan, *, with_scoring: bool = False
+) -> pd.DataFrame:
+    """`goal_counts` for the labelled cutoffs with a `role` column (training / validation), and
+    with `with_scoring` the scoring date's row (eligible profiles; no labels yet: NA)."""
+    cutoffs = plan.labelled + ([plan.as_of] if with_scoring else [])
+    counts = goal_counts(events, config, cutoffs)
+    counts.insert(1, "role", counts["cutoff"].map(lambda c: plan.role(c)))
+    if with_scoring:
+        scoring = (counts["role"] == "scoring").to_numpy()
+        # At the scoring date the outcome window is in the future: no labels yet.
+        counts["positives"] = counts["positives"].astype("Int64").mask(scoring)
+        counts["negatives"] = counts["negatives"].astype("Int64").mask(scoring)
+        counts.loc[scoring, "base_rate"] = float("nan")
     return counts

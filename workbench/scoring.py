@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,7 +39,6 @@ __all__ = [
     "assign_buckets",
     "assign_deciles",
     "score_profiles",
-    "write_scores",
     "expected_vs_actual",
     "realised_performance",
 ]
@@ -205,16 +203,6 @@ def score_profiles(
         }
     )
     return scores[SCORE_COLUMNS]
-
-
-def write_scores(scores: pd.DataFrame, run_dir: str | Path) -> dict[str, Path]:
-    """Write ``scores.parquet`` and ``scores.csv`` into the run folder; returns both paths."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"parquet": run_dir / "scores.parquet", "csv": run_dir / "scores.csv"}
-    scores.to_parquet(paths["parquet"], index=False)
-    scores.to_csv(paths["csv"], index=False)
-    return paths
 
 
 # --------------------------------------------------------------------------- expected vs actual

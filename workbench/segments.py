@@ -9,97 +9,29 @@ A `SegmentRule` combines (all must hold) any of:
 - ``conditions``: tests on profile attributes (or score columns) in the goal's condition form,
   ``{field, op, value}``, all of which must hold.
 
-Conditions are evaluated as pandas boolean masks (never ``eval``/``query``). Missing values
-satisfy only ``not_exists``: ``!=`` and ``not_in`` are false for a missing value, as in SQL.
+Conditions are `workbench.conditions` evaluated as pandas boolean masks (never
+``eval``/``query``), with the same missing-value rule as goals: a missing value satisfies
+``not_exists``, ``!=`` and ``not_in`` only.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import warnings
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from workbench.config import Condition, SegmentRule
+from workbench.conditions import condition_mask
+from workbench.config import SegmentRule
 from workbench.errors import ConfigError, DataError
 
-__all__ = ["build_segments", "write_segments", "condition_mask", "SUMMARY_COLUMNS"]
+__all__ = ["build_segments", "SUMMARY_COLUMNS"]
 
 SUMMARY_COLUMNS = ["segment", "size", "mean_probability", "expected_conversions"]
 _DEFAULT_BUCKETS = ["high", "medium", "low"]
 _RESERVED_NAMES = {"summary"}
-
-
-def _coerce(series: pd.Series, value: Any, field: str) -> Any:
-    """Make a config value comparable with a column (dates for datetime columns)."""
-    if isinstance(value, list):
-        return [_coerce(series, v, field) for v in value]
-    if pd.api.types.is_datetime64_any_dtype(series.dtype) and isinstance(value, (str, dt.date)):
-        try:
-            ts = pd.Timestamp(value)
-        except ValueError as exc:
-            raise ConfigError(f"segment condition on {field!r}: {value!r} is not a date") from exc
-        tz = getattr(series.dtype, "tz", None)
-        if tz is not None:
-            ts = ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
-        elif ts.tzinfo is not None:
-            ts = ts.tz_convert("UTC").tz_localize(None)
-        return ts
-    return value
-
-
-def condition_mask(frame: pd.DataFrame, condition: Condition) -> pd.Series:
-    """Boolean mask of the rows of `frame` meeting one condition (pandas only, no eval)."""
-    if isinstance(condition, dict):
-        condition = Condition.model_validate(condition)
-    field, op = condition.field, condition.op
-    if field not in frame.columns:
-        raise ConfigError(
-            f"segment condition: unknown field {field!r}; available fields: {sorted(map(str, frame.columns))}"
-        )
-    s = frame[field]
-    present = s.notna()
-    if op == "exists":
-        return present
-    if op == "not_exists":
-        return ~present
-    value = _coerce(s, condition.value, field)
-    try:
-        if op in ("contains", "starts_with"):
-            text = s.astype("string")
-            hit = (
-                text.str.contains(value, regex=False)
-                if op == "contains"
-                else text.str.startswith(value)
-            )
-            return present & hit.fillna(False).astype(bool)
-        if op in ("in", "not_in"):
-            hit = s.isin(value)
-            return present & (hit if op == "in" else ~hit)
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype(object) if op in ("==", "!=") else s.astype(s.cat.categories.dtype)
-        if op == "==":
-            m = s == value
-        elif op == "!=":
-            m = s != value
-        elif op == ">":
-            m = s > value
-        elif op == ">=":
-            m = s >= value
-        elif op == "<":
-            m = s < value
-        else:  # "<="
-            m = s <= value
-    except TypeError as exc:
-        raise ConfigError(
-            f"segment condition {field} {op} {condition.value!r}: cannot compare with column of type {s.dtype}"
-        ) from exc
-    return present & pd.Series(m, index=frame.index).fillna(False).astype(bool)
 
 
 def _factor_mask(factors_json: pd.Series, code: str) -> pd.Series:
@@ -138,11 +70,8 @@ def _rule_mask(frame: pd.DataFrame, rule: SegmentRule, known_factors: set[str] |
                 stacklevel=3,
             )
         mask &= fm
-    for cond in rule.conditions:
-        try:
-            mask &= condition_mask(frame, cond)
-        except ConfigError as exc:
-            raise ConfigError(f"segment {rule.name!r}: {exc}") from None
+    for j, cond in enumerate(rule.conditions):
+        mask &= condition_mask(frame, cond, f"segment {rule.name!r}: conditions[{j}]")
     return mask
 
 
@@ -218,20 +147,3 @@ def build_segments(
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     summary["size"] = summary["size"].astype(np.int64)
     return segments, summary
-
-
-def write_segments(
-    segments: dict[str, pd.DataFrame], summary: pd.DataFrame, run_dir: str | Path
-) -> Path:
-    """Write ``segments/<name>.csv`` (profile ids and their scores) and ``segments/summary.csv``.
-
-    Returns the ``segments`` folder.
-    """
-    out = Path(run_dir) / "segments"
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in segments.items():
-        if name in _RESERVED_NAMES or "/" in name or "\\" in name or name in {".", ".."}:
-            raise ConfigError(f"segments: {name!r} cannot be used as a file name")
-        frame.to_csv(out / f"{name}.csv", index=False)
-    summary.to_csv(out / "summary.csv", index=False)
-    return out

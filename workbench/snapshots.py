@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -29,6 +30,7 @@ from workbench.goals import (
 
 if TYPE_CHECKING:
     from workbench.config import Config
+    from workbench.goals import CutoffPlan
 
 
 def _aggregate_features(joined, plan: FeaturePlan, config: Config):
@@ -230,41 +232,49 @@ def sample_predicate(fraction: float, exempt_s: int, seed: int) -> Callable[[Any
     return keep
 
 
+@dataclass(frozen=True)
+class TrainingSample:
+    """Keep at most `max_rows` snapshot rows: a deterministic hash sample stratified by
+    (cutoff, label), the same fraction in every stratum, taken in the engine before pandas.
+
+    `exempt_cutoff` (the validation snapshot) is never sampled: metrics use every profile.
+    `rows`: the number of rows at the other cutoffs when already known (from `goal_counts`),
+    which saves running the whole aggregation once just to count them.
+    """
+
+    max_rows: int
+    rows: int | None = None
+    exempt_cutoff: Any = None
+    seed: int = 42
+
+
 def build_snapshots(
     events,
     config: Config,
     cutoffs: list,
     plan: FeaturePlan | None = None,
     profiles=None,
+    *,
     with_label: bool = True,
-    sample_rows: int | None = None,
-    seed: int = 42,
-    exempt_cutoff=None,
-    rows_to_sample: int | None = None,
+    sample: TrainingSample | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, FeaturePlan]:
-    """Snapshots at `cutoffs` as one pandas frame (profile_id, cutoff, features..., label).
-
-    `sample_rows`: when the snapshots would be larger, keep a deterministic sample stratified by
-    (cutoff, label) with the same fraction in every stratum (done in the engine, before pandas).
-    Rows at `exempt_cutoff` (the validation snapshot) are never sampled: metrics use every profile.
-    `rows_to_sample`: the number of non-exempt rows when already known (e.g. from `goal_counts`),
-    which saves running the whole aggregation once just to count it.
-    """
+    """Snapshots at `cutoffs` as one pandas frame (profile_id, cutoff, features..., label),
+    optionally sampled (`TrainingSample`), in profile partitions when memory asks for it."""
     if plan is None:
         plan = plan_features(events, config, profiles, before=max(cutoffs))
     keep = None  # the sampling predicate on (profile_id, cutoff_s)
     kept = 1.0  # the expected share of (profile, cutoff) groups it keeps
-    if sample_rows is not None:
-        exempt_s = int(to_day(exempt_cutoff).timestamp()) if exempt_cutoff is not None else -1
-        total = rows_to_sample
+    if sample is not None:
+        exempt = sample.exempt_cutoff
+        exempt_s = int(to_day(exempt).timestamp()) if exempt is not None else -1
+        total = sample.rows
         if total is None:
             full = snapshot_expr(events, config, cutoffs, plan, profiles, with_label)
             total = int(full.filter(full.cutoff_s != exempt_s).count().to_pyarrow().as_py())
-        if total > sample_rows:
-            fraction = sample_rows / total
-            keep = sample_predicate(fraction, exempt_s, seed)
-
+        if total > sample.max_rows:
+            fraction = sample.max_rows / total
+            keep = sample_predicate(fraction, exempt_s, sample.seed)
             exempt_cuts = sum(int(to_day(c).timestamp()) == exempt_s for c in cutoffs)
             kept = (fraction * (len(cutoffs) - exempt_cuts) + exempt_cuts) / len(cutoffs)
             if progress:
@@ -288,6 +298,31 @@ def build_snapshots(
         frames.append(part.to_pandas())
     frame = frames[0] if parts == 1 else pd.concat(frames, ignore_index=True)
     return finish_frame(frame, plan, with_label), plan
+
+
+def build_training_snapshots(
+    events,
+    config: Config,
+    cutoffs: CutoffPlan,
+    counts: pd.DataFrame,
+    plan: FeaturePlan,
+    profiles=None,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """The labelled snapshots (training cutoffs and validation), sampled to
+    `training.max_rows` with the validation snapshot kept whole (`counts`: `counts_by_role`)."""
+    validation_rows = int(counts.loc[counts["role"] == "validation", "eligible"].sum())
+    training = config.training
+    sample = TrainingSample(
+        max_rows=max(training.max_rows - validation_rows, training.max_rows // 2),
+        rows=int(counts.loc[counts["role"] == "training", "eligible"].sum()),
+        exempt_cutoff=cutoffs.validation,
+        seed=training.seed,
+    )
+    frame, _ = build_snapshots(
+        events, config, cutoffs.labelled, plan, profiles, sample=sample, progress=progress
+    )
+    return frame
 
 
 _UNITS = {

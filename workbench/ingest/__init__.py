@@ -7,8 +7,15 @@
 - `sample`: the bundled synthetic XDM-style sample.
 """
 
-from workbench.ingest.events import ingest_events
+from workbench.ingest.events import IngestTargets, build_event_mix, ingest_events
 from workbench.ingest.profiles import ingest_profiles, profile_match
 from workbench.ingest.readers import detect_format
 
-__all__ = ["detect_format", "ingest_events", "ingest_profiles", "profile_match"]
+__all__ = [
+    "IngestTargets",
+    "build_event_mix",
+    "detect_format",
+    "ingest_events",
+    "ingest_profiles",
+    "profile_match",
+]

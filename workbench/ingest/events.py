@@ -7,8 +7,8 @@ The work runs in DuckDB through Ibis (out-of-core when needed); only summaries c
 
 from __future__ import annotations
 
-import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from workbench.ingest.profiles import ingest_profiles, profile_match
 from workbench.ingest.readers import (
     detect_format,
     external_table,
+    frame_table,
     mapped_column,
     materialise,
     normalise_profile_id,
@@ -154,8 +155,23 @@ def finish_events(staged, order: dict[str, Any] | None):
     )
 
 
-def _stage(con, cfg: EventsConfig, where, tmpdir: Path):
+@dataclass(frozen=True)
+class IngestTargets:
+    """Where ingest writes: the cleaned events, the quarantined rows and the profiles (named by
+    the run folder, `Run.ingest_targets`)."""
+
+    events: Path
+    quarantine: Path
+    profiles: Path
+
+
+def _stage(con, cfg: EventsConfig, where, tmpdir: Path, frame=None):
     """The staged events as a temp table (see `stage_events`)."""
+    if frame is not None:
+        build = lambda full_scan: stage_events(frame_table(con, frame, "events"), cfg, where)  # noqa: E731
+        return materialise(con, "_staged_events", build, where, "frame", retry=False)
+    if cfg.path is None and cfg.table is None:
+        raise ConfigError("events: give path (a file) or table, or pass the events as a frame")
     if cfg.path is None:
         build = lambda full_scan: stage_events(external_table(con, cfg), cfg, where)  # noqa: E731
         return materialise(con, "_staged_events", build, where, "table", retry=False)
@@ -167,22 +183,28 @@ def _stage(con, cfg: EventsConfig, where, tmpdir: Path):
     return materialise(con, "_staged_events", build, where, label)
 
 
-def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, Any]:
-    """Read, map, quarantine and dedupe the events; write events.parquet, quarantine.csv, data_quality.json.
+def ingest_events(
+    config: Config, targets: IngestTargets, con=None, *, events=None, profiles=None
+) -> dict[str, Any]:
+    """Read, map, quarantine and dedupe the events (and profiles); write the cleaned events,
+    the quarantined rows and the profiles to `targets`.
 
-    Returns the data quality report (also written as JSON).
+    `events` / `profiles`: a pandas or Arrow frame instead of the config's files (the config's
+    column mapping still applies). Returns the data quality report (`data_quality.json`).
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    targets.events.parent.mkdir(parents=True, exist_ok=True)
     cfg = config.events
     con = con or duckdb_connection(
         config.duckdb.memory_limit, config.duckdb.threads, spill_directory()
     )
-    where = cfg.path if cfg.path is not None else f"{cfg.connection}:{cfg.table}"
+    if events is not None:
+        where = "events frame"
+    else:
+        where = cfg.path if cfg.path is not None else f"{cfg.connection}:{cfg.table}"
     ts_column = mapped_column(cfg.columns, "timestamp")
     notices: list[str] = []
     with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
-        staged = _stage(con, cfg, where, Path(tmp))
+        staged = _stage(con, cfg, where, Path(tmp), events)
         rows_read = int(staged.count().to_pyarrow().as_py())
         if rows_read == 0:
             raise DataError(f"{where}: file has no rows")
@@ -200,7 +222,7 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
             )
         }
         rows_quarantined = int(sum(quarantine_counts.values()))
-        quarantine_path = out_dir / "quarantine.csv"
+        quarantine_path = targets.quarantine
         _write_quarantine(con, bad, quarantine_path)
         _check_enough_rows(final, cfg, where, ts_column, rows_read, quarantine_counts)
 
@@ -213,7 +235,7 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
             kept = good.distinct()
         else:
             kept = _dedupe_by_key(good, keys)
-        events_path = out_dir / "events.parquet"
+        events_path = targets.events
         con.to_parquet(kept, str(events_path))
 
     events = con.read_parquet(str(events_path))
@@ -257,13 +279,12 @@ def ingest_events(config: Config, out_dir: str | Path, con=None) -> dict[str, An
         "timestamp": timestamp_report(cfg, ts_column, order),
         "notices": notices,
     }
-    if config.profiles is not None:
-        profiles_quality = ingest_profiles(config, out_dir, con)
+    if config.profiles is not None or profiles is not None:
+        profiles_quality = ingest_profiles(config, targets.profiles, con, frame=profiles)
         profiles_quality["match"] = profile_match(
             con.read_parquet(str(events_path)), con.read_parquet(profiles_quality["file"])
         )
         quality["profiles_file"] = profiles_quality
-    (out_dir / "data_quality.json").write_text(json.dumps(quality, indent=2, default=str))
     return quality
 
 
@@ -334,3 +355,20 @@ def iso_utc(value) -> str | None:
     if ts.tzinfo is None:
         ts = ts.tz_localize("UTC")
     return ts.isoformat()
+
+
+MAX_EVENT_TYPES_IN_MIX = 12
+
+
+def build_event_mix(events) -> pd.DataFrame:
+    """Events per month and event type (the 12 most frequent types; the rest as `other`)."""
+    month = events.timestamp.truncate("M").name("month")
+    mix = events.group_by([month, events.event_type]).aggregate(events=events.count()).to_pandas()
+    top = mix.groupby("event_type")["events"].sum().nlargest(MAX_EVENT_TYPES_IN_MIX).index
+    mix["event_type"] = mix["event_type"].where(mix["event_type"].isin(top), "other")
+    mix = (
+        mix.groupby(["month", "event_type"], as_index=False)["events"]
+        .sum()
+        .sort_values(["month", "event_type"])
+    )
+    return mix.reset_index(drop=True)

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 import ibis
 
 from workbench.engine import duckdb_connection
-from workbench.errors import DataError
+from workbench.errors import ConfigError, DataError
 from workbench.ingest.readers import (
     detect_format,
+    frame_table,
     mapped_column,
     materialise,
     normalise_profile_id,
@@ -24,47 +25,57 @@ if TYPE_CHECKING:
     from workbench.config import Config, ProfilesConfig
 
 
-def ingest_profiles(config: Config, out_dir: str | Path, con=None) -> dict[str, Any]:
-    """Profile attributes: one row per profile; rows without an id are quarantined, repeats dropped."""
-    cfg: ProfilesConfig = config.profiles  # type: ignore[assignment]
-    out_dir = Path(out_dir)
+def ingest_profiles(config: Config, target: Path, con=None, *, frame=None) -> dict[str, Any]:
+    """Profile attributes, written to `target`: one row per profile; rows without an id are
+    quarantined, repeats dropped. `frame`: a pandas or Arrow frame instead of `profiles.path`."""
+    from workbench.config import ProfilesConfig
+
+    cfg: ProfilesConfig = config.profiles or ProfilesConfig()
+    if frame is None and cfg.path is None:
+        raise ConfigError(f"{config.where()}: profiles.path is not set")
+    where = "profiles frame" if frame is not None else cfg.path
     con = con or duckdb_connection()
     pid_col = mapped_column(cfg.columns, "profile_id")
     with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
 
         def build(full_scan: bool):
-            source = read_source(
-                con,
-                cfg.path,
-                cfg.format,
-                cfg.delimiter,
-                [pid_col],
-                Path(tmp),
-                "profiles",
-                encoding=cfg.encoding,
-                decimal_separator=cfg.decimal_separator,
-                full_scan=full_scan,
-            )
-            require_columns(source, {"profile_id": pid_col}, cfg.path)
-            raw_pid = scalar_column(source[pid_col], pid_col, "profile_id", cfg.path)
+            if frame is not None:
+                source = frame_table(con, frame, "profiles")
+            else:
+                source = read_source(
+                    con,
+                    cfg.path,
+                    cfg.format,
+                    cfg.delimiter,
+                    [pid_col],
+                    Path(tmp),
+                    "profiles",
+                    encoding=cfg.encoding,
+                    decimal_separator=cfg.decimal_separator,
+                    full_scan=full_scan,
+                )
+            require_columns(source, {"profile_id": pid_col}, where)
+            raw_pid = scalar_column(source[pid_col], pid_col, "profile_id", where)
             others = [source[c] for c in source.columns if c != pid_col and c != "profile_id"]
             return source.select(normalise_profile_id(raw_pid).name("profile_id"), *others)
 
-        label = f"as {detect_format(cfg.path, cfg.format)}"
-        table = materialise(con, "_staged_profiles", build, cfg.path, label, "profiles")
+        label = "frame" if frame is not None else f"as {detect_format(cfg.path, cfg.format)}"
+        table = materialise(
+            con, "_staged_profiles", build, where, label, "profiles", retry=frame is None
+        )
         rows_read = int(table.count().to_pyarrow().as_py())
         if rows_read == 0:
-            raise DataError(f"{cfg.path}: profiles file has no rows")
+            raise DataError(f"{where}: profiles file has no rows")
         missing = table.filter(table.profile_id.isnull() | (table.profile_id == ""))
         rows_missing = int(missing.count().to_pyarrow().as_py())
         good = table.filter(table.profile_id.notnull() & (table.profile_id != ""))
         ranked = good.mutate(_rank=ibis.row_number().over(group_by=good.profile_id))
         kept = ranked.filter(ranked._rank == 0).drop("_rank")
-        path = out_dir / "profiles.parquet"
+        path = Path(target)
         con.to_parquet(kept, str(path))
     rows_kept = int(con.read_parquet(str(path)).count().to_pyarrow().as_py())
     return {
-        "source": str(cfg.path),
+        "source": str(where),
         "rows_read": rows_read,
         "rows_kept": rows_kept,
         "rows_quarantined": rows_missing,

@@ -366,3 +366,20 @@ def normalise_profile_id(col):
         (text.contains(".") & text.endswith("0"), text.re_replace(r"^(-?[0-9]+)\.0+$", r"\1")),
         else_=text,
     )
+
+
+def frame_table(con, frame, what: str = "events"):
+    """A pandas or Arrow frame (events or profiles passed from Python) as a table on `con`."""
+    import pyarrow as pa
+
+    if isinstance(frame, pd.DataFrame):
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    elif isinstance(frame, (pa.Table, pa.RecordBatch)):
+        table = frame if isinstance(frame, pa.Table) else pa.Table.from_batches([frame])
+    else:
+        raise DataError(
+            f"{what}: expected a pandas DataFrame or an Arrow table, got {type(frame).__name__}"
+        )
+    if table.num_columns == 0:
+        raise DataError(f"{what} frame: no columns")
+    return flatten_structs(con.create_table(f"_frame_{what}", table, temp=True, overwrite=True))

@@ -1,5 +1,6 @@
-"""The pipeline stages end to end in memory (no notebooks): snapshots -> models -> scores -> segments,
-re-scoring with a saved model, the readiness stop, and the CDNOW acceptance backtest."""
+"""The stages and commands end to end without notebooks: snapshots -> models -> scores ->
+segments, re-scoring with a saved model, the readiness stop, the library route with frames,
+and the CDNOW acceptance backtest."""
 
 from __future__ import annotations
 
@@ -8,15 +9,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CDNOW, REPO
+from helpers import CDNOW, REPO
 
-from workbench import pipeline
-from workbench.backtest import run_backtest
+from workbench import workflow
 from workbench.cli import main
-from workbench.config import dump_config, load_config
+from workbench.config import load_config
 from workbench.errors import ModelMismatchError, NotReadyError
 from workbench.ingest.sample import write_sample
-from workbench.rescore import score_with_saved_model
+from workbench.run import Run
 
 SMALL = ["readiness.min_positives=50", "readiness.min_negatives=50"]
 
@@ -26,17 +26,16 @@ def small_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("pipeline")
     config_path = write_sample(base / "sample", profiles=2500, seed=5)
     config = load_config(config_path, SMALL)
-    run_dir = base / "run"
-    run_dir.mkdir()
-    dump_config(config, run_dir / "config.yaml")
-    pipeline.prepare_data(run_dir)
-    goal = pipeline.define_goal(run_dir)
-    comparison = pipeline.compare(run_dir)
-    explained = pipeline.explain(run_dir, examples=4)
-    scored = pipeline.score_and_segment(run_dir)
+    run = Run.create(base / "runs", config)
+    workflow.prepare_data(run)
+    goal = workflow.define_goal(run)
+    comparison = workflow.compare(run)
+    explained = workflow.explain(run, examples=4)
+    scored = workflow.score_and_segment(run)
     return {
         "config_path": config_path,
-        "run_dir": run_dir,
+        "run": run,
+        "run_dir": run.path,
         "goal": goal,
         "comparison": comparison,
         "explained": explained,
@@ -66,7 +65,7 @@ def test_every_eligible_profile_scored_once(small_run):
     ordered = scores.sort_values("probability")
     assert ordered["percentile"].is_monotonic_increasing
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["scoring"]["profiles"] == len(eligible)
+    assert json.loads((run_dir / "score_summary.json").read_text())["profiles"] == len(eligible)
     assert 0.5 < metrics["models"][metrics["champion"]]["roc_auc"] <= 1
     assert (run_dir / "segments" / "high-propensity.csv").exists()
 
@@ -83,14 +82,15 @@ def test_validation_is_out_of_time(small_run):
 
 
 def test_saved_model_rescores_identically(small_run, tmp_path):
-    result = score_with_saved_model(
+    rescored = workflow.score(
         small_run["config_path"],
         small_run["run_dir"],
         as_of=small_run["goal"]["as_of"],
         out=tmp_path / "rescore",
         overrides=SMALL,
     )
-    again = pd.read_parquet(result["scores"]).set_index("profile_id")
+    assert rescored.path.parent == tmp_path / "rescore"  # a new folder per call
+    again = rescored.read_frame("scores").set_index("profile_id")
     first = small_run["scored"]["scores"].set_index("profile_id")
     assert set(again.index) == set(first.index)
     np.testing.assert_allclose(
@@ -102,7 +102,7 @@ def test_rescore_refuses_mismatched_features(small_run, tmp_path, capsys):
     # Without the custom event the data no longer provides features the model was fitted on.
     overrides = SMALL + ["custom_events=[]"]
     with pytest.raises(ModelMismatchError, match="no longer provides feature"):
-        score_with_saved_model(
+        workflow.score(
             small_run["config_path"], small_run["run_dir"], out=tmp_path / "x", overrides=overrides
         )
     code = main(
@@ -132,21 +132,18 @@ def test_degenerate_goal_stops_with_readiness_message(small_run, tmp_path, capsy
     )
     err = capsys.readouterr().err
     assert code == 3 and "only 0 positive training examples" in err and "Traceback" not in err
-    config = load_config(small_run["config_path"], never)
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    dump_config(config, run_dir / "config.yaml")
-    pipeline.prepare_data(run_dir)
+    run = Run.create(tmp_path / "runs", load_config(small_run["config_path"], never))
+    workflow.prepare_data(run)
     with pytest.raises(NotReadyError):
-        pipeline.define_goal(run_dir)
-    assert json.loads((run_dir / "goal_summary.json").read_text())["readiness"]["ok"] is False
+        workflow.define_goal(run)
+    assert run.read_json("goal_summary")["readiness"]["ok"] is False
 
 
 @pytest.mark.skipif(not CDNOW.exists(), reason="../shared/datasets/cdnow is not beside the project")
 def test_cdnow_validation_auc_matches_what_happened(tmp_path):
     """Goal: purchase within 90 days, as of 1998-03-01, every customer with a prior purchase eligible.
     The pipeline sees only events before 1998-03-01; the realised AUC uses what happened after."""
-    result = run_backtest(REPO / "examples" / "cdnow.yaml", "1998-03-01", out=tmp_path / "bt")
+    result = workflow.backtest(REPO / "examples" / "cdnow.yaml", "1998-03-01", out=tmp_path / "bt")
     assert result["outcome_window_complete"]
     assert result["profiles"] == 23_570
     assert result["validation_roc_auc"] >= 0.80
@@ -158,7 +155,7 @@ def test_profiles_file_matching_few_profiles_is_flagged():
     import ibis
 
     from workbench.ingest import profile_match
-    from workbench.reports import data_warnings, reconciliation
+    from workbench.reporting import data_warnings, reconciliation
 
     con = ibis.duckdb.connect()
     events = con.create_table(
@@ -182,3 +179,27 @@ def test_profiles_file_matching_few_profiles_is_flagged():
     )
     assert good["share"] == 1.0 and "warning" not in good
     assert "profiles found in the profiles file" not in reconciliation({"rows_read": 1}).index
+
+
+def test_library_route_takes_frames_and_matches_the_stages(small_run, tmp_path):
+    """`run_pipeline` with events and profiles as DataFrames (no files named in the config)
+    gives the same scores as the stage-by-stage run on the files."""
+    from workbench.config import config_from_dict
+
+    sample = small_run["config_path"].parent
+    raw = load_config(small_run["config_path"], SMALL).to_yaml_dict()
+    raw["events"].pop("path")
+    raw["profiles"].pop("path")
+    config = config_from_dict(raw)
+    run = workflow.run_pipeline(
+        config,
+        out=tmp_path / "runs",
+        events=pd.read_parquet(sample / "events.parquet"),
+        profiles=pd.read_parquet(sample / "profiles.parquet"),
+    )
+    assert run.record["status"] == "ok" and not run.is_partial
+    assert Run.latest(tmp_path / "runs").path == run.path
+    mine = run.read_frame("scores").set_index("profile_id")["probability"]
+    staged = small_run["scored"]["scores"].set_index("profile_id")["probability"]
+    pd.testing.assert_series_equal(mine.sort_index(), staged.sort_index(), check_exact=False)
+    assert run.read_json("quality")["source"] == "events frame"

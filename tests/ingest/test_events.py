@@ -5,20 +5,20 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import CDNOW, REPO, write_config
+from helpers import CDNOW, REPO, ingest_quality, write_config
 
 from workbench.cli import main
 from workbench.config import load_config
 from workbench.errors import ConfigError, DataError
 from workbench.features import is_personal_data
-from workbench.ingest import detect_format, ingest_events
+from workbench.ingest import detect_format
 
 GOAL = {"conditions": [{"field": "event_type", "value": "purchase"}], "window_days": 30}
 
 
 def ingest(tmp_path, events: dict, **extra):
     cfg = load_config(write_config(tmp_path, {"events": events, "goal": GOAL, **extra}))
-    quality = ingest_events(cfg, tmp_path / "out")
+    quality = ingest_quality(cfg, tmp_path / "out")
     return quality, pd.read_parquet(tmp_path / "out" / "events.parquet")
 
 
@@ -58,7 +58,7 @@ def test_csv_mapping_utc_and_quarantine_reconcile(tmp_path):
     assert set(events.columns) >= {"profile_id", "timestamp", "event_type", "amount"}
     quarantine = pd.read_csv(tmp_path / "out" / "quarantine.csv", dtype=str)
     assert len(quarantine) == 3 and quarantine.columns[0] == "reason"
-    assert json.loads((tmp_path / "out" / "data_quality.json").read_text())["rows_read"] == 6
+    assert quality["rows_read"] == 6
 
 
 def test_dedupe_none_and_by_id(tmp_path):
@@ -240,14 +240,14 @@ def test_detect_format():
 @pytest.mark.skipif(not CDNOW.exists(), reason="../shared/datasets/cdnow is not beside the project")
 def test_cdnow_example_config_loads(tmp_path):
     cfg = load_config(REPO / "examples" / "cdnow.yaml")
-    quality = ingest_events(cfg, tmp_path)
+    quality = ingest_quality(cfg, tmp_path)
     assert quality["rows_read"] == 69_659 and quality["rows_kept"] == 69_659  # dedupe: none
     assert quality["profiles"] == 23_570
     assert quality["first_event"].startswith("1997-01-01") and quality["last_event"].startswith(
         "1998-06-30"
     )
     exact = load_config(REPO / "examples" / "cdnow.yaml", ["events.dedupe=exact"])
-    assert ingest_events(exact, tmp_path / "x")["duplicates_dropped"] == 255
+    assert ingest_quality(exact, tmp_path / "x")["duplicates_dropped"] == 255
 
 
 def test_epoch_timestamps_as_numbers_and_text(tmp_path):

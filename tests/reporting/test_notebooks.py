@@ -5,15 +5,15 @@ from __future__ import annotations
 import ast
 import json
 import re
-from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
+from helpers import REPO
 
-from workbench.reports import NOTEBOOKS, find_notebooks
+from workbench.reporting import NOTEBOOKS, find_notebooks
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = REPO / "notebooks"
 PATHS = [NOTEBOOK_DIR / f"{stem}.ipynb" for stem in NOTEBOOKS]
 LOGIC = (
     ast.FunctionDef,
@@ -47,7 +47,7 @@ def test_the_five_notebooks_are_found_in_order():
 def test_notebook_structure(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.metadata["kernelspec"]["name"] == "workbench"  # the project's kernel
     assert nb.metadata["kernelspec"]["language"] == "python"
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# ")
@@ -78,7 +78,7 @@ def test_one_parameters_cell_of_literals_with_comments(path):
         assert "  # " in line, f"{path.stem}: parameter without a comment: {line}"
         assert "=" not in line.split("#", 1)[1], "papermill cannot parse '=' inside the comment"
     assert "run_dir" in names
-    if path.stem in ("01_data_prep", "02_goal_definition"):
+    if path.stem == "02_goal_definition":
         assert "as_of" in names
     if path.stem == "02_goal_definition":
         assert "interactive" in names
@@ -98,13 +98,33 @@ def test_cells_only_call_workbench_and_carry_no_outputs(path):
                 assert all(a.name.split(".")[0] in ("workbench", "IPython") for a in node.names)
 
 
+@pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
+def test_ipynb_agrees_with_its_jupytext_source(path):
+    """notebooks/*.py (py:percent) are what is edited and reviewed; the .ipynb that `workbench
+    run` executes must be the same cells (rebuild it with `make notebooks`)."""
+    import jupytext
+
+    source = jupytext.read(path.with_suffix(".py"))
+    derived = nbformat.read(path, as_version=4)
+
+    def cells(nb):
+        return [
+            (c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", []))) for c in nb.cells
+        ]
+
+    assert cells(derived) == cells(source), (
+        f"{path.name} differs from {path.stem}.py: make notebooks"
+    )
+    assert derived.metadata["kernelspec"] == source.metadata["kernelspec"]
+
+
 # --------------------------------------------------------------------------- end to end
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     from workbench.ingest.sample import write_sample
-    from workbench.reports import run_notebooks
+    from workbench.workflow import run_notebooks
 
     root = tmp_path_factory.mktemp("notebooks")
     config = write_sample(root / "sample", profiles=3000, seed=1)
@@ -114,7 +134,7 @@ def run(tmp_path_factory):
         out=root / "runs",
         overrides=["readiness.min_positives=50", "readiness.min_negatives=50"],
         progress=lines.append,
-    )
+    ).path
     return run_dir, lines
 
 
@@ -155,7 +175,7 @@ def test_notebooks_and_html_saved_with_figures_and_no_errors(run):
         assert not [o for o in outputs if o.output_type == "error"], stem
         html = (run_dir / f"{stem}.html").read_text()
         assert "data:image/png;base64" in html, f"{stem}: no embedded figure"
-        assert "reports.resolve_run_dir" not in html, f"{stem}: code is not hidden"
+        assert "Run.resolve" not in html, f"{stem}: code is not hidden"
 
 
 @pytest.mark.notebooks
@@ -174,18 +194,19 @@ def test_report_links_resolve_and_show_headline(run):
     assert f"{auc:.3f}" in page and metrics["champion"] in page
 
 
-CDNOW = Path(__file__).resolve().parent.parent / "examples" / "cdnow.yaml"
+CDNOW = REPO / "examples" / "cdnow.yaml"
 
 
 @pytest.mark.notebooks
 @pytest.mark.slow
 def test_cdnow_example_runs_end_to_end(tmp_path):
     from workbench.config import load_config
-    from workbench.reports import headline, run_notebooks
+    from workbench.reporting import headline
+    from workbench.workflow import run_notebooks
 
     if not CDNOW.exists() or not load_config(CDNOW).events.path.exists():
         pytest.skip("the CDNOW example or its data (shared/datasets/cdnow) is not here")
-    run_dir = run_notebooks(CDNOW, out=tmp_path, progress=None)
+    run_dir = run_notebooks(CDNOW, out=tmp_path, progress=None).path
     figures = headline(run_dir)
     assert 0.6 < figures["validation ROC AUC"] <= 1.0
     assert figures["profiles scored"] > 1000

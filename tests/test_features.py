@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_config
+from helpers import ingest_quality, write_config
 
+from workbench.conditions import condition_expr
 from workbench.config import load_config
 from workbench.engine import duckdb_connection, events_table
 from workbench.errors import ConfigError
 from workbench.features import looks_like_identifier, looks_like_time, plan_features
-from workbench.goals import condition_expr
-from workbench.ingest import ingest_events
 
 
 @pytest.mark.parametrize(
@@ -77,7 +76,7 @@ def _plan(tmp_path, features: dict | None = None):
     if features:
         body["features"] = features
     cfg = load_config(write_config(tmp_path, body))
-    ingest_events(cfg, tmp_path / "o")
+    ingest_quality(cfg, tmp_path / "o")
     ev = events_table(duckdb_connection(), tmp_path / "o" / "events.parquet")
     return plan_features(ev, cfg), ev, cfg
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -10,35 +9,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from workbench.reports import NotebookError, new_run_dir, run_notebooks, write_report
-
-NOW = dt.datetime(2026, 3, 1, 9, 30, 5)
-
-
-def _latest(base: Path) -> str:
-    link = base / "latest"
-    if link.is_symlink():
-        return Path(link.readlink()).name
-    return (base / "latest.txt").read_text().strip()
-
-
-def test_run_dir_is_named_by_time_and_never_reused(tmp_path):
-    a = new_run_dir(tmp_path, now=NOW)
-    (a / "keep.txt").write_text("first run")
-    b = new_run_dir(tmp_path, now=NOW)
-    c = new_run_dir(tmp_path, now=NOW)
-    assert a.name == "20260301-093005"
-    assert (b.name, c.name) == ("20260301-093005-2", "20260301-093005-3")
-    assert (a / "keep.txt").read_text() == "first run"
-    assert _latest(tmp_path) == c.name
-
-
-def test_latest_points_at_newest_run(tmp_path):
-    new_run_dir(tmp_path, now=NOW)
-    later = new_run_dir(tmp_path, now=NOW + dt.timedelta(days=1))
-    assert _latest(tmp_path) == later.name
-    if (tmp_path / "latest").is_symlink():
-        assert (tmp_path / "latest").resolve() == later
+from workbench.reporting import NotebookError, write_report
+from workbench.run import Run
+from workbench.workflow import run_notebooks
 
 
 def _notebook(path: Path, *sources: str) -> None:
@@ -92,10 +65,12 @@ def test_run_executes_in_order_and_writes_reports(tmp_path, config):
         "pathlib.Path(run_dir, 'scores.csv').write_text('profile_id,probability\\n')",
     )
     lines: list[str] = []
-    run = run_notebooks(
+    done = run_notebooks(
         config, out=tmp_path / "runs", as_of="2026-01-01", notebooks_dir=nbs, progress=lines.append
     )
-    assert run.parent == (tmp_path / "runs").resolve()
+    run = done.path
+    assert run.parent == (tmp_path / "runs").resolve() and not done.is_partial
+    assert Run.latest(tmp_path / "runs").path == run
     assert (run / "config.yaml").exists()
     for stem in ("01_first", "02_second"):
         assert (run / f"{stem}.ipynb").exists()
@@ -105,7 +80,7 @@ def test_run_executes_in_order_and_writes_reports(tmp_path, config):
     assert "pathlib.Path(run_dir" not in page  # code is hidden
     executed = nbformat.read(run / "01_first.ipynb", as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert "2026-01-01" in injected[0].source and str(run) in injected[0].source
+    assert "2026-01-01" in injected[0].source and run.name in injected[0].source
     assert "interactive" not in injected[0].source  # only declared parameters are injected
     report = (run / "report.html").read_text()
     assert "logistic" in report and "0.710" in report and "1,234" in report
@@ -137,7 +112,10 @@ def test_failing_notebook_is_saved_and_named(tmp_path, config, raise_src, code):
     err = info.value
     assert err.exit_code == code
     assert "02_broken" in str(err) and "\n" not in str(err)
-    run = next(p for p in (tmp_path / "runs").iterdir() if not p.name.startswith("latest"))
+    (run,) = (p for p in (tmp_path / "runs").iterdir() if p.is_dir())
+    assert not run.name.startswith(".")  # published under its final name, but not as latest
+    assert Run.latest(tmp_path / "runs") is None
+    assert json.loads((run / "run.json").read_text())["status"] == "failed"
     saved = nbformat.read(run / "02_broken.ipynb", as_version=4)
     outputs = [o for c in saved.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert any(o.get("output_type") == "error" for o in outputs)
@@ -147,59 +125,44 @@ def test_failing_notebook_is_saved_and_named(tmp_path, config, raise_src, code):
 
 
 def test_report_without_metrics_still_renders(tmp_path):
-    path = write_report(tmp_path, {"notebooks": [], "status": "ok"})
-    assert "Headline figures" in path.read_text()
-
-
-def test_resolve_run_dir_explicit_config_or_latest(tmp_path, config, monkeypatch):
-    from workbench.errors import WorkbenchError
-    from workbench.reports import resolve_run_dir
-
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    monkeypatch.chdir(notebooks)  # as in `make lab`
-    with pytest.raises(WorkbenchError, match="no run folder"):
-        resolve_run_dir("")
-    with pytest.raises(WorkbenchError, match="not a run folder"):
-        resolve_run_dir(str(notebooks))
-    started = resolve_run_dir("", str(config))  # a new run folder from the config
-    assert (started / "config.yaml").exists()
-    assert started.parent == tmp_path / "reports" / "fake"  # next to notebooks/, not inside
-    assert resolve_run_dir("") == started  # the latest run, found from notebooks/
-    assert resolve_run_dir(str(started)) == started
+    run = Run(tmp_path)
+    run.write_record({"notebooks": [], "status": "ok"})
+    assert "Headline figures" in write_report(run).read_text()
 
 
 def test_headline_and_key_figures_read_the_run_files(tmp_path):
-    from workbench.reports import headline, key_figures
+    from workbench.reporting import headline, key_figures
 
-    (tmp_path / "metrics.json").write_text(
-        json.dumps(
-            {
-                "champion": "boosted",
-                "models": {"boosted": {"roc_auc": 0.8123, "lift_top_decile": 3.2}},
-                "validation": {"profiles": 1000, "positives": 250},
-                "scoring": {"profiles": 900, "buckets": {"low": 225, "medium": 450, "high": 225}},
-            }
-        )
+    run = Run(tmp_path)
+    run.write_json(
+        "metrics",
+        {
+            "champion": "boosted",
+            "models": {"boosted": {"roc_auc": 0.8123, "lift_top_decile": 3.2}},
+            "validation": {"profiles": 1000, "positives": 250},
+        },
     )
-    h = headline(tmp_path)
+    run.write_json(
+        "score_summary", {"profiles": 900, "buckets": {"low": 225, "medium": 450, "high": 225}}
+    )
+    h = headline(run)
     assert h["champion"] == "boosted" and h["validation ROC AUC"] == 0.8123
     assert h["base rate"] == 0.25 and h["profiles scored"] == 900
     assert list(h["bucket sizes"]) == ["high", "medium", "low"]
-    table = key_figures(tmp_path)
+    table = key_figures(run)
     assert table.loc["base rate", "value"] == "25.0%"
     assert table.loc["lift in top decile", "value"] == "3.20×"
-    (tmp_path / "data_quality.json").write_text(
-        json.dumps({"rows_read": 10, "columns": {"a": "string"}, "quarantine_reasons": {"x": 2}})
+    run.write_json(
+        "quality", {"rows_read": 10, "columns": {"a": "string"}, "quarantine_reasons": {"x": 2}}
     )
-    dq = key_figures(tmp_path, "data_quality")
+    dq = key_figures(run, "quality")
     assert dq.loc["rows_read", "value"] == "10" and "columns.a" not in dq.index
 
 
 # ------------------------------------------------------------------ notebooks outside a checkout
 def test_installed_package_finds_its_own_notebook_copies(tmp_path, monkeypatch):
     import workbench
-    from workbench.reports import find_notebooks
+    from workbench.reporting import find_notebooks
 
     site = tmp_path / "site-packages" / "workbench"
     (site / "notebooks").mkdir(parents=True)
@@ -215,7 +178,8 @@ def test_wheel_carries_the_notebooks(tmp_path):
     import zipfile
 
     pytest.importorskip("setuptools")
-    repo = Path(__file__).resolve().parent.parent
+    from helpers import REPO as repo
+
     subprocess.run(
         [
             sys.executable,

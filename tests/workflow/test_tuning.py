@@ -8,29 +8,23 @@ import pandas as pd
 import pytest
 import yaml
 
-from workbench import goals
-from workbench.config import config_from_dict, dump_config, load_config
+from workbench import workflow
+from workbench.config import config_from_dict, load_config
 from workbench.errors import ConfigError
 from workbench.ingest.sample import write_sample
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(goals, "goal_counts"), reason="workbench.goals.goal_counts not written yet"
-)
+from workbench.run import Run
 
 PURCHASE = "commerce.purchases"
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    from workbench import ingest as data
 
     root = tmp_path_factory.mktemp("tuning")
     cfg = load_config(write_sample(root / "sample", profiles=1500, seed=3))
-    run = root / "run"
-    run.mkdir()
-    dump_config(cfg, run / "config.yaml")
-    data.ingest_events(cfg, run)
-    return run
+    run = Run.create(root / "runs", cfg)
+    workflow.prepare_data(run)
+    return run.path
 
 
 def _by_hand(
@@ -50,7 +44,7 @@ def _by_hand(
 
 
 def test_counts_match_a_hand_recount(run_dir):
-    from workbench.tuning import evaluate_goal
+    from workbench.workflow import evaluate_goal
 
     res = evaluate_goal(run_dir, event_type=PURCHASE, window_days=30, active_within_days=60)
     table = res["cutoffs"]
@@ -84,7 +78,7 @@ def test_counts_match_a_hand_recount(run_dir):
 
 
 def test_churn_flips_the_label_and_field_condition_narrows_it(run_dir):
-    from workbench.tuning import evaluate_goal
+    from workbench.workflow import evaluate_goal
 
     base = evaluate_goal(run_dir, event_type=PURCHASE, window_days=30, active_within_days=60)
     churn = evaluate_goal(
@@ -121,7 +115,7 @@ def test_churn_flips_the_label_and_field_condition_narrows_it(run_dir):
 
 
 def test_any_history_eligibility_and_longer_window(run_dir):
-    from workbench.tuning import evaluate_goal
+    from workbench.workflow import evaluate_goal
 
     recent = evaluate_goal(run_dir, event_type=PURCHASE, window_days=30, active_within_days=60)
     anyone = evaluate_goal(run_dir, event_type=PURCHASE, window_days=30, active_within_days=None)
@@ -133,7 +127,7 @@ def test_any_history_eligibility_and_longer_window(run_dir):
 
 
 def test_readiness_verdict_follows_the_thresholds(run_dir):
-    from workbench.tuning import evaluate_goal
+    from workbench.workflow import evaluate_goal
 
     ok = evaluate_goal(run_dir, event_type=PURCHASE, window_days=30)
     assert ok["readiness"]["ok"] is False  # the sample run keeps the default 500 positives
@@ -146,7 +140,7 @@ def test_readiness_verdict_follows_the_thresholds(run_dir):
 
 
 def test_yaml_snippet_round_trips_into_the_config(run_dir):
-    from workbench.tuning import evaluate_goal
+    from workbench.workflow import evaluate_goal
 
     res = evaluate_goal(
         run_dir,
@@ -171,7 +165,7 @@ def test_yaml_snippet_round_trips_into_the_config(run_dir):
 
 
 def test_settings_of_the_configured_goal_reproduce_it(run_dir):
-    from workbench.tuning import evaluate_goal, goal_settings
+    from workbench.workflow import evaluate_goal, goal_settings
 
     cfg = load_config(run_dir / "config.yaml")
     settings = goal_settings(cfg)
@@ -181,7 +175,7 @@ def test_settings_of_the_configured_goal_reproduce_it(run_dir):
 
 
 def test_bad_goals_are_one_line_config_errors(run_dir):
-    from workbench.tuning import evaluate_goal
+    from workbench.workflow import evaluate_goal
 
     with pytest.raises(ConfigError, match="event type or a field"):
         evaluate_goal(run_dir)
@@ -194,7 +188,7 @@ def test_bad_goals_are_one_line_config_errors(run_dir):
 def test_static_summary_under_papermill(run_dir, monkeypatch):
     import IPython.display
 
-    from workbench.tuning import goal_tuner
+    from workbench.reporting.tuner import goal_tuner
 
     shown: list = []
     monkeypatch.setattr(IPython.display, "display", lambda *objs, **_: shown.extend(objs))
@@ -207,13 +201,13 @@ def test_static_summary_under_papermill(run_dir, monkeypatch):
 
 def test_interactive_tuner_builds_widgets(run_dir):
     pytest.importorskip("ipywidgets")
-    from workbench.tuning import goal_tuner
+    from workbench.reporting.tuner import goal_tuner
 
     assert goal_tuner(run_dir, interactive=True) is None
 
 
 def test_evaluation_is_fast_enough_for_a_widget(run_dir):
-    from workbench.tuning import evaluate_goal
+    from workbench.workflow import evaluate_goal
 
     evaluate_goal(run_dir, event_type=PURCHASE)
     res = evaluate_goal(run_dir, event_type=PURCHASE, window_days=45)

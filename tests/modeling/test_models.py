@@ -4,7 +4,6 @@ whose right answer is known (a linear or a non-linear signal)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import matplotlib
 
@@ -13,6 +12,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import CDNOW, REPO
 
 from workbench.config import config_from_dict
 from workbench.errors import ModelMismatchError, NotReadyError
@@ -434,8 +434,7 @@ def test_plots_return_axes(linear_comparison):
 
 
 # ------------------------------------------------------------------------ CDNOW acceptance
-CDNOW = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cdnow.yaml"
+EXAMPLE = REPO / "examples" / "cdnow.yaml"
 
 
 @pytest.mark.slow
@@ -445,20 +444,21 @@ def test_cdnow_champion_auc_holds_on_what_actually_happened(tmp_path):
     AUC realised on the purchases that really happened after 1998-03-01."""
     from sklearn.metrics import roc_auc_score
 
-    from workbench import pipeline
-    from workbench.config import dump_config, load_config
+    from workbench import workflow
+    from workbench.config import load_config
     from workbench.features import specs_from_json
+    from workbench.run import Run
 
     config = load_config(EXAMPLE)
-    dump_config(config, tmp_path / "config.yaml")
-    pipeline.prepare_data(tmp_path)
-    pipeline.define_goal(tmp_path)
-    snapshots = pd.read_parquet(tmp_path / "snapshots.parquet")
-    specs = specs_from_json(tmp_path / "feature_spec.json")
+    run = Run.create(tmp_path, config)
+    workflow.prepare_data(run)
+    workflow.define_goal(run)
+    snapshots = run.read_frame("snapshots")
+    specs = specs_from_json(run.file("feature_spec"))
     comparison = compare_models(snapshots, specs, config)
     validation_auc = comparison.leaderboard.loc[comparison.champion, "roc_auc"]
     champion = refit_champion(comparison, snapshots, specs, config)
-    scoring = pd.read_parquet(tmp_path / "scoring_snapshot.parquet")
+    scoring = run.read_frame("scoring_snapshot")
 
     events = pd.read_csv(CDNOW, sep=r"\s+", dtype={"customer_id": str})
     when = pd.to_datetime(events["date"].astype(str), format="%Y%m%d")
@@ -524,7 +524,10 @@ def test_auc_interval_covers_the_truth_and_narrows_with_positives():
 
 
 def test_few_validation_positives_are_flagged_uncertain(tmp_path):
-    from workbench.reports import headline, write_report
+    from workbench.reporting import headline, write_report
+    from workbench.run import Run
+
+    run = Run(tmp_path)
 
     df = make_snapshots("linear", n=3000, seed=8)
     last = df["cutoff"] == df["cutoff"].max()
@@ -538,12 +541,12 @@ def test_few_validation_positives_are_flagged_uncertain(tmp_path):
     assert text.startswith("uncertain:") and "95% interval" in text
     champ = c.metrics["models"][c.champion]
     assert champ["roc_auc_ci_low"] < champ["roc_auc"] < champ["roc_auc_ci_high"]
-    (tmp_path / "metrics.json").write_text(json.dumps(c.metrics))
-    assert " to " in headline(tmp_path)["95% interval of the AUC"]
-    page = write_report(tmp_path, {"notebooks": []}).read_text()
+    run.write_json("metrics", c.metrics)
+    assert " to " in headline(run)["95% interval of the AUC"]
+    page = write_report(run).read_text()
     assert "Read this first" in page and "uncertain:" in page
 
     plenty = compare_models(make_snapshots("linear", n=3000, seed=8), SPECS, make_config())
     assert plenty.metrics["quality"]["uncertain"] is False
-    (tmp_path / "metrics.json").write_text(json.dumps(plenty.metrics))
-    assert "Read this first" not in write_report(tmp_path, {"notebooks": []}).read_text()
+    run.write_json("metrics", plenty.metrics)
+    assert "Read this first" not in write_report(run).read_text()

@@ -1,0 +1,89 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Propensity Workbench
+#     language: python
+#     name: workbench
+# ---
+
+# %% [markdown]
+# # 04 · Influential factors: global, per bucket and per profile
+#
+# **Purpose.** Explain the champion's scores: which features push propensity up or down across
+# all scored profiles, within each bucket (low / medium / high), and for a few example profiles.
+#
+# **Writes** `factors_global.csv`, `factors_by_bucket.csv` and `examples.csv`.
+#
+# Run by `workbench run` (parameters injected, code hidden in the HTML report). Opened on its
+# own in Jupyter, it works on `run_dir`, or the latest run under `reports/` when that is empty;
+# the run folder's files are the hand-over between notebooks.
+
+# %% tags=["parameters"]
+run_dir: str = ""  # run folder written by workbench run (empty: the latest run under reports/)
+examples: int = 5  # example profiles to show with their factors
+
+# %%
+# %matplotlib inline
+
+from workbench import Run, workflow
+from workbench.plots import plot_bucket_factors, plot_global_factors
+
+run = Run.resolve(run_dir)
+
+# %% [markdown]
+# ## 1. Global influential factors
+#
+# The features with the largest influence on the scores overall. **Coverage** is the share of
+# scored profiles for whom the factor is among their top factors: a strong factor with low
+# coverage matters a lot for a few profiles; a high-coverage factor describes the whole base.
+# Factors that surprise you deserve a check in the raw data before anyone acts on them.
+# Above 200,000 scored profiles these summaries use a seeded random sample of 200,000 of them;
+# every profile's own factors are in `scores.csv` (notebook 05).
+
+# %%
+factors = workflow.explain(run, examples)
+ax = plot_global_factors(factors["global"])
+
+# %%
+factors["global"]
+
+# %% [markdown]
+# ## 2. Factors per bucket
+#
+# What sets the **high** bucket apart (the audience to target first) from the **low** bucket
+# (reactivation or suppression). A factor that is typical of the high bucket is a lever for
+# campaigns aimed at the medium bucket.
+
+# %%
+ax = plot_bucket_factors(factors["by_bucket"], "high")
+
+# %%
+ax = plot_bucket_factors(factors["by_bucket"], "medium")
+
+# %%
+ax = plot_bucket_factors(factors["by_bucket"], "low")
+
+# %%
+factors["by_bucket"]
+
+# %% [markdown]
+# ## 3. Example profiles
+#
+# A few scored profiles with their score, bucket and top factors, as the scores file will carry
+# them. Use these to sanity-check that explanations read sensibly to a marketer.
+
+# %%
+factors["examples"]
+
+# %% [markdown]
+# ## 4. Key figures
+#
+# The tables above are also in the run folder as CSV files.
+
+# %%
+factors["global"].head(5)

@@ -1,0 +1,38 @@
+"""Helpers the tests share (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from workbench.config import load_config
+from workbench.run import Run
+
+REPO = Path(__file__).resolve().parent.parent
+CDNOW = REPO.parent / "shared" / "datasets" / "cdnow" / "CDNOW_master.txt"
+
+
+def write_config(tmp_path: Path, body: dict, name: str = "config.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    return path
+
+
+def ingest(config, folder: Path, **frames) -> tuple[dict, Path]:
+    """Ingest `config`'s events into `folder` (as a run folder's files): (quality, events path)."""
+    from workbench.ingest import ingest_events
+
+    targets = Run(folder).ingest_targets()
+    return ingest_events(config, targets, **frames), targets.events
+
+
+def new_run(config_path: Path, base: Path | None = None, **overrides) -> Run:
+    """A fresh run folder for a config file (overrides as `--set` would give them)."""
+    config = load_config(config_path, [f"{k}={v}" for k, v in overrides.items()] or None)
+    return Run.create(base or config_path.parent / "runs", config)
+
+
+def ingest_quality(config, folder: Path, **frames) -> dict:
+    """Ingest `config`'s events into `folder` (a run folder's file names); the quality report."""
+    return ingest(config, folder, **frames)[0]

@@ -1,0 +1,410 @@
+"""What the CLI commands do, as plain functions: each opens a new run folder and calls the stages.
+
+- `run_notebooks`: the five notebooks through papermill (`workbench run`);
+- `run_pipeline`: the same five stages in this process, no notebooks (the library route);
+- `validate`, `snapshot`, `score` (a saved model on newer data), `backtest` (as if today were
+  DATE, then compared with what happened).
+
+Every command that writes makes a new run folder (`Run.create`) and never writes anywhere else,
+so no input file is ever overwritten by an output.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.config import Config, load_config
+from workbench.engine import connect, events_table
+from workbench.errors import DataError, ModelMismatchError, WorkbenchError
+from workbench.goals import eligible_labels, to_day
+from workbench.run import Run
+from workbench.workflow.stages import (
+    GoalPlan,
+    compare,
+    define_goal,
+    explain,
+    open_events,
+    plan_goal,
+    prepare_data,
+    save_scores,
+    score_and_segment,
+    scoring_figures,
+)
+
+Progress = Callable[[str], Any] | None
+ConfigLike = Config | str | Path
+
+
+def as_config(config: ConfigLike, overrides: list[str] | dict[str, Any] | None = None) -> Config:
+    """A Config from a Config or a YAML path (`overrides` as for `workbench --set`)."""
+    if isinstance(config, Config):
+        if overrides:
+            raise WorkbenchError("overrides apply to a config file; edit the Config instead")
+        return config
+    return load_config(config, overrides)
+
+
+def check_sources(config: Config, events=None) -> None:
+    """Fail before a run folder is made when an input file is missing, naming the config key."""
+    sources = [("events", config.events.path if events is None else None)]
+    if config.profiles is not None:
+        sources.append(("profiles", config.profiles.path))
+    for what, path in sources:
+        if path is not None and not Path(path).exists():
+            raise DataError(f"{config.where()}: {what}.path: {path}: file not found")
+    if events is None and config.events.path is None and config.events.table is None:
+        raise DataError(f"{config.where()}: events: give path (a file) or table")
+
+
+def _finish(run: Run, started: float, error: BaseException | None = None) -> Run:
+    """Record how the run ended, write its landing page, give it its final name."""
+    from workbench.reporting.landing import write_report
+
+    status = "ok" if error is None else "failed"
+    changes: dict[str, Any] = {"status": status, "seconds": round(time.perf_counter() - started, 1)}
+    if error is not None:
+        changes["error"] = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    run.update_record(**changes)
+    try:
+        write_report(run)
+    finally:
+        run.publish(succeeded=error is None)
+    return run
+
+
+# ----------------------------------------------------------------------------- the two routes
+def run_pipeline(
+    config: ConfigLike,
+    *,
+    out: str | Path | None = None,
+    as_of: str | None = None,
+    events=None,
+    profiles=None,
+    overrides: list[str] | None = None,
+    progress: Progress = None,
+) -> Run:
+    """The whole pipeline in this process (no notebooks) into a new run folder: the library
+    route. `events`/`profiles`: pandas or Arrow frames instead of the config's files."""
+    cfg = as_config(config, overrides)
+    check_sources(cfg, events)
+    say = progress or (lambda _msg: None)
+    run = Run.create(out or cfg.output_dir, cfg, record={"kind": "pipeline", "as_of": as_of or ""})
+    say(f"run folder: {run.base / run.name}")
+    started = time.perf_counter()
+    try:
+        prepare_data(run, events=events, profiles=profiles)
+        define_goal(run, as_of, progress=progress)
+        compare(run)
+        explain(run)
+        score_and_segment(run)
+    except BaseException as exc:
+        _finish(run, started, exc)
+        raise
+    return _finish(run, started)
+
+
+def run_notebooks(
+    config_path: str | Path,
+    out: str | Path | None = None,
+    as_of: str | None = None,
+    overrides: list[str] | None = None,
+    notebooks_dir: str | Path | None = None,
+    kernel_name: str | None = None,
+    progress: Progress = print,
+) -> Run:
+    """Run the pipeline as notebooks 01-05 into a new run folder (`workbench run`).
+
+    Each notebook is executed by papermill with `run_dir` (and `as_of`) injected, saved with
+    its HTML (code hidden) in the run folder; `report.html` links them. Raises `NotebookError`
+    when a notebook fails: its executed copy and HTML are still in the run folder, which is
+    then published as failed (`latest` does not move).
+    """
+    from workbench.reporting.notebooks import (
+        declared_parameters,
+        execute_notebook,
+        export_html,
+        find_notebooks,
+        pick_kernel,
+    )
+
+    say = progress or (lambda _msg: None)
+    cfg = load_config(config_path, overrides)
+    check_sources(cfg)
+    notebooks = find_notebooks(notebooks_dir)
+    kernel = pick_kernel(kernel_name)
+    record = {
+        "kind": "notebooks",
+        "config": str(Path(config_path).resolve()),
+        "overrides": list(overrides or []),
+        "as_of": as_of or "",
+        "kernel": kernel,
+        "notebooks": [],
+    }
+    run = Run.create(Path(out) if out is not None else cfg.output_dir, cfg, record=record)
+    values = {"run_dir": str(run.path), "as_of": as_of or "", "interactive": False}
+    say(f"run folder: {run.base / run.name}")
+    failure = None
+    started = time.perf_counter()
+    for i, src in enumerate(notebooks, 1):
+        dest = run.path / src.name
+        declared = declared_parameters(src)
+        params = {k: v for k, v in values.items() if k in declared}
+        say(f"[{i}/{len(notebooks)}] {src.stem} ...")
+        t0 = time.perf_counter()
+        failure = execute_notebook(src, dest, params, kernel, run.path)
+        seconds = time.perf_counter() - t0
+        html_name = None
+        if dest.exists():
+            try:
+                html_name = export_html(dest).name
+            except Exception as exc:  # keep the run going: the .ipynb is the record
+                say(f"      could not export {dest.name} to HTML: {exc}")
+        record["notebooks"].append(
+            {
+                "name": src.stem,
+                "status": "ok" if failure is None else "failed",
+                "seconds": round(seconds, 1),
+                "parameters": params,
+                "ipynb": dest.name if dest.exists() else None,
+                "html": html_name,
+                "error": failure.error if failure is not None else None,
+            }
+        )
+        run.update_record(notebooks=record["notebooks"])
+        say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
+        if failure is not None:
+            break
+    _finish(run, started, failure)
+    if failure is not None:
+        say(f"report (incomplete): {run.file('report')}")
+        raise failure
+    say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")
+    return run
+
+
+# ----------------------------------------------------------------------------- validate
+@dataclass
+class Validation:
+    """What `workbench validate` found: data quality, the goal's cutoffs and readiness."""
+
+    run: Run
+    quality: dict[str, Any]
+    goal: GoalPlan
+
+
+def validate(
+    config: ConfigLike,
+    *,
+    out: str | Path | None = None,
+    as_of: str | None = None,
+    overrides: list[str] | None = None,
+) -> Validation:
+    """Read and clean the data, check the goal's fields, count positives per cutoff and judge
+    readiness, in a new folder under `out` (default `<output dir>/validate`)."""
+    cfg = as_config(config, overrides)
+    check_sources(cfg)
+    run = Run.create(out or cfg.output_dir / "validate", cfg, record={"kind": "validate"})
+    started = time.perf_counter()
+    try:
+        quality = prepare_data(run)["quality"]
+        goal = plan_goal(open_events(run, cfg), cfg, as_of)
+    except BaseException:
+        run.update_record(status="failed", seconds=round(time.perf_counter() - started, 1))
+        run.publish(succeeded=False)
+        raise
+    run.update_record(status="ok", seconds=round(time.perf_counter() - started, 1))
+    run.publish(succeeded=True)
+    return Validation(run, quality, goal)
+
+
+# ----------------------------------------------------------------------------- snapshot
+def snapshot(
+    config: ConfigLike, at: str, *, overrides: list[str] | None = None
+) -> tuple[pd.DataFrame, str | None]:
+    """One point-in-time snapshot (features strictly before `at`, label from the window after
+    it), with a note when the outcome window reaches past the data."""
+    from workbench.goals import check_fields
+    from workbench.snapshots import build_snapshots
+
+    cfg = as_config(config, overrides)
+    check_sources(cfg)
+    cutoff = to_day(at)
+    with tempfile.TemporaryDirectory(prefix="workbench-snapshot-") as tmp:
+        run = Run.create(tmp, cfg)
+        quality = prepare_data(run)["quality"]
+        ctx = open_events(run, cfg)
+        check_fields(cfg, ctx.events.columns, ctx.events)
+        if cutoff <= to_day(quality["first_event"]):
+            raise DataError(
+                f"--at {cutoff.date()} is before any data (first event {quality['first_event']})"
+            )
+        frame, _ = build_snapshots(ctx.events, cfg, [cutoff], profiles=ctx.profiles)
+    note = None
+    window_end = cutoff + pd.Timedelta(days=cfg.goal.window_days)
+    if window_end > to_day(quality["last_event"]) + pd.Timedelta(days=1):
+        note = (
+            f"the outcome window ends {window_end.date()}, after the last event "
+            f"({quality['last_event'][:10]}): labels are incomplete"
+        )
+    return frame.drop(columns=["cutoff"]), note
+
+
+# ----------------------------------------------------------------------------- score
+def model_directory(path: str | Path) -> Path:
+    """Accept a run folder (with model/ inside) or the model folder itself."""
+    path = Path(path)
+    if (path / "model" / "model.json").exists():
+        return path / "model"
+    if (path / "model.json").exists():
+        return path
+    raise ModelMismatchError(
+        f"{path}: no saved model here (expected model/model.json or model.json)"
+    )
+
+
+def score(
+    config: ConfigLike,
+    model: str | Path,
+    *,
+    as_of: str | None = None,
+    out: str | Path | None = None,
+    overrides: list[str] | None = None,
+) -> Run:
+    """Re-score with a saved model (no retraining) on the config's (possibly newer) events, in
+    a new folder under `out` (default `<output dir>/scores`); refuses data whose features do not
+    match the model's, naming them."""
+    from workbench import modeling
+    from workbench.features import plan_features
+    from workbench.goals import check_fields, resolve_as_of
+    from workbench.scoring import score_profiles
+    from workbench.snapshots import build_snapshots
+
+    cfg = as_config(config, overrides)
+    check_sources(cfg)
+    model_dir = model_directory(model)
+    fitted = modeling.load_model(model_dir)
+    run = Run.create(
+        out or cfg.output_dir / "scores", cfg, record={"kind": "score", "model": str(model_dir)}
+    )
+    started = time.perf_counter()
+    try:
+        prepare_data(run)
+        ctx = open_events(run, cfg)
+        check_fields(cfg, ctx.events.columns, ctx.events)
+        day = resolve_as_of(cfg, as_of, ctx.first_event, ctx.last_event)
+        plan = plan_features(ctx.events, cfg, ctx.profiles, before=day)
+        _check_model_features(fitted, plan.specs, model_dir)
+        frame, _ = build_snapshots(ctx.events, cfg, [day], plan, ctx.profiles, with_label=False)
+        codes = [s.code for s in fitted.feature_specs_]
+        scores = score_profiles(
+            fitted, frame[["profile_id", *codes]], fitted.feature_specs_, cfg, day
+        )
+        seg_summary = save_scores(run, scores, cfg)
+        run.write_json(
+            "score_summary",
+            scoring_figures(scores, seg_summary, str(day.date()), model=str(model_dir)),
+        )
+    except BaseException as exc:
+        _finish(run, started, exc)
+        raise
+    return _finish(run, started)
+
+
+def _check_model_features(model, specs, model_dir: Path) -> None:
+    """The data must still provide every feature the model uses, with the same kind."""
+    available = {s.code: s for s in specs}
+    missing = [s.code for s in model.feature_specs_ if s.code not in available]
+    if missing:
+        raise ModelMismatchError(
+            f"{model_dir}: the data no longer provides feature(s) {missing[:8]}"
+            f"{' ...' if len(missing) > 8 else ''}; retrain with workbench run"
+        )
+    kinds = [s.code for s in model.feature_specs_ if available[s.code].kind != s.kind]
+    if kinds:
+        raise ModelMismatchError(
+            f"{model_dir}: feature(s) {kinds} changed kind (numeric/categorical); retrain"
+        )
+
+
+# ----------------------------------------------------------------------------- backtest
+def realised_outcomes(events, config: Config, at) -> pd.DataFrame:
+    """(profile_id, label): who was eligible at `at` and whether the goal then happened."""
+    frame = eligible_labels(events, config, [to_day(at)]).drop("cutoff_s").to_pandas()
+    frame["profile_id"] = frame["profile_id"].astype(str)
+    return frame
+
+
+def backtest(
+    config: ConfigLike,
+    at: str,
+    *,
+    out: str | Path | None = None,
+    overrides: list[str] | None = None,
+) -> dict[str, Any]:
+    """The whole pipeline as if today were `at` (the stages see only events before it), then
+    its scores against what happened in the outcome window after `at`. A new folder under `out`
+    (default `<output dir>/backtests`) holds the run and `backtest.json`."""
+    from workbench.scoring import realised_performance
+
+    cfg = as_config(config, overrides)
+    check_sources(cfg)
+    at_day = to_day(at)
+    run = Run.create(
+        out or cfg.output_dir / "backtests",
+        cfg,
+        record={"kind": "backtest", "at": str(at_day.date()), "visible_before": str(at_day.date())},
+    )
+    started = time.perf_counter()
+    try:
+        quality = prepare_data(run)["quality"]
+        if at_day <= to_day(quality["first_event"]):
+            raise DataError(
+                f"--at {at_day.date()} is before any data (first event {quality['first_event']})"
+            )
+        define_goal(run, as_of=str(at_day.date()))
+        compare(run)
+        scored = score_and_segment(run)
+        metrics = run.read_json("metrics")
+        full = events_table(connect(cfg), run.file("events"))  # what happened after `at` too
+        realised = realised_performance(scored["scores"], realised_outcomes(full, cfg, at_day))
+        result = _backtest_result(cfg, at_day, quality, metrics, realised)
+        run.write_json("backtest", result)
+    except BaseException as exc:
+        _finish(run, started, exc)
+        raise
+    _finish(run, started)
+    return {**result, "run_dir": str(run.path)}
+
+
+def _backtest_result(config, at_day, quality, metrics, realised) -> dict[str, Any]:
+    import json
+
+    last = to_day(quality["last_event"])
+    window_end = at_day + pd.Timedelta(days=config.goal.window_days)
+    complete = window_end <= last + pd.Timedelta(days=1)
+    champion = metrics["champion"]
+    result = {
+        "at": str(at_day.date()),
+        "outcome_window_complete": bool(complete),
+        "champion": champion,
+        "validation_roc_auc": metrics["models"][champion]["roc_auc"],
+        "realised_roc_auc": realised["roc_auc"],
+        "realised_lift_top_decile": realised["lift_top_decile"],
+        "realised_base_rate": realised["base_rate"],
+        "profiles": realised["profiles"],
+        "by_bucket": json.loads(realised["by_bucket"].to_json(orient="records")),
+        "by_decile": json.loads(realised["by_decile"].to_json(orient="records")),
+    }
+    if not complete:
+        result["note"] = (
+            f"the outcome window ends {window_end.date()}, after the last event ({last.date()}): "
+            "realised figures are incomplete"
+        )
+    return result

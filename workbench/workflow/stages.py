@@ -1,0 +1,301 @@
+"""The five stages of a run, one per notebook, each a build step plus a thin save step.
+
+Each stage takes the `Run`, reads the files earlier stages wrote, computes with the pure
+`build_*`/`compare_models`/`score_profiles` functions of the stage modules, and writes its own
+files through the `Run` (which names them). `open_events` and `plan_goal` are the shared first
+steps of every command that looks at a goal: validate, snapshot, score, backtest and the tuner.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from workbench.config import Config
+from workbench.engine import connect, events_table, profiles_table
+from workbench.errors import NotReadyError
+from workbench.features import FeaturePlan, plan_features, specs_from_json, specs_to_json
+from workbench.goals import (
+    CutoffPlan,
+    check_fields,
+    counts_by_role,
+    describe_goal,
+    plan_cutoffs,
+    resolve_as_of,
+    to_day,
+)
+from workbench.readiness import check_readiness
+from workbench.run import Run
+
+Progress = Callable[[str], Any] | None
+
+
+# ----------------------------------------------------------------------------- shared steps
+@dataclass
+class EventsContext:
+    """A run's cleaned events (and profiles) opened on the config's engine."""
+
+    con: Any
+    events: Any
+    profiles: Any
+    first_event: str
+    last_event: str
+
+
+def open_events(run: Run, config: Config | None = None) -> EventsContext:
+    """The run's events on its engine; with a backtest's `visible_before`, only the events
+    before it (the later ones stay in the file for the realised outcomes, hidden from stages)."""
+    config = config or run.config
+    quality = run.read_json("quality")
+    con = connect(config)
+    events = events_table(con, run.require("events"))
+    first, last = quality["first_event"], quality["last_event"]
+    horizon = run.visible_before
+    if horizon is not None:
+        events = events.filter(events.timestamp < horizon.to_pydatetime())
+        span = events.aggregate(first=events.timestamp.min(), last=events.timestamp.max())
+        row = span.to_pandas().iloc[0]
+        first, last = str(row["first"]), str(row["last"])
+    profiles = profiles_table(con, run.file("profiles")) if run.has("profiles") else None
+    return EventsContext(con, events, profiles, first, last)
+
+
+@dataclass
+class GoalPlan:
+    """When the snapshots are taken and how many positives each labelled cutoff has."""
+
+    as_of: pd.Timestamp
+    cutoffs: CutoffPlan
+    counts: pd.DataFrame  # cutoff, role, eligible, positives, negatives, base_rate
+    readiness: dict[str, Any]
+
+
+def plan_goal(
+    ctx: EventsContext,
+    config: Config,
+    as_of=None,
+    *,
+    with_scoring: bool = False,
+    check: bool = True,
+) -> GoalPlan:
+    """Check the goal's fields, place the cutoffs, count positives per cutoff, judge readiness.
+
+    `with_scoring` adds the scoring date's row (eligible profiles, no labels yet); `check=False`
+    when the caller has checked the fields already."""
+    if check:
+        check_fields(config, ctx.events.columns, ctx.events)
+    day = resolve_as_of(config, as_of or None, ctx.first_event, ctx.last_event)
+    cutoffs = plan_cutoffs(config, day, ctx.first_event)
+    counts = counts_by_role(ctx.events, config, cutoffs, with_scoring=with_scoring)
+    labelled = counts[counts["role"] != "scoring"]
+    readiness = check_readiness(labelled, config, ctx.first_event, ctx.last_event)
+    return GoalPlan(day, cutoffs, counts, readiness)
+
+
+# ----------------------------------------------------------------------------- 01 data
+def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
+    """Read and clean the events (and profiles): events.parquet, profiles.parquet,
+    quarantine.csv, data_quality.json, event_mix.csv. `events`/`profiles`: pandas or Arrow
+    frames instead of the config's files."""
+    from workbench.ingest import build_event_mix, ingest_events
+
+    config = run.config
+    quality = ingest_events(config, run.ingest_targets(), events=events, profiles=profiles)
+    run.write_json("quality", quality)
+    mix = build_event_mix(events_table(connect(config), run.file("events")))
+    run.write_frame("event_mix", mix)
+    quarantine = pd.read_csv(run.file("quarantine"), nrows=1000, dtype=str)
+    return {"quality": quality, "event_mix": mix, "quarantine": quarantine}
+
+
+# ----------------------------------------------------------------------------- 02 goal
+def goal_summary(config: Config, goal: GoalPlan) -> dict[str, Any]:
+    """`goal_summary.json` before the snapshots: the goal, its cutoffs and readiness."""
+    labelled = goal.counts[goal.counts["role"] != "scoring"]
+    return {
+        "goal": config.goal.model_dump(mode="json"),
+        "goal_text": describe_goal(config),
+        "propensity_type": config.goal.propensity_type,
+        "as_of": str(goal.as_of.date()),
+        "validation_cutoff": str(goal.cutoffs.validation.date()),
+        "training_cutoffs": [str(c.date()) for c in sorted(goal.cutoffs.training)],
+        "left_out_cutoffs": [str(c.date()) for c in sorted(goal.cutoffs.left_out)],
+        "cutoffs": _records(labelled),
+        "readiness": goal.readiness,
+    }
+
+
+def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -> dict[str, Any]:
+    """Cutoffs, labels, eligibility and features: snapshots.parquet, scoring_snapshot.parquet,
+    feature_spec.json, goal_summary.json. Raises NotReadyError when the data cannot support
+    the goal (goal_summary.json then says why)."""
+    from workbench.snapshots import build_snapshots, build_training_snapshots
+
+    config = run.config
+    ctx = open_events(run, config)
+    goal = plan_goal(ctx, config, as_of, with_scoring=True)
+    summary = goal_summary(config, goal)
+    if not goal.readiness["ok"]:
+        run.write_json("goal_summary", summary)
+        raise NotReadyError(goal.readiness["messages"])
+
+    started = time.perf_counter()
+    plan = plan_features(ctx.events, config, ctx.profiles, before=goal.as_of)
+    snapshots = build_training_snapshots(
+        ctx.events, config, goal.cutoffs, goal.counts, plan, ctx.profiles, progress
+    )
+    scoring, _ = build_snapshots(
+        ctx.events, config, [goal.as_of], plan, ctx.profiles, with_label=False
+    )
+    run.write_frame("snapshots", snapshots)
+    run.write_frame("scoring_snapshot", scoring)
+    specs_to_json(plan.specs, run.file("feature_spec"))
+    labelled_rows = int(goal.counts.loc[goal.counts["role"] != "scoring", "eligible"].sum())
+    summary.update(
+        {
+            "features": len(plan.specs),
+            "feature_notices": plan.notices,
+            "snapshot_rows": len(snapshots),
+            "scoring_profiles": len(scoring),
+            "sampled": len(snapshots) < labelled_rows,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+    run.write_json("goal_summary", summary)
+    return {
+        "goal_text": summary["goal_text"],
+        "as_of": summary["as_of"],
+        "cutoffs": goal.counts,
+        "left_out": summary["left_out_cutoffs"],
+        "readiness": goal.readiness,
+        "features": feature_table(plan),
+        "notices": plan.notices,
+    }
+
+
+def feature_table(plan: FeaturePlan) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(s.code, s.label, s.kind, s.family) for s in plan.specs],
+        columns=["code", "label", "kind", "family"],
+    )
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = frame.copy()
+    out["cutoff"] = out["cutoff"].map(lambda c: str(to_day(c).date()))
+    return json.loads(out.to_json(orient="records"))
+
+
+# ----------------------------------------------------------------------------- 03 models
+def compare(run: Run):
+    """Logistic vs boosted vs the recency rule, out of time: metrics.json, the validation
+    predictions, coefficients.csv, importance.csv and the refit champion in model/."""
+    from workbench import modeling
+
+    config = run.config
+    summary = run.read_json("goal_summary")
+    snapshots = run.read_frame("snapshots")
+    specs = specs_from_json(run.require("feature_spec"))
+    comparison = modeling.compare_models(snapshots, specs, config)
+    comparison.metrics.update(
+        {
+            "as_of": summary["as_of"],
+            "goal": summary["goal"],
+            "goal_text": summary["goal_text"],
+            "readiness": {
+                "ok": summary["readiness"]["ok"],
+                "messages": summary["readiness"]["messages"],
+            },
+        }
+    )
+    champion = modeling.refit_champion(comparison, snapshots, specs, config)
+    modeling.save_model(champion, specs, config, run.file("model"))
+    run.write_frame("validation_predictions", comparison.validation_predictions)
+    run.write_frame("coefficients", comparison.coefficients)
+    run.write_frame("importance", comparison.importance)
+    run.write_json("metrics", comparison.metrics)
+    return comparison
+
+
+# ----------------------------------------------------------------------------- 04 factors
+def explain(run: Run, examples: int = 5) -> dict[str, pd.DataFrame]:
+    """Influential factors of the scoring population: factors_global.csv,
+    factors_by_bucket.csv (with coverage) and examples.csv."""
+    from workbench import modeling
+    from workbench.factors import build_factor_report
+
+    config = run.config
+    model = modeling.load_model(run.file("model"))
+    frame = run.read_frame("scoring_snapshot")
+    report = build_factor_report(model, frame, config, examples)
+    run.write_frame("factors_global", report["global"])
+    run.write_frame("factors_by_bucket", report["by_bucket"])
+    run.write_frame("examples", report["examples"])
+    return report
+
+
+# ----------------------------------------------------------------------------- 05 scores
+def score_and_segment(run: Run) -> dict[str, Any]:
+    """Score every eligible profile as of as_of, build segments, expected vs actual on the
+    validation cutoff: scores.parquet/csv, segments/, expected_vs_actual.json, score_summary.json."""
+    from workbench import modeling, scoring
+
+    config = run.config
+    summary = run.read_json("goal_summary")
+    model = modeling.load_model(run.file("model"))
+    frame = run.read_frame("scoring_snapshot")
+    scores = scoring.score_profiles(model, frame, model.feature_specs_, config, summary["as_of"])
+    seg_summary = save_scores(run, scores, config)
+    metrics = run.read_json("metrics")
+    preds = run.read_frame("validation_predictions")
+    eva = scoring.expected_vs_actual(preds, metrics["champion"], config.scoring.buckets)
+    run.write_json("expected_vs_actual", _json_tables(eva))
+    run.write_json(
+        "score_summary",
+        scoring_figures(scores, seg_summary, summary["as_of"], model=str(run.file("model"))),
+    )
+    return {"scores": scores, "segments_summary": seg_summary, "expected_vs_actual": eva}
+
+
+def save_scores(run: Run, scores: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """scores.parquet, scores.csv and one CSV per segment plus segments/summary.csv."""
+    from workbench.segments import build_segments
+
+    run.write_frame("scores", scores)
+    run.write_frame("scores_csv", scores)
+    profiles = run.read_frame("profiles") if run.has("profiles") else None
+    segments, seg_summary = build_segments(scores, config.segments, profiles)
+    for name, audience in segments.items():
+        path = run.segment_file(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        audience.to_csv(path, index=False)
+    run.write_frame("segments_summary", seg_summary)
+    return seg_summary
+
+
+def scoring_figures(
+    scores: pd.DataFrame, seg_summary: pd.DataFrame, as_of: str, **extra: Any
+) -> dict[str, Any]:
+    """`score_summary.json`: how many profiles, per bucket, expected conversions, segments."""
+    return {
+        "as_of": as_of,
+        "profiles": int(len(scores)),
+        "buckets": {str(k): int(v) for k, v in scores["bucket"].value_counts().items()},
+        "mean_probability": float(scores["probability"].mean()) if len(scores) else None,
+        "expected_conversions": float(scores["probability"].sum()),
+        "segments": json.loads(seg_summary.to_json(orient="records")),
+        **extra,
+    }
+
+
+def _json_tables(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    return {k: json.loads(v.to_json(orient="records")) for k, v in tables.items()}
+
+
+# ----------------------------------------------------------------------------- the whole run
+STAGES = ("prepare_data", "define_goal", "compare", "explain", "score_and_segment")

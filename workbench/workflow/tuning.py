@@ -1,0 +1,176 @@
+"""The goal tuner's logic: try goal definitions on a run's events and see positives, negatives
+and base rate per cutoff (tested without a browser; `reporting.tuner` is the widget front end).
+
+Counting uses the stages' own `open_events` and `plan_goal` (`goals.goal_counts`), without
+features, so one evaluation takes well under a second on the 20,000-profile sample.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from workbench.config import Config, config_from_dict
+from workbench.errors import ConfigError
+from workbench.goals import check_fields, describe_goal
+from workbench.run import Run
+from workbench.workflow.stages import EventsContext, open_events, plan_goal
+
+__all__ = ["evaluate_goal", "goal_settings", "tuner_events"]
+
+COUNT_COLUMNS = ["cutoff", "role", "eligible", "positives", "negatives", "base_rate"]
+# One open events table per run folder (keyed by the file's mtime), so each widget change is fast.
+_CACHE: dict[str, tuple[float, EventsContext]] = {}
+
+
+def tuner_events(run: Run) -> EventsContext:
+    """The run's events, opened once per file version (every widget change reuses them)."""
+    path = run.require("events")
+    key, mtime = str(path), path.stat().st_mtime
+    hit = _CACHE.get(key)
+    if hit is None or hit[0] != mtime:
+        hit = (mtime, open_events(run))
+        _CACHE[key] = hit
+    return hit[1]
+
+
+def _parse_value(op: str, value: Any) -> Any:
+    """A widget's text as a YAML value; comma-separated lists for `in` / `not_in`."""
+    if op in ("exists", "not_exists"):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if op in ("in", "not_in"):
+            return [yaml.safe_load(v.strip()) for v in text.split(",") if v.strip()]
+        if op in ("contains", "starts_with"):
+            return text
+        try:
+            return yaml.safe_load(text) if text else None
+        except yaml.YAMLError:
+            return text
+    return value
+
+
+def _goal_config(
+    config: Config,
+    outcome: str,
+    match: str,
+    event_type: str | None,
+    field: str | None,
+    op: str | None,
+    value: Any,
+    window_days: int,
+    active_within_days: int | None,
+) -> Config:
+    conditions: list[dict[str, Any]] = []
+    if event_type:
+        conditions.append({"field": "event_type", "op": "==", "value": event_type})
+    if field:
+        op = op or "=="
+        conditions.append({"field": field, "op": op, "value": _parse_value(op, value)})
+    if not conditions:
+        raise ConfigError("goal: choose an event type or a field condition")
+    raw = config.to_yaml_dict()
+    raw["goal"] = {
+        "outcome": outcome,
+        "match": match,
+        "conditions": conditions,
+        "window_days": int(window_days),
+    }
+    raw["eligibility"] = {
+        **raw.get("eligibility", {}),
+        "active_within_days": int(active_within_days) if active_within_days else None,
+    }
+    return config_from_dict(raw, base_dir=Path.cwd(), source=config.source)
+
+
+def _yaml_snippet(config: Config) -> str:
+    raw = config.to_yaml_dict()
+    snippet = {"goal": raw["goal"], "eligibility": raw.get("eligibility", {})}
+    if not snippet["eligibility"]:
+        snippet["eligibility"] = {"active_within_days": None}
+    return yaml.safe_dump(snippet, sort_keys=False, allow_unicode=True)
+
+
+def evaluate_goal(
+    run: Run | str | Path,
+    outcome: str = "occurs",
+    match: str = "all",
+    event_type: str | None = None,
+    field: str | None = None,
+    op: str | None = None,
+    value: Any = None,
+    window_days: int = 30,
+    active_within_days: int | None = None,
+) -> dict[str, Any]:
+    """Positives, negatives and base rate per cutoff for a candidate goal on the run's events.
+
+    The goal is `event_type` (an `event_type == ...` condition) and/or one field condition
+    (`field op value`; text values are read as YAML, comma-separated for `in`/`not_in`),
+    combined with `match`. `active_within_days=None` makes every profile with history eligible.
+    Needs `events.parquet` in the run folder (notebook 01). The rest of the config (training
+    cutoffs, readiness thresholds, eligibility conditions) comes from the run's `config.yaml`.
+
+    Returns
+    -------
+    dict with `cutoffs` (DataFrame: cutoff, role, eligible, positives, negatives, base_rate;
+    the `scoring` row has no labels), `eligible` (profiles eligible at the scoring date),
+    `readiness` (`{"ok": bool, "messages": [...]}`), `goal_text`, `yaml` (the `goal:` and
+    `eligibility:` sections to paste into the config) and `seconds`.
+    """
+    t0 = time.perf_counter()
+    run = run if isinstance(run, Run) else Run.open(run)
+    config = _goal_config(
+        run.config, outcome, match, event_type, field, op, value, window_days, active_within_days
+    )
+    ctx = tuner_events(run)
+    check_fields(config, ctx.events.columns, ctx.events)  # an unknown field is an error
+    try:
+        goal = plan_goal(ctx, config, with_scoring=True, check=False)
+    except ConfigError as exc:  # no training cutoff fits: say so instead of failing
+        goal = None
+        readiness = {"ok": False, "messages": [str(exc).split(": ", 1)[-1]]}
+    if goal is not None:
+        readiness = dict(goal.readiness)
+        if readiness["ok"]:
+            readiness["messages"] = list(readiness["messages"]) + [
+                f"ready: {readiness['training_positives']:,} positives and "
+                f"{readiness['training_negatives']:,} negatives over the training cutoffs"
+            ]
+    counts = goal.counts if goal is not None else pd.DataFrame(columns=COUNT_COLUMNS)
+    scoring = counts["role"] == "scoring"
+    return {
+        "cutoffs": counts.reset_index(drop=True),
+        "eligible": int(counts.loc[scoring, "eligible"].sum()),
+        "readiness": readiness,
+        "goal_text": describe_goal(config),
+        "yaml": _yaml_snippet(config),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def goal_settings(config: Config) -> dict[str, Any]:
+    """The configured goal as `evaluate_goal` keyword arguments (first event-type and field condition)."""
+    goal = config.goal
+    settings: dict[str, Any] = {
+        "outcome": goal.outcome,
+        "match": goal.match,
+        "event_type": None,
+        "field": None,
+        "op": None,
+        "value": None,
+        "window_days": goal.window_days,
+        "active_within_days": config.eligibility.active_within_days,
+    }
+    for cond in goal.conditions:
+        if cond.field == "event_type" and cond.op == "==" and settings["event_type"] is None:
+            settings["event_type"] = str(cond.value)
+        elif settings["field"] is None:
+            settings["field"], settings["op"] = cond.field, cond.op
+            value = cond.value
+            settings["value"] = ", ".join(map(str, value)) if isinstance(value, list) else value
+    return settings
