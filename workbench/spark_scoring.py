@@ -159,7 +159,7 @@ def score_on_spark(
                 continue
             prepared = _prepare(batch.reset_index(drop=True), specs, plan).reset_index(drop=True)
             X = prepared[codes]
-            probability = np.asarray(m.predict_proba(X), dtype=np.float64).reshape(-1)
+            probability = np.asarray(m.propensity(X), dtype=np.float64).reshape(-1)
             factors = factors_from_contributions(
                 m.contributions(X), X, specs, top_up=3, top_down=1, thresholds=thresholds
             )

@@ -8,6 +8,7 @@ The work runs in DuckDB through Ibis (out-of-core when needed); only summaries c
 from __future__ import annotations
 
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from workbench.ingest.timestamps import (
     timestamp_parsers,
     timestamp_report,
 )
+from workbench.progress import steps
 
 if TYPE_CHECKING:
     from workbench.config import Config, EventsConfig
@@ -203,8 +205,11 @@ def ingest_events(
         where = cfg.path if cfg.path is not None else f"{cfg.connection}:{cfg.table}"
     ts_column = mapped_column(cfg.columns, "timestamp")
     notices: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="workbench-"))
+        bar = stack.enter_context(steps("ingest", 3))
         staged = _stage(con, cfg, where, Path(tmp), events)
+        bar("read")
         rows_read = int(staged.count().to_pyarrow().as_py())
         if rows_read == 0:
             raise DataError(f"{where}: file has no rows")
@@ -224,6 +229,7 @@ def ingest_events(
         rows_quarantined = int(sum(quarantine_counts.values()))
         quarantine_path = targets.quarantine
         _write_quarantine(con, bad, quarantine_path)
+        bar("quarantine")
         _check_enough_rows(final, cfg, where, ts_column, rows_read, quarantine_counts)
 
         good = final.filter(final._reason.isnull()).drop("_reason", "_raw_timestamp")
@@ -237,6 +243,7 @@ def ingest_events(
             kept = _dedupe_by_key(good, keys)
         events_path = targets.events
         con.to_parquet(kept, str(events_path))
+        bar("events")
 
     events = con.read_parquet(str(events_path))
     summary = (

@@ -158,7 +158,7 @@ def _week_grid(start: str, days: int) -> tuple[int, int, np.ndarray]:
         raise ValueError("days must be between 7 and 36,500")
     weeks = -(-days // 7)
     mid = t0 + pd.to_timedelta(np.arange(weeks) * 7 + 3.5, unit="D")
-    doy = np.asarray(mid.dayofyear, dtype=float)
+    doy = np.asarray(mid.day_of_year, dtype=float)
     # Year-end shopping lift (Black Friday to Christmas) and a small summer lull.
     season = 0.35 * np.exp(-(((doy - 340) / 22) ** 2)) - 0.12 * np.exp(-(((doy - 205) / 25) ** 2))
     return int(t0.value // 1_000_000_000), weeks, season

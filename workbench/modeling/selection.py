@@ -17,7 +17,12 @@ from scipy.special import expit
 
 from workbench.errors import DataError, NotReadyError
 from workbench.features import RECENCY_FEATURE, FeatureSpec
-from workbench.modeling.base import _apply_calibrator, _Candidate, _labels, _require_both_classes
+from workbench.modeling.base import (
+    PropensityModel,
+    _apply_calibrator,
+    _labels,
+    _require_both_classes,
+)
 from workbench.modeling.candidates import CANDIDATES
 from workbench.modeling.metrics import expected_calibration_error, score_metrics
 
@@ -84,7 +89,7 @@ def _sample_training(train: pd.DataFrame, max_rows: int, seed: int) -> tuple[pd.
     return train.iloc[rows], True
 
 
-def _new_candidate(name: str, specs, config) -> _Candidate:
+def _new_candidate(name: str, specs, config) -> PropensityModel:
     cls = CANDIDATES[name]
     return cls(list(specs), seed=config.training.seed)
 
@@ -119,7 +124,7 @@ def compare_models(snapshots: pd.DataFrame, specs: list[FeatureSpec], config) ->
     else:
         quality_msgs.append(f"no '{RECENCY_FEATURE}' column: the recency baseline was skipped")
 
-    candidates: dict[str, _Candidate] = {}
+    candidates: dict[str, PropensityModel] = {}
     rows: dict[str, dict] = {}
     preds = (
         val[["profile_id", "cutoff", "label"]].copy()
@@ -133,7 +138,7 @@ def compare_models(snapshots: pd.DataFrame, specs: list[FeatureSpec], config) ->
         model.fit(train[codes], y_tr, train["cutoff"])
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        raw = model.decision_function(val)
+        raw = model.raw_score(val)
         p = _apply_calibrator(model.calibrator_, raw)
         pred_s = time.perf_counter() - t0
         m = score_metrics(y_val, p)
