@@ -309,7 +309,11 @@ def test_score_profiles_by_hand(scores):
     )
     assert list(scores["percentile"]) == [76, 1, 51, 26]
     assert list(scores["bucket"]) == ["high", "low", "medium", "medium"]
-    assert scores.loc[0, "factor_1"] == "Purchases in the last 30 days: 3 (raises, high)"
+    # one entry per family (a feature without a group is its own), beside the mean of the
+    # population when the model has no training ranges: (3 + 0 + 1) / 3
+    assert scores.loc[0, "factor_1"] == (
+        "Purchases in the last 30 days: 3; typical: 1.33 (raises, high)"
+    )
     assert str(scores.loc[0, "score_date"]) == "2024-06-01"
     assert set(scores["propensity_type"]) == {"conversion"}
     churn = score_profiles(MODEL, snapshot(), SPECS, config("does_not_occur"), "2024-06-01")

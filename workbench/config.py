@@ -181,11 +181,34 @@ class FeaturesConfig(_Strict):
 
 
 class TrainingConfig(_Strict):
+    """When the snapshots are taken and how many rows the models see (README: "Models and
+    honest numbers")."""
+
+    # How far back training goes: (snapshots - 1) * step_days before the oldest validation origin.
     snapshots: Annotated[int, Field(ge=2, le=52)] = 4
+    # Validation origins as_of - window_days - k * step_days, k < validation_folds.
     step_days: Annotated[int, Field(ge=1, le=365)] = 30
-    # Above this many snapshot rows, training uses a stratified sample (documented in README).
+    validation_folds: Annotated[int, Field(ge=1, le=12)] = 3
+    # A training cutoff every this many days back from the newest origin (denser than the
+    # origins, so that every fold trains on several cutoffs).
+    cutoff_every_days: Annotated[int, Field(ge=1, le=365)] = 14
+    # Above this many snapshot rows, the snapshots are sampled (documented in README).
     max_rows: Annotated[int, Field(ge=1000)] = 500_000
+    # Rows per model fit (each fold and the refit): a stratified sample by cutoff and label.
+    fit_rows: Annotated[int, Field(ge=1000)] = 60_000
     seed: int = 42
+
+
+class ModelsConfig(_Strict):
+    """How the candidates are built; every choice is recorded in metrics.json."""
+
+    # LightGBM monotone constraints where the goal fixes a direction (frequency and recency of
+    # the goal event and of overall activity).
+    monotone: bool = True
+    # The average of the calibrated logistic and boosted models, kept only on a clear fold win.
+    blend: bool = True
+    # folds: none or Platt, whichever has the lower fold-mean log loss; or fixed.
+    calibration: Literal["folds", "none", "platt"] = "folds"
 
 
 class ReadinessConfig(_Strict):
@@ -247,6 +270,7 @@ class Config(_Strict):
     custom_events: list[CustomEvent] = Field(default_factory=list)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     segments: list[SegmentRule] = Field(default_factory=list)

@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.factor_text import _formatted_column, format_value
 from workbench.features import FeatureSpec
 
 __all__ = [
@@ -57,83 +58,6 @@ FACTOR_COLUMNS = ["factor_1", "factor_2", "factor_3", "factor_down", "factors_js
 
 _IMPORTANCE = np.array(["low", "medium", "high"], dtype=object)
 _DIRECTION = np.array(["lowers", "raises"], dtype=object)  # index: contribution > 0
-_CURRENCY_SYMBOLS = {"$", "€", "£", "¥"}
-_MONEY_UNITS = {"usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "currency", "money"}
-_MONEY_WORDS = ("amount", "revenue", "spend", "price", "monetary", "sales", "order_value")
-
-
-# --------------------------------------------------------------------------- friendly values
-def _is_money(spec: FeatureSpec) -> bool:
-    unit = (spec.unit or "").strip()
-    if unit in _CURRENCY_SYMBOLS or unit.lower() in _MONEY_UNITS:
-        return True
-    return any(w in spec.code.lower() for w in _MONEY_WORDS)
-
-
-def format_value(value: object, spec: FeatureSpec) -> str:
-    """One value as an analyst reads it: `3`, `12.50 USD`, `$12.50`, `2.75 days`, `none`, `email`.
-
-    Missing -> ``none``; categoricals as text; money (a currency unit, or a code naming an
-    amount/revenue/spend) with 2 decimals and thousands separators; whole numbers without
-    decimals; other numbers with up to 2 decimals. The unit follows the number (a currency
-    symbol precedes it); ``1 days`` is written ``1 day``.
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "none"
-    if spec.kind == "categorical" or isinstance(value, str):
-        return str(value)
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(x):
-        return "none"
-    unit = (spec.unit or "").strip()
-    if _is_money(spec):
-        text = f"{x:,.2f}"
-    elif x.is_integer():
-        text = f"{int(x):,}" if abs(x) >= 10_000 else str(int(x))
-    else:
-        # Precision an analyst reads at a glance: whole days past a day or two, fewer decimals
-        # for larger numbers ("313 days", "14.5", "0.27").
-        digits = (
-            0 if (unit == "days" and abs(x) >= 2) or abs(x) >= 100 else (1 if abs(x) >= 10 else 2)
-        )
-        text = f"{x:,.{digits}f}" if digits == 0 else f"{x:.{digits}f}".rstrip("0").rstrip(".")
-    if not unit:
-        return text
-    if unit in _CURRENCY_SYMBOLS:
-        return f"-{unit}{text[1:]}" if text.startswith("-") else f"{unit}{text}"
-    if x == 1 and unit.endswith("s") and len(unit) > 2:
-        unit = unit[:-1]
-    return f"{text} {unit}"
-
-
-def _json_value(value: object, spec: FeatureSpec) -> str:
-    """The raw value as a JSON literal (numbers as numbers, missing as null, categories as text)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return "null"
-    if spec.kind == "categorical" or isinstance(value, str):
-        return json.dumps(str(value))
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return json.dumps(str(value))
-    if math.isnan(x) or math.isinf(x):
-        return "null"
-    return str(int(x)) if x.is_integer() and abs(x) < 2**53 else repr(x)
-
-
-def _formatted_column(
-    values: pd.Series, rows: np.ndarray, spec: FeatureSpec
-) -> tuple[np.ndarray, np.ndarray]:
-    """Text and JSON for `values[rows]`, formatting each distinct value once."""
-    sub = values.iloc[rows]
-    codes, uniques = pd.factorize(sub, use_na_sentinel=True)
-    text_u = np.array([format_value(v, spec) for v in uniques] + ["none"], dtype=object)
-    json_u = np.array([_json_value(v, spec) for v in uniques] + ["null"], dtype=object)
-    codes = np.where(codes < 0, len(uniques), codes)
-    return text_u[codes], json_u[codes]
 
 
 # --------------------------------------------------------------------------- contributions
@@ -467,12 +391,14 @@ FACTOR_SUMMARY_ROWS = 200_000  # profiles behind the global / per-bucket factor 
 def build_factor_report(
     model, frame: pd.DataFrame, config, examples: int = 5
 ) -> dict[str, pd.DataFrame]:
-    """Influential factors of a scoring population: `global`, `by_bucket` (with coverage) and
-    `examples` (profiles spread over the score range with their own factors).
+    """Influential factor families of a scoring population: `global`, `by_bucket` (with
+    coverage) and `examples` (profiles spread over the score range with their own factors, as
+    the scores carry them: `factor_groups.grouped_factors`).
 
     Global and per-bucket summaries are shares and means: above `FACTOR_SUMMARY_ROWS` profiles a
     seeded sample gives the same picture at a fraction of the TreeSHAP cost (the scores carry
     every profile's own factors)."""
+    from workbench.factor_groups import family_contributions, family_tables, grouped_factors
     from workbench.scoring import assign_buckets, assign_percentiles
 
     specs = model.feature_specs_
@@ -487,14 +413,16 @@ def build_factor_report(
     X = frame[codes]
     contributions = model.contributions(X)
     buckets = pd.Series(bucket_values, index=frame.index)
+    overall, by_bucket = family_tables(contributions, X, buckets, specs)
     picks = example_rows(probability, examples)
-    example_factors = factors_from_contributions(
+    _, G, _ = family_contributions(contributions, specs)
+    example_factors, _ = grouped_factors(
         contributions.iloc[picks].reset_index(drop=True),
         X.iloc[picks].reset_index(drop=True),
         specs,
-        thresholds=importance_thresholds(
-            contributions[[c for c in codes if c in contributions.columns]].to_numpy()
-        ),
+        direction=1 if config.goal.outcome == "occurs" else -1,
+        ranges=getattr(model, "ranges_", None),
+        thresholds=importance_thresholds(G),
     )
     example_df = pd.concat(
         [
@@ -506,11 +434,7 @@ def build_factor_report(
         ],
         axis=1,
     )
-    return {
-        "global": global_factors(contributions, specs),
-        "by_bucket": bucket_factors(contributions, X, buckets, specs),
-        "examples": example_df,
-    }
+    return {"global": overall, "by_bucket": by_bucket, "examples": example_df}
 
 
 def example_rows(probability, n: int) -> list[int]:

@@ -66,6 +66,12 @@ ARTIFACTS: tuple[Artifact, ...] = (
         "compare",
         "Each model's scores on the validation cutoff",
     ),
+    Artifact(
+        "fold_predictions",
+        "fold_predictions.parquet",
+        "compare",
+        "Each model's out-of-time scores at every validation origin (fold 0 = the newest)",
+    ),
     Artifact("coefficients", "coefficients.csv", "compare", "What the logistic model learned"),
     Artifact("importance", "importance.csv", "compare", "What the boosted model relies on"),
     Artifact("model", "model", "compare", "The saved champion model"),

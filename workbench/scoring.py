@@ -29,7 +29,8 @@ import pandas as pd
 
 from workbench.config import BucketsConfig
 from workbench.errors import DataError, ModelMismatchError
-from workbench.factors import FACTOR_COLUMNS, factors_from_contributions
+from workbench.factor_groups import grouped_factors
+from workbench.factors import FACTOR_COLUMNS
 from workbench.features import FeatureSpec
 from workbench.progress import steps
 
@@ -152,6 +153,10 @@ def score_profiles(
     score_date : the date the scores are as of.
     thresholds : optional fixed (medium, high) importance thresholds (see `workbench.factors`).
 
+    The factors are one entry per factor family, never against the goal's direction
+    (`workbench.factor_groups`); how many entries that rule withheld is in
+    ``scores.attrs["factor_direction_guard"]``.
+
     Returns
     -------
     DataFrame with exactly `SCORE_COLUMNS`, one row per profile, in the snapshot's order.
@@ -193,8 +198,13 @@ def score_profiles(
         step("probabilities")
         contributions = model.contributions(X)
         step("contributions")
-        factors = factors_from_contributions(
-            contributions, X, specs, top_up=3, top_down=1, thresholds=thresholds
+        factors, guard = grouped_factors(
+            contributions,
+            X,
+            specs,
+            direction=-1 if ptype == "churn" else 1,
+            ranges=getattr(model, "ranges_", None),
+            thresholds=thresholds,
         )
         step("factor text")
     n = len(X)
@@ -210,7 +220,9 @@ def score_profiles(
             "propensity_type": np.full(n, ptype, dtype=object),
         }
     )
-    return scores[SCORE_COLUMNS]
+    scores = scores[SCORE_COLUMNS]
+    scores.attrs["factor_direction_guard"] = guard  # read by score_and_segment
+    return scores
 
 
 # --------------------------------------------------------------------------- expected vs actual

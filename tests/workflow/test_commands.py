@@ -70,15 +70,23 @@ def test_every_eligible_profile_scored_once(small_run):
     assert (run_dir / "segments" / "high-propensity.csv").exists()
 
 
-def test_validation_is_out_of_time(small_run):
+def test_folds_never_train_on_a_label_window_that_reaches_their_origin(small_run):
     snaps = pd.read_parquet(small_run["run_dir"] / "snapshots.parquet")
     summary = json.loads((small_run["run_dir"] / "goal_summary.json").read_text())
+    metrics = json.loads((small_run["run_dir"] / "metrics.json").read_text())
     newest = snaps["cutoff"].max()
-    assert str(newest.date()) == summary["validation_cutoff"]
+    assert str(newest.date()) == summary["validation_cutoff"] == summary["validation_origins"][0]
     window = pd.Timedelta(days=30)
-    for cutoff in snaps["cutoff"].unique():
-        if cutoff != newest:
-            assert cutoff + window <= newest  # no training label overlaps the validation period
+    planned = {f["origin"]: f["training_cutoffs"] for f in summary["folds"]}
+    assert len(metrics["folds"]) >= 2
+    for fold in metrics["folds"]:
+        origin = pd.Timestamp(fold["origin"])
+        assert set(fold["train_cutoffs"]) <= set(planned[fold["origin"]])
+        for cutoff in fold["train_cutoffs"]:  # no training label reaches the fold's origin
+            assert pd.Timestamp(cutoff) + window <= origin
+    # every labelled cutoff's outcome window is complete by the scoring date (the refit's)
+    as_of = pd.Timestamp(summary["as_of"], tz="UTC")
+    assert (snaps["cutoff"] + window <= as_of).all()
 
 
 def test_saved_model_rescores_identically(small_run, tmp_path):

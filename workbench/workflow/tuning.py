@@ -139,7 +139,8 @@ def evaluate_goal(
         if readiness["ok"]:
             readiness["messages"] = list(readiness["messages"]) + [
                 f"ready: {readiness['training_positives']:,} positives and "
-                f"{readiness['training_negatives']:,} negatives over the training cutoffs"
+                f"{readiness['training_negatives']:,} negatives over training cutoffs with "
+                "distinct outcome windows"
             ]
     counts = goal.counts if goal is not None else pd.DataFrame(columns=COUNT_COLUMNS)
     scoring = counts["role"] == "scoring"
