@@ -161,7 +161,16 @@ def figures(run: Path) -> dict:
     drift = (m.get("features") or {}).get("drift", {})
     top = sorted(drift.items(), key=lambda kv: -kv[1]["outside"])[:4]
     summary = json.loads((run / "score_summary.json").read_text())
+    at_origins = [
+        (
+            f["origin"],
+            round(sum(b["expected"] for b in f["expected_vs_actual"]["bucket"]), 1),
+            sum(b["actual"] for b in f["expected_vs_actual"]["bucket"]),
+        )
+        for f in m.get("folds", [])
+    ]
     return {
+        "at_origins": at_origins,
         "champion": champ,
         "folds": [round(f, 4) for f in folds],
         "reported": cm["roc_auc"],
@@ -214,6 +223,9 @@ def show(name: str, at: str, fig: dict, times: list, cpus: list) -> None:
         f"  expected {fig['expected']:.0f} vs actual {fig['actual']} ({over:+.1%}); "
         + ", ".join(parts)
     )
+    if fig["at_origins"]:
+        shown = ", ".join(f"{o} {e:.0f}/{a} ({e / a - 1:+.1%})" for o, e, a in fig["at_origins"])
+        print(f"  expected vs actual at each validation origin (fold models): {shown}")
     print(f"  outside the training range (feature, share, PSI): {fig['outside']}")
     if fig["left_out"]:
         print(f"  left out so training and scoring agree: {fig['left_out']}")
@@ -250,6 +262,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="backtests per log (median time)")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="config override")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--keep", type=Path, help="keep the backtest run folders here")
     parser.add_argument("--figures", type=Path, help=argparse.SUPPRESS)  # internal: one run folder
     args = parser.parse_args(argv)
     if args.figures:  # run inside the measured checkout, so its own code reads its files
@@ -264,10 +277,9 @@ def main(argv=None) -> int:
             continue
         times, cpus, fig = [], [], None
         with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
+            base = args.keep / name if args.keep else Path(tmp)
             for i in range(args.repeat):
-                wall, cpu, run = run_backtest(
-                    checkout, config, at, Path(tmp) / f"run{i}", args.sets
-                )
+                wall, cpu, run = run_backtest(checkout, config, at, base / f"run{i}", args.sets)
                 times.append(wall)
                 cpus.append(cpu)
                 if fig is None:

@@ -36,3 +36,29 @@ def new_run(config_path: Path, base: Path | None = None, **overrides) -> Run:
 def ingest_quality(config, folder: Path, **frames) -> dict:
     """Ingest `config`'s events into `folder` (a run folder's file names); the quality report."""
     return ingest(config, folder, **frames)[0]
+
+
+def contradicting_factors(scores, model, outcome: str = "occurs") -> int:
+    """Profiles with a factor that says less goal activity than typical raises an `occurs`
+    propensity, or more lowers it (turned round for churn), values compared within the
+    model's training range as it sees them."""
+    import json
+
+    import numpy as np
+
+    direction = {s.code: s.direction for s in model.feature_specs_}
+    goal = 1 if outcome == "occurs" else -1
+    bad = 0
+    for text in scores["factors_json"]:
+        for e in json.loads(text):
+            d = direction.get(e.get("code"), 0) * goal
+            if not d:
+                continue
+            lo, hi = model.ranges_[e["code"]][:2]
+            nothing = np.inf if direction[e["code"]] < 0 else 0.0
+            value = nothing if e["value"] is None else e["value"]
+            more = d * (np.clip(value, lo, hi) - np.clip(e["typical"], lo, hi))
+            if (e["direction"] == "raises") != (more > 0):
+                bad += 1
+                break
+    return bad

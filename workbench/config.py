@@ -207,7 +207,7 @@ class ModelsConfig(_Strict):
     monotone: bool = True
     # The average of the calibrated logistic and boosted models, kept only on a clear fold win.
     blend: bool = True
-    # folds: none or Platt, whichever has the lower fold-mean log loss; or fixed.
+    # folds: Platt on the newest outcome window unless the folds show it hurts; or fixed.
     calibration: Literal["folds", "none", "platt"] = "folds"
 
 

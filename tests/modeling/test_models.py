@@ -475,8 +475,9 @@ EXAMPLE = REPO / "examples" / "cdnow.yaml"
 @pytest.mark.slow
 @pytest.mark.skipif(not CDNOW.exists() or not EXAMPLE.exists(), reason="CDNOW data not available")
 def test_cdnow_champion_auc_holds_on_what_actually_happened(tmp_path):
-    """Purchase within 90 days as of 1998-03-01: validation AUC >= 0.80 and within 0.03 of the
-    AUC realised on the purchases that really happened after 1998-03-01."""
+    """Purchase within 90 days as of 1998-03-01: the reported ROC AUC (the newest origin, as
+    the folds rise steadily: 0.800-0.802) within 0.03 of the AUC realised on the purchases that
+    really happened after 1998-03-01 (0.822-0.824)."""
     from sklearn.metrics import roc_auc_score
 
     from workbench import workflow
@@ -490,10 +491,10 @@ def test_cdnow_champion_auc_holds_on_what_actually_happened(tmp_path):
     workflow.define_goal(run)
     snapshots = run.read_frame("snapshots")
     specs = specs_from_json(run.file("feature_spec"))
-    comparison = compare_models(snapshots, specs, config)
-    validation_auc = comparison.leaderboard.loc[comparison.champion, "roc_auc"]
-    champion = refit_champion(comparison, snapshots, specs, config)
     scoring = run.read_frame("scoring_snapshot")
+    comparison = compare_models(snapshots, specs, config, scoring=scoring)
+    reported_auc = comparison.leaderboard.loc[comparison.champion, "roc_auc"]
+    champion = refit_champion(comparison, snapshots, specs, config)
 
     events = pd.read_csv(CDNOW, sep=r"\s+", dtype={"customer_id": str})
     when = pd.to_datetime(events["date"].astype(str), format="%Y%m%d")
@@ -503,10 +504,10 @@ def test_cdnow_champion_auc_holds_on_what_actually_happened(tmp_path):
     )
     realised = scoring["profile_id"].isin(bought).astype(int)
     realised_auc = roc_auc_score(realised, champion.propensity(scoring))
-    assert validation_auc >= 0.80
-    assert abs(validation_auc - realised_auc) <= 0.03
+    assert reported_auc >= 0.79 and realised_auc >= 0.82
+    assert abs(reported_auc - realised_auc) <= 0.03
     print(
-        f"CDNOW champion {comparison.champion}: validation AUC {validation_auc:.3f}, "
+        f"CDNOW champion {comparison.champion}: reported AUC {reported_auc:.3f}, "
         f"realised {realised_auc:.3f}"
     )
 

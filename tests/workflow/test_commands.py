@@ -148,15 +148,32 @@ def test_degenerate_goal_stops_with_readiness_message(small_run, tmp_path, capsy
 
 
 @pytest.mark.skipif(not CDNOW.exists(), reason="../shared/datasets/cdnow is not beside the project")
-def test_cdnow_validation_auc_matches_what_happened(tmp_path):
-    """Goal: purchase within 90 days, as of 1998-03-01, every customer with a prior purchase eligible.
-    The pipeline sees only events before 1998-03-01; the realised AUC uses what happened after."""
+def test_cdnow_reported_figures_match_what_happened(tmp_path):
+    """Goal: purchase within 90 days, as of 1998-03-01, every customer with a prior purchase
+    eligible. The pipeline sees only events before 1998-03-01; the realised figures use what
+    happened after. Measured (benchmarks/quality.py): reported 0.800-0.802 (the newest origin:
+    the folds rise steadily), realised 0.822-0.824, expected +3% to +7% of actual."""
+    from helpers import contradicting_factors
+
+    from workbench import modeling
+
     result = workflow.backtest(REPO / "examples" / "cdnow.yaml", "1998-03-01", out=tmp_path / "bt")
     assert result["outcome_window_complete"]
     assert result["profiles"] == 23_570
-    assert result["validation_roc_auc"] >= 0.80
+    assert result["validation_roc_auc"] >= 0.79
+    assert result["realised_roc_auc"] >= 0.82
     assert abs(result["validation_roc_auc"] - result["realised_roc_auc"]) <= 0.03
-    assert result["realised_roc_auc"] >= 0.80
+    buckets = {b["bucket"]: b for b in result["by_bucket"]}
+    expected = sum(b["expected"] for b in buckets.values())
+    actual = sum(b["actual"] for b in buckets.values())
+    assert abs(expected / actual - 1) <= 0.10
+    for b in buckets.values():  # every bucket within a factor 1.5 of what happened
+        assert 1 / 1.5 <= b["expected"] / b["actual"] <= 1.5, b
+    run = Run.open(result["run_dir"])
+    scores = run.read_frame("scores")
+    model = modeling.load_model(run.file("model"))
+    assert contradicting_factors(scores, model) == 0  # no profile is told doing nothing helps
+    assert scores["factor_1"].notna().mean() > 0.9
 
 
 def test_profiles_file_matching_few_profiles_is_flagged():

@@ -163,6 +163,11 @@ class LogisticPropensity(PropensityModel):
         # what the first stage's sign check left out starts out left out (one solve, not three)
         dropped = list(inner.get("sign_dropped", [])) if inner is not None else []
         cols = [c for c in cols if c["feature"] not in dropped]
+        notes += [
+            f"logistic: '{code}' left out: its coefficient contradicted the goal's direction once "
+            "the other features were in (they are collinear)"
+            for code in dropped
+        ]
         cols, Z = self._screen(cols, self._design(cols, X), notes)
         start = None
         if inner is not None and [c["name"] for c in inner["columns"]] == [c["name"] for c in cols]:

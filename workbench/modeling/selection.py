@@ -34,6 +34,7 @@ from workbench.modeling.screening import distribution_check, flagged_features, s
 
 TIE_MARGIN = 0.002  # within this fold-mean AUC of the best, the logistic model is preferred
 BLEND_MARGIN = 0.002  # the blend is champion only when it beats the best part by more
+CALIBRATION_MARGIN = 0.005  # Platt is kept unless its fold log loss is worse by more (relative)
 
 
 @dataclass
@@ -193,13 +194,21 @@ def _fit_folds(snapshots, names, specs, config, blend) -> tuple[list[Fold], list
 
 
 def choose_calibrations(per: dict[str, list[dict]], setting: str) -> dict[str, str]:
-    """Per candidate, none or Platt: the lower fold-mean log loss (`models.calibration: folds`),
-    else the method the config fixes."""
+    """Per candidate, none or Platt (`models.calibration: folds`), else the method the config
+    fixes.
+
+    Platt, fitted out of time on the newest complete outcome window, sets the level the scores
+    start from to the most recent one; without it the level is that of the whole training
+    history, which drifts (CDNOW's purchase rate fell from 22% to 16% over the training span).
+    So Platt is kept unless the folds show it hurts: a fold-mean log loss more than
+    CALIBRATION_MARGIN above the raw probabilities'. Smaller differences are the folds' noise
+    (two monotone maps of the same scores; they flipped between equally good settings)."""
     chosen = {}
     for name, folds in per.items():
         if setting == "folds":
             loss = {m: float(np.mean([f[m]["log_loss"] for f in folds])) for m in CALIBRATIONS}
-            chosen[name] = min(CALIBRATIONS, key=lambda m: (loss[m], m != "none"))
+            hurts = loss["platt"] > loss["none"] * (1 + CALIBRATION_MARGIN)
+            chosen[name] = "none" if hurts else "platt"
         else:
             chosen[name] = setting
     return chosen
@@ -343,22 +352,26 @@ def refit_champion(comparison: Comparison, snapshots: pd.DataFrame, specs, confi
     model.fit(data[[s.code for s in specs]], data["label"], data["cutoff"], holdout_model=first)
     newest = comparison.newest
     if newest is not None and first is not None:
-        _calibrate_on_newest_origin(model, newest)
+        at_origin = (pd.to_datetime(snapshots["cutoff"]) == newest.origin).to_numpy()
+        rows = snapshots.loc[at_origin, [s.code for s in specs]].reset_index(drop=True)
+        _calibrate_on_newest_origin(model, newest, rows)
     model.use_calibration(method)
     if sampled:
         model.notes_.append(f"refit on a stratified sample of {len(data)} of {len(snapshots)} rows")
     return model
 
 
-def _calibrate_on_newest_origin(model, newest: Fold) -> None:
+def _calibrate_on_newest_origin(model, newest: Fold, rows: pd.DataFrame) -> None:
     """Calibrators fitted on the newest fold's out-of-time scores of every profile at its
-    origin (not the refit's sample of them): the level the scores are set to is measured on
-    the most recent complete outcome window, on the whole population."""
+    origin (`rows`, not the refit's sample of them), moved to the refit's level there
+    (`aligned`): the level the scores are set to is that of the most recent complete outcome
+    window, measured out of time on the whole population."""
     how = f"validation origin {newest.origin.date().isoformat()} (every profile, fold 0's model)"
     y = newest.label
     if model.name == "blend":
-        for part in ("logistic", "boosted"):
-            model.state_["parts"][part]._fit_calibration(newest.raw[part], y, how)
-        model._combine(model.state_["parts"]["logistic"], model.state_["parts"]["boosted"])
+        parts = model.state_["parts"]
+        for name, part in parts.items():
+            part._fit_calibration(part.aligned(newest.raw[name], rows), y, how)
+        model._combine(parts["logistic"], parts["boosted"])
     else:
-        model._fit_calibration(newest.raw[model.name], y, how)
+        model._fit_calibration(model.aligned(newest.raw[model.name], rows), y, how)
