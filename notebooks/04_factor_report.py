@@ -16,8 +16,12 @@
 # %% [markdown]
 # # 04 · Influential factors: global, per bucket and per profile
 #
-# **Purpose.** Explain the champion's scores: which features push propensity up or down across
-# all scored profiles, within each bucket (low / medium / high), and for a few example profiles.
+# **Purpose.** Explain the champion's scores: which **factor families** (purchase frequency,
+# recency of purchase, timing of purchases, spend, tenure, profile attributes...) push
+# propensity up or down across all scored profiles, within each bucket (low / medium / high),
+# and for a few example profiles. A family's contribution is the sum of its features'; a
+# profile's factor reads the value of one of them beside what is typical (the training
+# average): "Purchase frequency: 3 purchases in the last 90 days; typical: 1.4 purchases".
 #
 # **Writes** `factors_global.csv`, `factors_by_bucket.csv` and `examples.csv`.
 #
@@ -40,7 +44,8 @@ run = Run.resolve(run_dir)
 # %% [markdown]
 # ## 1. Global influential factors
 #
-# The features with the largest influence on the scores overall. **Coverage** is the share of
+# The factor families with the largest influence on the scores overall (`leading_feature`:
+# the family's feature that moves scores most). **Coverage** is the share of
 # scored profiles for whom the factor is among their top factors: a strong factor with low
 # coverage matters a lot for a few profiles; a high-coverage factor describes the whole base.
 # Factors that surprise you deserve a check in the raw data before anyone acts on them.
@@ -77,7 +82,10 @@ factors["by_bucket"]
 # ## 3. Example profiles
 #
 # A few scored profiles with their score, bucket and top factors, as the scores file will carry
-# them. Use these to sanity-check that explanations read sensibly to a marketer.
+# them. Use these to sanity-check that explanations read sensibly to a marketer. A factor
+# never says that doing less raises a "will purchase" propensity or that more purchases lower
+# it: where the model's contributions would say so (a tree's interactions can), the entry is
+# left out, and `score_summary.json` counts how often.
 
 # %%
 factors["examples"]

@@ -451,6 +451,7 @@ def test_plots_return_axes(linear_comparison):
         pm.plot_score_distribution(preds, model="logistic"),
         pm.plot_coefficients(linear_comparison.coefficients, top=5),
         pm.plot_importance(linear_comparison.importance, top=5),
+        pm.plot_fold_auc(linear_comparison.metrics),
     ]
     for ax in axes:
         assert isinstance(ax, matplotlib.axes.Axes) and ax.get_title()
@@ -464,6 +465,7 @@ def test_plots_return_axes(linear_comparison):
         "plot_score_distribution",
         "plot_coefficients",
         "plot_importance",
+        "plot_fold_auc",
     }
     plt.close("all")
 

@@ -23,7 +23,7 @@ POOR_REMEDIES = (
     "narrow the population (eligibility.active_within_days or eligibility.conditions), "
     "shorten the outcome window (goal.window_days), or add custom events that describe intent"
 )
-READ_FIRST = ("poor quality", "uncertain", "unlike training", "changing population")
+READ_FIRST = ("poor quality", "uncertain", "unlike training", "changing population", "level")
 
 
 def reported(values: list[float], steady: bool) -> tuple[float, str]:
@@ -77,9 +77,11 @@ def quality_flags(
     if trend is not None:
         aucs = champ["roc_auc_folds"]
         lead.append(
-            f"changing population: the champion's ROC AUC moves steadily across the origins "
-            f"({aucs[-1]:.3f} at the oldest, {aucs[0]:.3f} at the newest, {trend:+.3f}); the "
-            "figure at the scoring date may differ from the folds' by as much again"
+            f"changing population: the champion's ROC AUC moves one way across the origins "
+            f"({aucs[-1]:.3f} at the oldest, {aucs[0]:.3f} at the newest, {trend:+.3f}): the "
+            "population, or what the history before each origin teaches, is changing. The "
+            "newest origin's figure is reported; at the scoring date it may have moved on by "
+            "as much again"
         )
     if calibration[champion]["calibrated"]:
         messages.append(
@@ -87,12 +89,35 @@ def quality_flags(
             f"log loss {calibration[champion]['fold_log_loss']['platt']:.4f} against "
             f"{calibration[champion]['fold_log_loss']['none']:.4f} raw)"
         )
+    lead += _level_messages(folds, champion)
     return {
         "poor": poor,
         "uncertain": uncertain,
         "unlike_training": bool(unlike),
+        "read_first": list(lead),  # what the report leads with
         "messages": lead + messages,
     }
+
+
+LEVEL_ERROR = 0.10  # a past origin where the champion expected this much more or less is named
+
+
+def _level_messages(folds, champion: str) -> list[str]:
+    """Expected against actual conversions at the past origins, when it was far off: the level
+    of a scoring run can be off by as much (a base rate that moves between outcome windows)."""
+    ratios = []
+    for fold in folds:
+        actual = int(fold.label.sum())
+        method = fold.models[champion].calibrator_.get("method", "none")
+        expected = float(fold.probability(champion, method).sum())
+        ratios.append((fold.origin.date().isoformat(), expected / actual if actual else np.nan))
+    if not any(abs(r - 1) > LEVEL_ERROR for _, r in ratios if np.isfinite(r)):
+        return []
+    shown = ", ".join(f"{day} {r - 1:+.0%}" for day, r in ratios)
+    return [
+        f"level: at the validation origins the champion expected {shown} of the conversions "
+        "that happened; the expected conversions at the scoring date may be off by as much"
+    ]
 
 
 def _uncertain(champ: dict, positives: int, profiles: int) -> tuple[bool, str]:

@@ -125,6 +125,7 @@ def _compare(snapshots, specs, config, scoring) -> Comparison:
         and rows["blend"]["roc_auc_fold_mean"] > rows[champion]["roc_auc_fold_mean"] + BLEND_MARGIN
     ):
         champion = "blend"
+    _report(rows, champion)
     newest = folds[0]
     for fold in folds:  # every fold model keeps the calibration chosen on the folds
         for n in names:
@@ -215,23 +216,33 @@ def choose_calibrations(per: dict[str, list[dict]], setting: str) -> dict[str, s
 
 
 def _summary(per: list[dict], method: str, folds: list[Fold], name: str) -> dict[str, Any]:
-    """The leaderboard row of one candidate: the reported figures, their fold means and spreads,
-    every fold's ROC AUC (newest first) and the fit time."""
-    values = {m: [f[method][m] for f in per] for m in FOLD_METRICS}
-    steady = fold_trend(values["roc_auc"]) is not None
+    """The leaderboard row of one candidate: its fold means and spreads, every fold's ROC AUC
+    (newest first) and the fit time; `_report` adds the reported figures."""
     row: dict[str, Any] = {}
-    for m, v in values.items():
-        row[m], rule = reported(v, steady)
+    for m in FOLD_METRICS:
+        v = [f[method][m] for f in per]
+        row[f"{m}_folds"] = [float(x) for x in v]
         row[f"{m}_fold_mean"] = float(np.mean(v))
         row[f"{m}_sd"] = float(np.std(v))
-    row["reported_as"] = rule
-    row["roc_auc_folds"] = [float(v) for v in values["roc_auc"]]
     row["roc_auc_ci_low"] = per[0][method]["roc_auc_ci_low"]  # the newest origin's interval
     row["roc_auc_ci_high"] = per[0][method]["roc_auc_ci_high"]
     row["fit_seconds"] = round(float(np.mean([f.seconds[name] for f in folds])), 3)
     row["predict_seconds"] = 0.0
     row["calibration"] = method
     return row
+
+
+def _report(rows: dict[str, dict], champion: str) -> None:
+    """Every candidate's reported figures by one rule, the champion's folds deciding it (so the
+    leaderboard compares like with like): the newest origin's when they move steadily one way,
+    else the fold mean (`quality.reported`)."""
+    steady = fold_trend(rows[champion]["roc_auc_folds"]) is not None
+    for row in rows.values():
+        for m in FOLD_METRICS:
+            row[m], rule = reported(row[f"{m}_folds"], steady)
+            if m != "roc_auc":
+                del row[f"{m}_folds"]
+        row["reported_as"] = rule
 
 
 def _calibration_record(model: PropensityModel, per: list[dict], method: str) -> dict[str, Any]:

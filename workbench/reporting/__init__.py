@@ -3,6 +3,7 @@
 - `notebooks`: papermill execution of notebooks 01-05 and their HTML (code hidden);
 - `landing`: `report.html`, the run's landing page;
 - `display`: headline and key figures, reconciliation and notes for the notebooks;
+- `evaluation`: the folds, the drift check and the reported figure as tables (notebook 03);
 - `tuner`: the goal tuner's widgets (notebook 02).
 """
 
@@ -15,6 +16,7 @@ from workbench.reporting.display import (
     quarantine_reasons,
     reconciliation,
 )
+from workbench.reporting.evaluation import drift_table, fold_table, reported_figure
 from workbench.reporting.landing import write_report
 from workbench.reporting.notebooks import NOTEBOOKS, NotebookError, export_html, find_notebooks
 
@@ -23,6 +25,8 @@ __all__ = [
     "NotebookError",
     "as_table",
     "data_warnings",
+    "drift_table",
+    "fold_table",
     "export_html",
     "find_notebooks",
     "headline",
@@ -30,5 +34,6 @@ __all__ = [
     "notes",
     "quarantine_reasons",
     "reconciliation",
+    "reported_figure",
     "write_report",
 ]

@@ -61,8 +61,11 @@ def write_report(run: Run) -> Path:
             '<p class="failed"><strong>This run did not finish.</strong> Open the failed '
             "notebook below to see the error; the figures above may be missing.</p>"
         )
-    quality = _dig(run.optional_json("metrics"), "quality.messages")
-    flagged = [q for q in quality or [] if str(q).startswith(("poor quality", "uncertain"))]
+    quality = _dig(run.optional_json("metrics"), "quality") or {}
+    flagged = quality.get("read_first")
+    if flagged is None:  # a run written before "read_first" existed
+        messages = quality.get("messages") or []
+        flagged = [q for q in messages if str(q).startswith(("poor quality", "uncertain"))]
     warnings = (
         '<h2>Read this first</h2>\n<ul class="failed">\n'
         + "\n".join(f"<li>{esc(str(q))}</li>" for q in flagged)
