@@ -29,12 +29,13 @@ import pyarrow.compute as pc
 
 from workbench.factor_text import _json_value, format_value, in_words
 from workbench.factors import (
-    _DIRECTION,
-    _IMPORTANCE,
+    SUFFIX_JSON,
+    SUFFIX_TEXT,
     _importance_index,
     _to_pandas_text,
-    _top_indices,
+    factor_slots,
     importance_thresholds,
+    listed_json,
 )
 from workbench.features import FeatureSpec
 
@@ -176,19 +177,10 @@ def _factor_frame(G, rep, fam, X, typical, top_up, top_down, thresholds) -> pd.D
     n = len(X)
     if thresholds is None:
         thresholds = importance_thresholds(G)
-    up = _top_indices(G, top_up, largest=True)
-    down = _top_indices(G, top_down, largest=False)
-    slots = [(f"factor_{j + 1}", up[:, j]) for j in range(up.shape[1])]
-    slots += [
-        ("factor_down" if j == 0 else f"factor_down_{j + 1}", down[:, j])
-        for j in range(down.shape[1])
-    ]
+    slots = factor_slots(G, top_up, top_down)
     names = pa.array([f"{name}: " for name in fam.names], type=pa.string())
     json_names = pa.array(['{"factor": ' + json.dumps(name) for name in fam.names])
-    suffix_text = pa.array([f" ({d}, {i})" for d in _DIRECTION for i in _IMPORTANCE])
-    suffix_json = pa.array(
-        [f', "importance": "{i}", "direction": "{d}"}}' for d in _DIRECTION for i in _IMPORTANCE]
-    )
+    suffix_text, suffix_json = SUFFIX_TEXT, SUFFIX_JSON
     rows_all = np.arange(n)
     out, json_slots = {}, []
     for name, gidx in slots:
@@ -216,12 +208,7 @@ def _factor_frame(G, rep, fam, X, typical, top_up, top_down, thresholds) -> pd.D
                 "",
             )
         )
-    listed = (
-        pc.fill_null(pc.binary_join_element_wise(*json_slots, ", ", null_handling="skip"), "")
-        if json_slots
-        else pa.array([""] * n, type=pa.string())
-    )
-    out["factors_json"] = pc.binary_join_element_wise("[", listed, "]", "")
+    out["factors_json"] = listed_json(json_slots, n)
     return pd.DataFrame({k: _to_pandas_text(v) for k, v in out.items()}, index=X.index)
 
 

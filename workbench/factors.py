@@ -58,6 +58,11 @@ FACTOR_COLUMNS = ["factor_1", "factor_2", "factor_3", "factor_down", "factors_js
 
 _IMPORTANCE = np.array(["low", "medium", "high"], dtype=object)
 _DIRECTION = np.array(["lowers", "raises"], dtype=object)  # index: contribution > 0
+# the text and JSON ends of a factor, by kind = direction * 3 + importance
+SUFFIX_TEXT = pa.array([f" ({d}, {i})" for d in _DIRECTION for i in _IMPORTANCE])
+SUFFIX_JSON = pa.array(
+    [f', "importance": "{i}", "direction": "{d}"}}' for d in _DIRECTION for i in _IMPORTANCE]
+)
 
 
 # --------------------------------------------------------------------------- contributions
@@ -138,6 +143,51 @@ def _top_sets(c: np.ndarray, top_up: int, top_down: int) -> np.ndarray:
     return mask
 
 
+def factor_slots(c: np.ndarray, top_up: int, top_down: int) -> list[tuple[str, np.ndarray]]:
+    """(column name, per-row column index or -1) of each factor slot: the `top_up` largest
+    positive entries, then the `top_down` most negative."""
+    up = _top_indices(c, top_up, largest=True)
+    down = _top_indices(c, top_down, largest=False)
+    slots = [(f"factor_{j + 1}", up[:, j]) for j in range(up.shape[1])]
+    slots += [
+        ("factor_down" if j == 0 else f"factor_down_{j + 1}", down[:, j])
+        for j in range(down.shape[1])
+    ]
+    return slots
+
+
+def listed_json(json_slots: list[pa.Array], n: int) -> pa.Array:
+    """The slots' JSON objects as one JSON list per row (rows without a factor skipped)."""
+    if json_slots:
+        listed = pc.fill_null(
+            pc.binary_join_element_wise(*json_slots, ", ", null_handling="skip"), ""
+        )
+    else:
+        listed = pa.array([""] * n, type=pa.string())
+    return pc.binary_join_element_wise("[", listed, "]", "")
+
+
+def _value_texts(fidx, columns_x, codes, specs_used) -> tuple[np.ndarray, np.ndarray]:
+    """Text and JSON of each row's value of feature `fidx[row]` (None where it is -1),
+    formatting each distinct value once per feature."""
+    n = len(fidx)
+    vtext = np.full(n, None, dtype=object)
+    vjson = np.full(n, None, dtype=object)
+    rows = np.flatnonzero(fidx >= 0)
+    fh = fidx[rows]
+    order = np.argsort(fh, kind="stable")
+    bounds = np.flatnonzero(np.diff(fh[order])) + 1
+    for group in np.split(order, bounds) if len(order) else []:
+        j = int(fh[group[0]])
+        at = rows[group]
+        col = columns_x[codes[j]]
+        if col is None:
+            vtext[at], vjson[at] = "none", "null"
+        else:
+            vtext[at], vjson[at] = _formatted_column(col, at, specs_used[j])
+    return vtext, vjson
+
+
 def factors_from_contributions(
     contributions: pd.DataFrame,
     X: pd.DataFrame,
@@ -146,7 +196,8 @@ def factors_from_contributions(
     top_down: int = 1,
     thresholds: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """`influential_factors` for an already computed contribution frame (rows aligned with X)."""
+    """`influential_factors` for an already computed contribution frame (rows aligned with X):
+    one entry per feature (`factor_groups.grouped_factors` gives one per factor family)."""
     if len(contributions) != len(X):
         raise ValueError(f"contributions has {len(contributions)} rows but X has {len(X)}")
     spec_by_code = _spec_map(specs)
@@ -156,14 +207,7 @@ def factors_from_contributions(
     n = len(c)
     if thresholds is None:
         thresholds = importance_thresholds(c)
-
-    up = _top_indices(c, top_up, largest=True)
-    down = _top_indices(c, top_down, largest=False)
-    slots = [(f"factor_{j + 1}", up[:, j]) for j in range(up.shape[1])]
-    slots += [
-        ("factor_down" if j == 0 else f"factor_down_{j + 1}", down[:, j])
-        for j in range(down.shape[1])
-    ]
+    slots = factor_slots(c, top_up, top_down)
     if not codes:  # a model without features explains nothing
         empty = {name: pd.Series([None] * n, dtype=object, index=X.index) for name, _ in slots}
         return pd.DataFrame({**empty, "factors_json": ["[]"] * n}, index=X.index)
@@ -180,13 +224,8 @@ def factors_from_contributions(
         ],
         type=pa.string(),
     )
-    # index: direction * 3 + importance
-    suffix_text = pa.array([f" ({d}, {i})" for d in _DIRECTION for i in _IMPORTANCE])
-    suffix_json = pa.array(
-        [f', "importance": "{i}", "direction": "{d}"}}' for d in _DIRECTION for i in _IMPORTANCE]
-    )
+    suffix_text, suffix_json = SUFFIX_TEXT, SUFFIX_JSON
     columns_x = {code: (X[code] if code in X.columns else None) for code in codes}
-
     out: dict[str, pa.Array] = {}
     json_slots: list[pa.Array] = []
     for name, fidx in slots:
@@ -194,20 +233,7 @@ def factors_from_contributions(
         f = np.where(has, fidx, 0)
         val = np.where(has, c[rows_all, f], 0.0)
         kind = (val > 0).astype(np.int64) * 3 + _importance_index(np.abs(val), thresholds)
-        vtext = np.full(n, None, dtype=object)
-        vjson = np.full(n, None, dtype=object)
-        rows = rows_all[has]
-        fh = f[has]
-        order = np.argsort(fh, kind="stable")
-        bounds = np.flatnonzero(np.diff(fh[order])) + 1
-        for group in np.split(order, bounds) if len(order) else []:
-            j = int(fh[group[0]])
-            at = rows[group]
-            col = columns_x[codes[j]]
-            if col is None:
-                vtext[at], vjson[at] = "none", "null"
-            else:
-                vtext[at], vjson[at] = _formatted_column(col, at, specs_used[j])
+        vtext, vjson = _value_texts(fidx, columns_x, codes, specs_used)
         f_pa, kind_pa = pa.array(f), pa.array(kind)
         # a row without a factor in this slot has a null value text, so the join is null
         out[name] = pc.binary_join_element_wise(
@@ -226,13 +252,7 @@ def factors_from_contributions(
                 "",
             )
         )
-    if json_slots:
-        listed = pc.fill_null(
-            pc.binary_join_element_wise(*json_slots, ", ", null_handling="skip"), ""
-        )
-    else:
-        listed = pa.array([""] * n, type=pa.string())
-    out["factors_json"] = pc.binary_join_element_wise("[", listed, "]", "")
+    out["factors_json"] = listed_json(json_slots, n)
     return pd.DataFrame({k: _to_pandas_text(v) for k, v in out.items()}, index=X.index)
 
 

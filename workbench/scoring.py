@@ -131,6 +131,23 @@ def _check_specs(model: Any, snapshot: pd.DataFrame, specs: Sequence[FeatureSpec
     return codes
 
 
+def _profile_ids(scoring_snapshot: pd.DataFrame) -> pd.Series:
+    """The snapshot's profile ids: present, and each once."""
+    if "profile_id" not in scoring_snapshot.columns:
+        raise DataError("scoring snapshot has no 'profile_id' column")
+    ids = scoring_snapshot["profile_id"]
+    if ids.isna().any():
+        raise DataError(f"scoring snapshot: {int(ids.isna().sum())} row(s) without a profile_id")
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        shown = list(pd.unique(ids[dup]))[:5]
+        raise DataError(
+            f"scoring snapshot: {int(ids[dup].nunique())} profile id(s) appear more than once, "
+            f"e.g. {shown}; each profile must be scored exactly once"
+        )
+    return ids
+
+
 def score_profiles(
     model: Any,
     scoring_snapshot: pd.DataFrame,
@@ -166,18 +183,7 @@ def score_profiles(
     DataError : a profile id appears more than once, or is missing.
     ModelMismatchError : the model's feature specification does not match specs / the data.
     """
-    if "profile_id" not in scoring_snapshot.columns:
-        raise DataError("scoring snapshot has no 'profile_id' column")
-    ids = scoring_snapshot["profile_id"]
-    if ids.isna().any():
-        raise DataError(f"scoring snapshot: {int(ids.isna().sum())} row(s) without a profile_id")
-    dup = ids.duplicated(keep=False)
-    if dup.any():
-        shown = list(pd.unique(ids[dup]))[:5]
-        raise DataError(
-            f"scoring snapshot: {int(ids[dup].nunique())} profile id(s) appear more than once, "
-            f"e.g. {shown}; each profile must be scored exactly once"
-        )
+    ids = _profile_ids(scoring_snapshot)
     buckets_cfg, goal_type = _buckets_and_type(config)
     ptype = propensity_type or goal_type
     if ptype is None:
