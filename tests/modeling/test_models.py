@@ -239,7 +239,7 @@ def test_training_rows_above_fit_rows_are_sampled_by_cutoff_and_label(linear):
 
 
 # ------------------------------------------------------------------------ contributions
-@pytest.mark.parametrize("name", ["logistic", "boosted", "recency_rule"])
+@pytest.mark.parametrize("name", ["logistic", "boosted", "recency_rule", "blend"])
 def test_contributions_sum_to_the_raw_score(linear_comparison, linear, name):
     model = linear_comparison.candidates[name]
     X = linear[CODES].iloc[:3000]
@@ -338,7 +338,7 @@ def test_one_cutoff_is_not_ready():
 
 
 # ------------------------------------------------------------------------ persistence
-@pytest.mark.parametrize("name", ["logistic", "boosted", "recency_rule"])
+@pytest.mark.parametrize("name", ["logistic", "boosted", "recency_rule", "blend"])
 def test_save_load_predicts_identically(linear_comparison, linear, tmp_path, name):
     model = linear_comparison.candidates[name]
     save_model(model, SPECS, make_config(), tmp_path / "model")

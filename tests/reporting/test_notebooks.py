@@ -149,9 +149,9 @@ PINNED = {
     "snapshot_rows": 18_121,
     "features": 103,
     "scored": 1_363,
-    "champion": "boosted",
-    "auc": {"logistic": 0.8070, "boosted": 0.8148, "recency_rule": 0.6833, "blend": 0.8164},
-    "expected_conversions": 341.83,
+    "champion": "blend",
+    "auc": {"logistic": 0.8186, "boosted": 0.8271, "recency_rule": 0.6871, "blend": 0.8280},
+    "expected_conversions": 346.21,
 }
 
 

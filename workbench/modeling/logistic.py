@@ -307,18 +307,19 @@ class LogisticPropensity(PropensityModel):
 
     def _contrib(self, state, X):
         cols = state["columns"]
-        out = pd.DataFrame(0.0, index=range(len(X)), columns=[s.code for s in self.feature_specs_])
-        bias = state["intercept"]
+        codes = [s.code for s in self.feature_specs_]
+        sums = np.zeros((len(X), len(codes) + 1))  # one matrix, not a column insert per feature
+        sums[:, -1] = state["intercept"]
         if cols:
             Z = self._design(cols, X)
             coef = np.array([c["coef"] for c in cols])
             mean = np.array([c["mean"] for c in cols])
             parts = (Z - mean) * coef
+            where = {code: j for j, code in enumerate(codes)}
             for j, c in enumerate(cols):
-                out[c["feature"]] = out[c["feature"]].to_numpy() + parts[:, j]
-            bias = bias + float(coef @ mean)
-        out["bias"] = bias
-        return out
+                sums[:, where[c["feature"]]] += parts[:, j]
+            sums[:, -1] += float(coef @ mean)
+        return pd.DataFrame(sums, columns=[*codes, "bias"])
 
     def coefficient_table(self) -> pd.DataFrame:
         """feature, label, coefficient (log-odds per SD / per level), odds ratio, 95% CI, p-value."""

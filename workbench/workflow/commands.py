@@ -309,7 +309,13 @@ def score(
         seg_summary = save_scores(run, scores, cfg)
         run.write_json(
             "score_summary",
-            scoring_figures(scores, seg_summary, str(day.date()), model=str(model_dir)),
+            scoring_figures(
+                scores,
+                seg_summary,
+                str(day.date()),
+                model=str(model_dir),
+                factor_direction_guard=scores.attrs.get("factor_direction_guard"),
+            ),
         )
     except BaseException as exc:
         _finish(run, started, exc)
