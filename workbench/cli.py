@@ -125,6 +125,54 @@ def cmd_backtest(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from workbench.workflow.comparison import compare_runs
+
+    run = compare_runs(
+        args.earlier, args.later, out=args.out, notebook=not args.no_notebook, progress=print
+    )
+    body = run.read_json("comparison")
+    for line in comparison_summary(body):
+        print(line)
+    page = next((n["html"] for n in run.record.get("notebooks", []) if n.get("html")), None)
+    print(f"page: {run.path / page}" if page else f"figures: {run.file('comparison')}")
+    print(f"every run of the goal: {run.goal_folder / 'index.html'}")
+    return 0
+
+
+def comparison_summary(body: dict) -> list[str]:
+    """The few lines `workbench compare` prints (comparison.json has every figure)."""
+    drift, moved = body["score_drift"], body["migration"]
+    earlier, later = body["earlier"], body["later"]
+    lines = [
+        f"earlier: {earlier['run']} ({earlier['kind']}, scores as of {earlier['scoring date']})",
+        f"later:   {later['run']} ({later['kind']}, scores as of {later['scoring date']})",
+        f"score drift: PSI {drift['psi']:.3f} ({drift['level']}); mean probability "
+        f"{drift['earlier_mean_probability']:.1%} -> {drift['later_mean_probability']:.1%}",
+    ]
+    movers = body.get("feature_drift_top") or []
+    if movers:
+        lines.append(
+            "features that moved most: "
+            + ", ".join(f"{m['label']} ({m['psi']:.2f})" for m in movers[:3])
+        )
+    if moved["profiles_in_both"]:
+        lines.append(
+            f"buckets: {moved['kept_share']:.0%} of {moved['profiles_in_both']:,} profiles kept "
+            f"their bucket (chance alone {moved['chance_kept_share']:.0%}); "
+            f"{moved['new_profiles']:,} new, {moved['no_longer_scored']:,} no longer scored"
+        )
+    realised = body.get("realised")
+    if realised:
+        lines.append(
+            f"realised (earlier run): ROC AUC {realised['roc_auc']:.3f}; "
+            f"{realised['actual']:,} conversions against {realised['expected']:,.1f} expected"
+        )
+    lines += [f"note: {n}" for n in body.get("notes") or []]
+    lines += [f"flag: {f}" for f in body.get("flags") or []] or ["flags: none"]
+    return lines
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
@@ -204,6 +252,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", required=True)
     p.add_argument("--out", default=None)
     p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser(
+        "compare",
+        help="compare two scored runs: drift, bucket migration, factor drift, realised figures",
+    )
+    p.add_argument("earlier", help="a run folder that scored profiles (the reference)")
+    p.add_argument("later", help="a later run folder (its events give the earlier run's outcome)")
+    p.add_argument("--out", default=None, help="base folder (default: <goal folder>/compares)")
+    p.add_argument(
+        "--no-notebook", action="store_true", help="compute in this process, no notebook page"
+    )
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

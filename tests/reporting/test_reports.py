@@ -163,13 +163,20 @@ def test_headline_and_key_figures_read_the_run_files(tmp_path):
 def test_installed_package_finds_its_own_notebook_copies(tmp_path, monkeypatch):
     import workbench
     from workbench.reporting import find_notebooks
+    from workbench.reporting.notebooks import find_notebook
 
     site = tmp_path / "site-packages" / "workbench"
     (site / "notebooks").mkdir(parents=True)
-    for name in ("02_goal_definition.ipynb", "01_data_prep.ipynb", "_build_notebooks.py"):
+    for name in (
+        "02_goal_definition.ipynb",
+        "01_data_prep.ipynb",
+        "06_monitoring.ipynb",
+        "_build_notebooks.py",
+    ):
         (site / "notebooks" / name).write_text("{}")
     monkeypatch.setattr(workbench, "__file__", str(site / "__init__.py"))
     assert [p.name for p in find_notebooks()] == ["01_data_prep.ipynb", "02_goal_definition.ipynb"]
+    assert find_notebook("06_monitoring") == site / "notebooks" / "06_monitoring.ipynb"
 
 
 def test_wheel_carries_the_notebooks(tmp_path):
@@ -198,7 +205,7 @@ def test_wheel_carries_the_notebooks(tmp_path):
     )
     (wheel,) = tmp_path.glob("*.whl")
     sources = sorted((repo / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert len(sources) == 5
+    assert len(sources) == 6  # 01-05 for `workbench run`, 06 for `workbench compare`
     with zipfile.ZipFile(wheel) as zf:
         for src in sources:
             assert zf.read(f"workbench/notebooks/{src.name}") == src.read_bytes()

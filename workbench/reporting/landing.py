@@ -6,6 +6,12 @@ import html
 from pathlib import Path
 
 from workbench.reporting.display import _dig, _fmt, headline
+from workbench.reporting.insights import (
+    SECTION_CSS,
+    cohorts_section,
+    economics_section,
+    history_link,
+)
 from workbench.run import ARTIFACTS, Run
 
 __all__ = ["write_report"]
@@ -22,6 +28,9 @@ LINKED = {
     "config",
     "model",
     "record",
+    "economics",
+    "profit_curve",
+    "cohorts",
 }
 
 
@@ -70,6 +79,8 @@ def write_report(run: Run) -> Path:
         if flagged
         else ""
     )
+    # Decisions (issue 15): whom to contact, who the model serves badly, every run over time.
+    insights = "\n".join(p for p in (economics_section(run), cohorts_section(run)) if p)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{esc(cfg_name)} – propensity report {esc(run.name)}</title>
@@ -78,6 +89,7 @@ body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
 table {{ border-collapse: collapse; margin: 1rem 0; }}
 th, td {{ text-align: left; padding: .3rem .8rem; border-bottom: 1px solid #ddd; }}
 tr.failed td, p.failed, ul.failed {{ color: #a00; }}
+{SECTION_CSS}
 </style></head><body>
 <h1>{esc(cfg_name)}: propensity report</h1>
 <p>Run <code>{esc(run.name)}</code>, started {esc(str(record.get("started", "")))},
@@ -88,6 +100,8 @@ took {float(record.get("seconds", 0)):.0f} s.</p>
 <table>
 {rows}
 </table>
+{insights}
+{history_link(run)}
 <h2>Notebooks</h2>
 <table>
 <tr><th>report</th><th>notebook</th><th>status</th><th>time</th></tr>

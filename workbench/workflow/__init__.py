@@ -5,7 +5,11 @@
   `open_events` and `plan_goal`, the first steps every goal command shares;
 - `commands`: `run_notebooks` (`workbench run`), `run_pipeline` (the same stages in this
   process), `validate`, `snapshot`, `score`, `backtest`;
-- `tuning`: `evaluate_goal`, the goal tuner's logic.
+- `tuning`: `evaluate_goal`, the goal tuner's logic;
+- `insights`: the target size, audiences and cohort tables of a scored run (`economics`,
+  `reporting.cohorts`), and `validation_frames`, the one reader of validation predictions;
+- `comparison`: `compare_runs` (`workbench compare`), `open_comparison` and `monitor`, the
+  stage notebook 06 runs.
 """
 
 from workbench.workflow.commands import (
@@ -19,6 +23,14 @@ from workbench.workflow.commands import (
     snapshot,
     validate,
 )
+from workbench.workflow.comparison import (
+    Monitoring,
+    compare_runs,
+    monitor,
+    open_comparison,
+    scored_run,
+)
+from workbench.workflow.insights import training_run, validation_frames
 from workbench.workflow.stages import (
     STAGES,
     EventsContext,
@@ -37,6 +49,13 @@ __all__ = [
     "STAGES",
     "EventsContext",
     "GoalPlan",
+    "Monitoring",
+    "compare_runs",
+    "monitor",
+    "open_comparison",
+    "scored_run",
+    "training_run",
+    "validation_frames",
     "Validation",
     "backtest",
     "compare",

@@ -25,6 +25,7 @@ from workbench.engine import connect, events_table
 from workbench.errors import DataError, ModelMismatchError, WorkbenchError
 from workbench.goals import eligible_labels, to_day
 from workbench.run import Run
+from workbench.workflow.insights import decide_and_segment
 from workbench.workflow.stages import (
     GoalPlan,
     compare,
@@ -33,7 +34,6 @@ from workbench.workflow.stages import (
     open_events,
     plan_goal,
     prepare_data,
-    save_scores,
     score_and_segment,
     scoring_figures,
 )
@@ -64,7 +64,9 @@ def check_sources(config: Config, events=None) -> None:
 
 
 def _finish(run: Run, started: float, error: BaseException | None = None) -> Run:
-    """Record how the run ended, write its landing page, give it its final name."""
+    """Record how the run ended, write its landing page, give it its final name, and rewrite
+    the goal's index.html (every run over time)."""
+    from workbench.reporting.history import write_index
     from workbench.reporting.landing import write_report
 
     status = "ok" if error is None else "failed"
@@ -76,6 +78,7 @@ def _finish(run: Run, started: float, error: BaseException | None = None) -> Run
         write_report(run)
     finally:
         run.publish(succeeded=error is None)
+    write_index(run.goal_folder)
     return run
 
 
@@ -306,7 +309,8 @@ def score(
         scores = score_profiles(
             fitted, frame[["profile_id", *codes]], fitted.feature_specs_, cfg, day
         )
-        seg_summary = save_scores(run, scores, cfg)
+        run.write_frame("scoring_snapshot", frame)  # what `workbench compare` measures drift on
+        seg_summary = decide_and_segment(run, scores, frame, cfg)["segments_summary"]
         run.write_json(
             "score_summary",
             scoring_figures(scores, seg_summary, str(day.date()), model=str(model_dir)),

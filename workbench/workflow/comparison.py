@@ -1,0 +1,506 @@
+"""`workbench compare RUN_A RUN_B`: two scored runs set side by side, in a folder of their own.
+
+`compare_runs` makes `<output dir>/compares/<stamp>/` and executes notebook 06 there (or, with
+`notebook=False`, the same stage in this process); `monitor` is that stage: it opens the two
+runs, computes with `workbench.monitoring` (score and feature PSI, bucket migration, factor
+drift, what changed) and, once the earlier run's outcome window has closed in the later run's
+data, its realised performance (`workbench.scoring.realised_performance`), and writes
+comparison.json and feature_drift.csv.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.errors import DataError, WorkbenchError
+from workbench.features import FeatureSpec
+from workbench.run import Run
+from workbench.workflow.insights import training_run
+
+__all__ = ["ScoredRun", "Monitoring", "scored_run", "compare_runs", "open_comparison", "monitor"]
+
+REALISED_COLUMNS = ["bucket", "profiles", "mean_predicted", "actual_rate", "expected", "actual"]
+KINDS = {
+    "notebooks": "training run",
+    "pipeline": "training run",
+    "interactive": "training run",
+    "score": "re-scoring",
+    "backtest": "backtest",
+}
+
+
+@dataclass
+class ScoredRun:
+    """A run folder that scored profiles, with what a comparison needs to know about it."""
+
+    run: Run
+    as_of: pd.Timestamp
+    kind: str
+    model_dir: Path | None
+    trained_by: Run | None  # the run folder that trained its model
+
+    @property
+    def label(self) -> str:
+        return f"{self.run.name} ({self.kind}, scores as of {self.as_of.date()})"
+
+
+def scored_run(path: str | Path) -> ScoredRun:
+    """Open a run folder that scored profiles (`workbench run`, `score` or `backtest`)."""
+    run = Run.open(Path(path).resolve())
+    if not run.has("scores"):
+        raise DataError(
+            f"{run.path}: no scores.parquet; compare runs that scored profiles "
+            "(workbench run, workbench score, workbench backtest)"
+        )
+    as_of = run.optional_json("score_summary").get("as_of") or run.optional_json(
+        "goal_summary"
+    ).get("as_of")
+    if not as_of:
+        raise DataError(f"{run.path}: no scoring date (score_summary.json is missing)")
+    record = run.record
+    model = Path(record["model"]) if record.get("model") else run.file("model")
+    return ScoredRun(
+        run,
+        pd.Timestamp(as_of),
+        KINDS.get(record.get("kind", ""), record.get("kind") or "run"),
+        model if model.exists() else None,
+        training_run(run),
+    )
+
+
+# ----------------------------------------------------------------------------- the command
+def compare_runs(
+    earlier: str | Path,
+    later: str | Path,
+    *,
+    out: str | Path | None = None,
+    notebook: bool = True,
+    notebooks_dir: str | Path | None = None,
+    kernel_name: str | None = None,
+    progress=print,
+) -> Run:
+    """Compare two scored runs into a new folder (default `<goal folder>/compares/`): notebook
+    06 executed there with its HTML page, comparison.json and feature_drift.csv; the goal's
+    index.html is rewritten. The run scored first is the reference, whichever order given."""
+    from workbench.reporting.history import write_index
+
+    say = progress or (lambda _msg: None)
+    a, b = sorted([scored_run(earlier), scored_run(later)], key=lambda r: (r.as_of, r.run.name))
+    if a.run.path == b.run.path:
+        raise WorkbenchError(f"{a.run.path}: compare needs two different runs")
+    record = {"kind": "compare", "earlier": str(a.run.path), "later": str(b.run.path)}
+    run = Run.create(out or b.run.goal_folder / "compares", b.run.config, record=record)
+    say(f"comparison folder: {run.base / run.name}")
+    started = time.perf_counter()
+    failure: BaseException | None = None
+    try:
+        if notebook:
+            failure = _run_notebook(run, notebooks_dir, kernel_name)
+        else:
+            monitor(run)
+    except BaseException as exc:
+        failure = exc
+    changes: dict[str, Any] = {
+        "status": "ok" if failure is None else "failed",
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if failure is not None:
+        changes["error"] = (str(failure).strip().splitlines() or [type(failure).__name__])[0]
+    run.update_record(**changes)
+    run.publish(succeeded=failure is None)
+    write_index(run.goal_folder)
+    if failure is not None:
+        raise failure
+    return run
+
+
+def _run_notebook(run: Run, notebooks_dir, kernel_name):
+    from workbench.reporting.notebooks import (
+        MONITORING,
+        execute_notebook,
+        export_html,
+        find_notebook,
+        pick_kernel,
+    )
+
+    src = find_notebook(MONITORING, notebooks_dir)
+    dest = run.path / src.name
+    t0 = time.perf_counter()
+    failure = execute_notebook(
+        src, dest, {"run_dir": str(run.path)}, pick_kernel(kernel_name), run.path
+    )
+    html = export_html(dest).name if dest.exists() else None
+    entry = {
+        "name": src.stem,
+        "status": "ok" if failure is None else "failed",
+        "seconds": round(time.perf_counter() - t0, 1),
+        "parameters": {"run_dir": str(run.path)},
+        "ipynb": dest.name if dest.exists() else None,
+        "html": html,
+        "error": failure.error if failure is not None else None,
+    }
+    run.update_record(notebooks=[entry])
+    return failure
+
+
+def open_comparison(run_dir: str = "", earlier: str = "", later: str = "") -> Run:
+    """The comparison folder notebook 06 works in: `run_dir` (made by `workbench compare`), or
+    a new one for the run folders `earlier` and `later` when opened by hand."""
+    if str(run_dir):
+        return Run.open(run_dir)
+    if not (str(earlier) and str(later)):
+        raise WorkbenchError(
+            "set run_dir to a folder made by `workbench compare`, or earlier and later to two "
+            "run folders that scored profiles"
+        )
+    a, b = sorted([scored_run(earlier), scored_run(later)], key=lambda r: (r.as_of, r.run.name))
+    record = {"kind": "compare", "status": "interactive"}
+    run = Run.create(
+        b.run.goal_folder / "compares",
+        b.run.config,
+        record={**record, "earlier": str(a.run.path), "later": str(b.run.path)},
+    )
+    run.publish(succeeded=True)
+    print(f"new comparison folder: {run.path}")
+    return run
+
+
+# ----------------------------------------------------------------------------- the stage
+@dataclass
+class Monitoring:
+    """What `monitor` found (comparison.json holds the same figures)."""
+
+    earlier: ScoredRun
+    later: ScoredRun
+    differences: pd.DataFrame
+    score_drift: dict[str, Any]
+    feature_drift: pd.DataFrame
+    migration: pd.DataFrame
+    migration_summary: dict[str, Any]
+    factor_drift: pd.DataFrame  # empty when a run's factors could not be measured
+    realised: dict[str, Any] | None  # None while the earlier run's outcome window is open
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    scores: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def realised_by_bucket(self) -> pd.DataFrame:
+        """Expected against actual per bucket for the earlier run (empty while unknown)."""
+        if self.realised is None:
+            return pd.DataFrame(columns=REALISED_COLUMNS)
+        return self.realised["by_bucket"]
+
+    def realised_figures(self) -> dict[str, Any]:
+        """The earlier run's realised headline figures (a note while they are unknown)."""
+        if self.realised is None:
+            return {"realised performance": "not known yet (the outcome window is still open)"}
+        r = self.realised
+        auc = r["validation_roc_auc"]
+        return {
+            "outcome window": f"{r['window'][0]} to {r['window'][1]} (closed)",
+            "profiles of the earlier run found": f"{r['profiles']:,}",
+            "realised ROC AUC": f"{r['roc_auc']:.3f}",
+            "validation ROC AUC of its model": "–" if auc is None else f"{auc:.3f}",
+            "conversions expected": f"{r['expected']:,.1f}",
+            "conversions that happened": f"{r['actual']:,}",
+            "realised lift in the top decile": f"{r['lift_top_decile']:.2f}×",
+            "an out-of-time test": "yes" if r["out_of_time"] else "no (the model saw them)",
+        }
+
+    def migration_figures(self) -> dict[str, Any]:
+        """The bucket migration in words."""
+        m = self.migration_summary
+        if not m["profiles_in_both"]:
+            return {"profiles scored in both runs": "none"}
+        return {
+            "profiles scored in both runs": f"{m['profiles_in_both']:,}",
+            "kept their bucket": f"{m['kept_bucket']:,} ({m['kept_share']:.0%})",
+            "would keep it by chance alone": f"{m['chance_kept_share']:.0%}",
+            "agreement beyond chance (kappa)": f"{m['kappa']:.2f}",
+            "moved up a bucket or two": f"{m['moved_up']:,}",
+            "moved down": f"{m['moved_down']:,}",
+            "of the earlier high bucket, still high": f"{m['high_still_high']:.0%}",
+            "new (not scored earlier)": f"{m['new_profiles']:,}",
+            "no longer scored": f"{m['no_longer_scored']:,}",
+        }
+
+    def key_figures(self) -> dict[str, Any]:
+        """The comparison's headline figures."""
+        d, m = self.score_drift, self.migration_summary
+        top = self.feature_drift.head(3)
+        return {
+            "earlier run": self.earlier.label,
+            "later run": self.later.label,
+            "score PSI": f"{d['psi']:.3f} ({d['level']})",
+            "features that moved most": ", ".join(
+                f"{r.label} ({r.psi:.2f})" for r in top.itertuples(index=False)
+            ),
+            "kept their bucket": f"{m['kept_share']:.0%} (chance alone {m['chance_kept_share']:.0%})",
+            "realised ROC AUC of the earlier run": (
+                None if self.realised is None else self.realised["roc_auc"]
+            ),
+            "flags": len(self.flags),
+        }
+
+
+def monitor(run: Run) -> Monitoring:
+    """Compare the two runs a comparison folder names (run.json `earlier`, `later`) and write
+    comparison.json and feature_drift.csv."""
+    from workbench import monitoring as mon
+
+    record = run.record
+    if not record.get("earlier") or not record.get("later"):
+        raise WorkbenchError(f"{run.path}: not a comparison folder (run.json names no runs)")
+    a, b = scored_run(record["earlier"]), scored_run(record["later"])
+    columns = ["profile_id", "probability", "percentile", "bucket"]
+    sa, sb = a.run.read_frame("scores", columns), b.run.read_frame("scores", columns)
+    notes: list[str] = []
+    specs = _specs(a) + [s for s in _specs(b) if s.code not in {x.code for x in _specs(a)}]
+    drift = mon.score_drift(sa, sb)
+    features = _feature_drift(a, b, specs, notes)
+    matrix = mon.bucket_migration(sa, sb)
+    moved = mon.migration_summary(matrix)
+    factors = _factor_drift(a, b, specs, notes)
+    differences = run_differences(a, b)
+    realised = realised_of_earlier(a, b, sa, notes)
+    flags = _change_flags(differences)
+    if bool(differences.loc[differences["what"] == "model", "changed"].any()):
+        notes.append("a different model scored the later run: part of the drift is the model's")
+    flags += mon.drift_flags(drift, features, moved, factors)
+    if realised is not None:
+        flags += realised["flags"]
+    result = Monitoring(
+        a,
+        b,
+        differences,
+        drift,
+        features,
+        matrix,
+        moved,
+        factors,
+        realised,
+        flags,
+        notes,
+        {"earlier": sa, "later": sb},
+    )
+    run.write_frame("feature_drift", features)
+    run.write_json("comparison", comparison_record(result))
+    return result
+
+
+def _specs(side: ScoredRun) -> list[FeatureSpec]:
+    """The features the run's model uses (with their names)."""
+    if side.model_dir is None:
+        return []
+    path = side.model_dir / "feature_spec.json"
+    if not path.is_file():
+        return []
+    return [FeatureSpec(**d) for d in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def _feature_drift(a: ScoredRun, b: ScoredRun, specs, notes: list[str]) -> pd.DataFrame:
+    from workbench.monitoring import feature_drift
+
+    if not (a.run.has("scoring_snapshot") and b.run.has("scoring_snapshot")):
+        notes.append("feature drift needs both runs' scoring_snapshot.parquet: not available")
+        return feature_drift(pd.DataFrame(), pd.DataFrame(), [])
+    codes = [s.code for s in specs]
+    fa = _read_columns(a.run, "scoring_snapshot", codes)
+    fb = _read_columns(b.run, "scoring_snapshot", codes)
+    only = sorted((set(fa.columns) ^ set(fb.columns)) & set(codes))
+    if only:
+        notes.append(f"features in one run only (no drift measured): {', '.join(only[:8])}")
+    return feature_drift(fa, fb, specs)
+
+
+def _read_columns(run: Run, name: str, codes: list[str]) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(run.require(name)).names)
+    return run.read_frame(name, [c for c in codes if c in present])
+
+
+def _factor_drift(a: ScoredRun, b: ScoredRun, specs, notes: list[str]) -> pd.DataFrame:
+    from workbench.monitoring import factor_drift, feature_families
+
+    weights = [_factor_weights(side, notes) for side in (a, b)]
+    if any(w is None for w in weights):
+        return factor_drift(_NO_FACTORS, _NO_FACTORS, {})
+    return factor_drift(weights[0], weights[1], feature_families(specs))
+
+
+_NO_FACTORS = pd.DataFrame({"feature": [], "mean_abs_contribution": []})
+
+
+def _factor_weights(side: ScoredRun, notes: list[str]) -> pd.DataFrame | None:
+    """The run's global factors: factors_global.csv when the run explained its scores, else
+    the same mean |contribution| computed from its model on its scoring snapshot."""
+    from workbench import modeling
+    from workbench.factors import FACTOR_SUMMARY_ROWS, global_factors
+
+    if side.run.has("factors_global"):
+        return side.run.read_frame("factors_global")
+    if side.model_dir is None or not side.run.has("scoring_snapshot"):
+        notes.append(f"{side.run.name}: no model or scoring snapshot: factor drift not measured")
+        return None
+    model = modeling.load_model(side.model_dir)
+    codes = [s.code for s in model.feature_specs_]
+    frame = _read_columns(side.run, "scoring_snapshot", codes)
+    if len(frame) > FACTOR_SUMMARY_ROWS:
+        frame = frame.sample(FACTOR_SUMMARY_ROWS, random_state=side.run.config.training.seed)
+    return global_factors(model.contributions(frame[codes]), model.feature_specs_)
+
+
+# ----------------------------------------------------------------------------- what changed
+def _side_facts(side: ScoredRun) -> dict[str, Any]:
+    from workbench.goals import describe_goal
+
+    config = side.run.config
+    trained = side.trained_by
+    metrics = trained.optional_json("metrics") if trained is not None else {}
+    champion = metrics.get("champion")
+    auc = metrics.get("models", {}).get(champion, {}).get("roc_auc") if champion else None
+    trained_as_of = trained.optional_json("goal_summary").get("as_of") if trained else None
+    specs = _specs(side)
+    return {
+        "run": side.run.name,
+        "kind": side.kind,
+        "scoring date": str(side.as_of.date()),
+        "goal": describe_goal(config),
+        "eligibility": _eligibility_text(config),
+        "feature lookback (days)": config.features.lookback_days,
+        "buckets (medium, high from percentile)": (
+            f"{config.scoring.buckets.medium}, {config.scoring.buckets.high}"
+        ),
+        "model": f"{champion or '?'} from {trained.name if trained else side.model_dir}",
+        "model trained as of": trained_as_of,
+        "validation ROC AUC of the model": None if auc is None else round(float(auc), 3),
+        "features the model uses": len(specs),
+        "profiles scored": side.run.optional_json("score_summary").get("profiles"),
+    }
+
+
+def _eligibility_text(config) -> str:
+    from workbench.conditions import describe
+
+    elig = config.eligibility
+    text = (
+        f"active within {elig.active_within_days} days"
+        if elig.active_within_days
+        else "any event before the date"
+    )
+    if elig.conditions:
+        text += " with an event where " + " and ".join(describe(c) for c in elig.conditions)
+    return text
+
+
+def run_differences(a: ScoredRun, b: ScoredRun) -> pd.DataFrame:
+    """What the two runs were: one row per fact (goal, eligibility, model, dates...), with
+    ``changed`` for the facts that differ."""
+    fa, fb = _side_facts(a), _side_facts(b)
+    frame = pd.DataFrame(
+        {"what": list(fa), "earlier": [fa[k] for k in fa], "later": [fb[k] for k in fa]}
+    )
+    frame["changed"] = [
+        str(x) != str(y) for x, y in zip(frame["earlier"], frame["later"], strict=True)
+    ]
+    codes_a, codes_b = {s.code for s in _specs(a)}, {s.code for s in _specs(b)}
+    if codes_a != codes_b and codes_a and codes_b:
+        gained, lost = sorted(codes_b - codes_a), sorted(codes_a - codes_b)
+        text = f"added {', '.join(gained[:5]) or 'none'}; dropped {', '.join(lost[:5]) or 'none'}"
+        frame.loc[len(frame)] = ["features added or dropped", "", text, True]
+    return frame
+
+
+def _change_flags(differences: pd.DataFrame) -> list[str]:
+    changed = set(differences.loc[differences["changed"], "what"])
+    flags = []
+    for what in ("goal", "eligibility"):
+        if what in changed:
+            flags.append(
+                f"the {what} changed between the runs: the scores answer different questions, "
+                "so drift here is partly the definition's"
+            )
+    return flags
+
+
+# ----------------------------------------------------------------------------- realised
+def realised_of_earlier(
+    a: ScoredRun, b: ScoredRun, earlier_scores: pd.DataFrame, notes: list[str]
+) -> dict[str, Any] | None:
+    """The earlier run's scores against what happened in its outcome window, read from the
+    later run's events (only those before the later run's scoring date); None while that
+    window is still open there."""
+    from workbench.engine import connect, events_table
+    from workbench.monitoring import realised_flags
+    from workbench.scoring import realised_performance
+    from workbench.workflow.commands import realised_outcomes
+
+    config = a.run.config
+    closes = a.as_of + pd.Timedelta(days=config.goal.window_days)
+    if closes > b.as_of:
+        notes.append(
+            f"the earlier run's outcome window closes on {closes.date()}, after the later run's "
+            f"scoring date {b.as_of.date()}: realised performance is not known yet"
+        )
+        return None
+    events = events_table(connect(config), b.run.require("events"))
+    events = events.filter(events.timestamp < b.as_of.tz_localize(None).to_pydatetime())
+    actual = realised_outcomes(events, config, a.as_of)
+    perf = realised_performance(earlier_scores, actual)
+    trained = a.trained_by
+    metrics = trained.optional_json("metrics") if trained is not None else {}
+    validation_auc = metrics.get("models", {}).get(metrics.get("champion"), {}).get("roc_auc")
+    trained_as_of = trained.optional_json("goal_summary").get("as_of") if trained else None
+    out_of_time = trained_as_of is not None and pd.Timestamp(trained_as_of) <= a.as_of
+    if trained_as_of is not None and not out_of_time:
+        notes.append(
+            f"the earlier run's model was trained as of {trained_as_of}, after its scoring date "
+            f"{a.as_of.date()}: it saw part of these outcomes, so the realised figures are not "
+            "an out-of-time test"
+        )
+    return {
+        **perf,
+        "window": [str(a.as_of.date()), str(closes.date())],
+        "validation_roc_auc": validation_auc,
+        "out_of_time": bool(out_of_time),
+        "expected": float(perf["by_bucket"]["expected"].sum()),
+        "actual": int(perf["by_bucket"]["actual"].sum()),
+        "flags": realised_flags(perf, validation_auc),
+    }
+
+
+def comparison_record(result: Monitoring) -> dict[str, Any]:
+    """comparison.json: every figure of the comparison (tables as lists of records)."""
+
+    def records(frame: pd.DataFrame | None) -> list[dict] | None:
+        return None if frame is None else json.loads(frame.to_json(orient="records"))
+
+    drift = {k: v for k, v in result.score_drift.items() if k != "bins"}
+    realised = None
+    if result.realised is not None:
+        realised = {
+            k: (records(v) if isinstance(v, pd.DataFrame) else v)
+            for k, v in result.realised.items()
+        }
+    return {
+        "earlier": {"path": str(result.earlier.run.path), **_side_facts(result.earlier)},
+        "later": {"path": str(result.later.run.path), **_side_facts(result.later)},
+        "flags": result.flags,
+        "notes": result.notes,
+        "score_drift": {**drift, "bins": records(result.score_drift["bins"])},
+        "feature_drift_top": records(result.feature_drift.head(20)),
+        "migration": {
+            **result.migration_summary,
+            "matrix": records(result.migration.reset_index()),
+        },
+        "factor_drift": records(result.factor_drift) if len(result.factor_drift) else None,
+        "differences": records(result.differences.astype({"earlier": str, "later": str})),
+        "realised": realised,
+    }
