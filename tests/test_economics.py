@@ -60,13 +60,17 @@ def test_profit_optimal_cut_off_and_its_profit_by_hand():
 def test_cut_off_under_the_budget_by_hand():
     economics = EconomicsConfig(cost_per_contact=1, value_per_conversion=4, budget=10)
     decision = target_decision(profit_curve([VALIDATION], economics), TODAY, economics)
-    # 10 contacts of today's 20 at most: shares up to 54.9%, i.e. up to 5 validation profiles,
-    # where k = 4 is best (8 per 10 profiles)
+    # the optimum (14 contacts) costs 14: the budget pays for 10 of today's 20, the top 50%,
+    # which on the validation frame is k = 5 (profit 7 per 10 profiles)
     cut = decision["within_budget"]
-    assert cut["target_share"] == 0.4 and cut["contacts"] == 8 and cut["cost"] == 8
-    assert cut["validated_profit"] == pytest.approx(20 * 8 / 10)
+    assert cut["target_share"] == 0.5 and cut["contacts"] == 10 and cut["cost"] == 10
+    assert cut["validated_profit"] == pytest.approx(20 * 7 / 10)
+    assert cut["expected_profit"] == pytest.approx(4 * TODAY[:10].sum() - 10)
     assert decision["budget_binds"] and decision["audience"] == cut
     assert decision["optimal"]["contacts"] == 14  # still reported
+    roomy = EconomicsConfig(cost_per_contact=1, value_per_conversion=4, budget=100)
+    decision = target_decision(profit_curve([VALIDATION], roomy), TODAY, roomy)
+    assert not decision["budget_binds"] and decision["within_budget"] == decision["optimal"]
 
 
 def test_nothing_pays_when_a_contact_costs_more_than_any_conversion_brings():

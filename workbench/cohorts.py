@@ -48,6 +48,7 @@ __all__ = [
     "MIN_CLASS",
     "SPARSE_DAYS",
     "HISTORY",
+    "SPARSE",
     "cohort_levels",
     "sparse_history",
     "cohort_table",
@@ -59,6 +60,7 @@ MAX_LEVELS = 12
 MIN_CLASS = 10
 SPARSE_DAYS = 2
 HISTORY = "history"
+SPARSE = "sparse"  # under SPARSE_DAYS active days in the lookback
 MISSING = "(missing)"
 COLUMNS = [
     "cohort",
@@ -126,8 +128,7 @@ def sparse_history(frame: pd.DataFrame, lookback_days: int) -> pd.Series | None:
     if column not in frame.columns:
         return None
     days = pd.to_numeric(frame[column], errors="coerce").fillna(0).to_numpy()
-    sparse = f"sparse (under {SPARSE_DAYS} active days in {lookback_days} days)"
-    return pd.Series(np.where(days < SPARSE_DAYS, sparse, "regular"), dtype=object)
+    return pd.Series(np.where(days < SPARSE_DAYS, SPARSE, "regular"), dtype=object)
 
 
 def _validation_figures(p: np.ndarray, y: np.ndarray) -> dict:

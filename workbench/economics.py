@@ -13,8 +13,10 @@ highest score first. For a target size ``s`` (a share of the eligible profiles, 
 
 With several origins each figure is the mean over origins at that target size (``profit_low``
 and ``profit_high`` give the range). The **profit-optimal cut-off** is the smallest target size
-with the highest mean profit; the **cut-off under the budget** is the best target size whose
-contacts in today's scored population cost no more than ``budget``.
+with the highest mean profit. The **cut-off under the budget** is the profit-optimal one when
+it is affordable; otherwise as many of today's top-scored profiles as the budget pays for
+(``floor(budget / cost_per_contact)``): going deeper than the budget allows would still add
+profit, so the budget is spent, highest scores first.
 
 A cut-off is applied to today's ``N`` scored profiles as the top ``floor(s * N)`` by
 probability. Its figures come two ways: **validated** (``N`` times the curve at ``s``: what the
@@ -176,8 +178,10 @@ def target_decision(
     if economics.budget is not None:
         contacts_today = (np.arange(steps + 1) * len(top)) // steps
         affordable = contacts_today * economics.cost_per_contact <= economics.budget + 1e-9
-        allowed = np.where(affordable, profit, -np.inf)
-        decision["within_budget"] = _cutoff(curve, int(np.argmax(allowed)), top, economics)
+        row = best
+        if not affordable[best]:  # the smallest target size that reaches the most affordable
+            row = int(np.argmax(contacts_today == contacts_today[affordable].max()))
+        decision["within_budget"] = _cutoff(curve, row, top, economics)
         decision["budget_binds"] = bool(not affordable[best])
     decision["audience"] = dict(decision["within_budget"] or decision["optimal"])
     decision["pays"] = bool(profit[best] > 0)

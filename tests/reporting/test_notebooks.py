@@ -12,9 +12,12 @@ import pytest
 from helpers import REPO
 
 from workbench.reporting import NOTEBOOKS, find_notebooks
+from workbench.reporting.notebooks import MONITORING
 
 NOTEBOOK_DIR = REPO / "notebooks"
-PATHS = [NOTEBOOK_DIR / f"{stem}.ipynb" for stem in NOTEBOOKS]
+# 01-05 (`workbench run`) and 06 (`workbench compare`), which tests/workflow/test_comparison.py
+# executes end to end.
+PATHS = [NOTEBOOK_DIR / f"{stem}.ipynb" for stem in (*NOTEBOOKS, MONITORING)]
 LOGIC = (
     ast.FunctionDef,
     ast.AsyncFunctionDef,
@@ -25,6 +28,7 @@ LOGIC = (
     ast.If,
     ast.Try,
     ast.With,
+    ast.IfExp,
 )
 
 

@@ -33,8 +33,12 @@ def plot_profit_curve(curve: pd.DataFrame, decision: dict[str, Any] | None = Non
     population = (decision or {}).get("profiles_scored")
     x = curve["target_share"].to_numpy(dtype=float)
     if "profit_per_profile" not in curve.columns:
+        steady = x >= 0.01  # below 1% the rate rests on a handful of contacts: noise
         ax.plot(
-            x, curve["conversions_per_contact"], color="#08519c", label="conversions per contact"
+            x[steady],
+            curve["conversions_per_contact"].to_numpy()[steady],
+            color="#08519c",
+            label="conversions per contact",
         )
         ax.plot(
             x, curve["captured_share"], color="#e6550d", label="share of all conversions captured"

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.errors import WorkbenchError
 from workbench.reporting.tables import figure_html, table_html
 from workbench.run import INDEX, LATEST, SUBFOLDERS, Run, _atomic_write
 
@@ -115,7 +116,7 @@ def run_history(folder: str | Path) -> pd.DataFrame:
         champion, auc = _model_figures(run)
         try:
             goal = describe_goal(run.config)
-        except Exception:  # an unreadable config must not hide the other runs
+        except WorkbenchError:  # an unreadable config must not hide the other runs
             goal = None
         known = realised.get(str(run.path), {})
         buckets = pd.DataFrame(known.get("by_bucket") or [])
@@ -132,8 +133,8 @@ def run_history(folder: str | Path) -> pd.DataFrame:
                 "high bucket": (summary.get("buckets") or {}).get("high"),
                 "expected conversions": summary.get("expected_conversions"),
                 "realised AUC": known.get("roc_auc"),
-                "realised / expected": (
-                    buckets["actual"].sum() / buckets["expected"].sum()
+                "actual vs expected change": (
+                    buckets["actual"].sum() / buckets["expected"].sum() - 1
                     if len(buckets) and buckets["expected"].sum() > 0
                     else None
                 ),
@@ -180,8 +181,8 @@ def _comparisons(folder: Path) -> pd.DataFrame:
                 "later run": (body.get("later") or {}).get("scoring date"),
                 "score PSI": drift.get("psi"),
                 "kept bucket share": moved.get("kept_share"),
-                "kappa": moved.get("kappa"),
-                "realised AUC of the earlier run": realised.get("roc_auc"),
+                "agreement beyond chance (kappa)": moved.get("kappa"),
+                "earlier run's realised AUC": realised.get("roc_auc"),
                 "flags": len(body.get("flags") or []),
             }
         )
@@ -197,10 +198,15 @@ def write_index(folder: str | Path) -> Path:
     runs = run_history(folder)
     history = realised_history(folder)
     compares = _comparisons(folder)
-    parts = [f"<h1>{html.escape(folder.name)}: every run over time</h1>"]
+    title = _title(folder)
+    parts = [f"<h1>{html.escape(title)}: every run over time</h1>"]
     if runs.empty:
         parts.append("<p>No scored run yet.</p>")
     else:
+        goals = runs["goal"].dropna().unique()
+        if len(goals) == 1:  # one goal: said once, not on every row
+            parts.append(f"<p>Goal: a profile {html.escape(str(goals[0]))}.</p>")
+            runs = runs.drop(columns="goal")
         parts.append(
             "<p>Training runs (<code>workbench run</code>), re-scorings (<code>workbench "
             "score</code>) and backtests, newest scoring date first. Realised figures appear "
@@ -231,12 +237,12 @@ def write_index(folder: str | Path) -> Path:
         parts.append(_escaped_table(compares, raw=("comparison",)))
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>{html.escape(folder.name)}: every run over time</title>
+<title>{html.escape(title)}: every run over time</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; color: #222; }}
 table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ padding: .3rem .6rem; border-bottom: 1px solid #ddd; text-align: right; }}
-th:first-child, td:first-child {{ text-align: left; }}
+th, td {{ padding: .3rem .6rem; border-bottom: 1px solid #ddd; }}
+td {{ white-space: nowrap; }}
 </style></head><body>
 {chr(10).join(parts)}
 </body></html>
@@ -244,6 +250,16 @@ th:first-child, td:first-child {{ text-align: left; }}
     path = folder / INDEX
     _atomic_write(path, page)
     return path
+
+
+def _title(folder: Path) -> str:
+    """The goal's name (its newest run's config name), else the folder's name."""
+    for run in reversed(run_folders(folder)):
+        try:
+            return run.config.name
+        except WorkbenchError:  # an unreadable config: try an older run
+            continue
+    return folder.name
 
 
 def _escaped_table(frame: pd.DataFrame, raw: tuple[str, ...]) -> str:

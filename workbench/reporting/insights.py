@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.cohorts import AUC_GAP, HISTORY, SPARSE_DAYS
+from workbench.cohorts import AUC_GAP, HISTORY, SPARSE, SPARSE_DAYS
 from workbench.economics import money
 from workbench.monitoring import CALIBRATION_GAP
 from workbench.reporting.tables import figure_html, table_html
@@ -111,7 +111,7 @@ def economics_section(run: Run) -> str:
         curve = run.read_frame("profit_curve")
         parts.append(figure_html(plot_profit_curve, curve, decision, alt="profit by target size"))
     if len(groups):
-        parts.append(table_html(groups.rename(columns={"group": "bucket or segment"}), currency))
+        parts.append(table_html(groups, currency, headers={"group": "bucket or segment"}))
     cutoffs = body.get("validation_cutoffs") or []
     if cutoffs:
         parts.append(
@@ -130,7 +130,7 @@ _COHORT_COLUMNS = {
     "base_rate": "base rate (validation)",
     "expected": "expected conversions",
     "actual": "actual conversions",
-    "roc_auc": "roc_auc",
+    "roc_auc": "ROC AUC (validation)",
     "flag": "flag",
 }
 
@@ -153,9 +153,7 @@ def cohorts_section(run: Run) -> str:
         parts.append(f'<ul class="flags">\n{items}\n</ul>')
     else:
         parts.append("<p>No cohort is scored markedly worse than the whole population.</p>")
-    sparse = table[
-        (table["cohort"] == HISTORY) & table["level"].astype(str).str.startswith("sparse")
-    ]
+    sparse = table[(table["cohort"] == HISTORY) & (table["level"].astype(str) == SPARSE)]
     if len(sparse):
         row = sparse.iloc[0]
         auc = row["roc_auc"]
@@ -169,8 +167,7 @@ def cohorts_section(run: Run) -> str:
             f"({int(row['scored_profiles']):,}) have fewer than {SPARSE_DAYS} active days in the "
             f"feature lookback: too sparse to score well; {ranking}.</p>"
         )
-    shown = table[list(_COHORT_COLUMNS)].rename(columns=_COHORT_COLUMNS)
-    parts.append(table_html(shown))
+    parts.append(table_html(table, columns=list(_COHORT_COLUMNS), headers=_COHORT_COLUMNS))
     parts.append(
         f"<p class='small'>Flagged when a cohort's validation AUC is {AUC_GAP} or more below the "
         "whole population's with its 95% interval below it too, or when its actual conversions "

@@ -68,10 +68,16 @@ def _header(column: str) -> str:
     return _HEADERS.get(column, column.replace("_", " "))
 
 
-def readable(frame: pd.DataFrame, currency: str = "", columns: list[str] | None = None):
+def readable(
+    frame: pd.DataFrame,
+    currency: str = "",
+    columns: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+):
     """A pandas Styler of `frame` (or its `columns`) for a notebook: values formatted by what
     their column holds (shares and rates as %, PSI and AUC with 3 decimals, money with the
-    currency, counts with thousands separators), headers in words, no index."""
+    currency, counts with thousands separators), headers in words (or as `headers` names
+    them), no index."""
     data = frame[columns] if columns else frame
     data = data.reset_index(drop=not _named_index(data))
     formats = {c: f for c in data.columns if (f := _formatter(c, data[c], currency)) is not None}
@@ -83,16 +89,23 @@ def readable(frame: pd.DataFrame, currency: str = "", columns: list[str] | None 
     styler = data.style.format(formats, na_rep="–").hide(axis="index")
     styler = styler.set_properties(**{"text-align": "left"})
     styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
-    return styler.relabel_index([_header(str(c)) for c in data.columns], axis="columns")
+    names = [(headers or {}).get(str(c)) or _header(str(c)) for c in data.columns]
+    return styler.relabel_index(names, axis="columns")
 
 
 def _named_index(frame: pd.DataFrame) -> bool:
     return frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex)
 
 
-def table_html(frame: pd.DataFrame, currency: str = "", columns: list[str] | None = None) -> str:
+def table_html(
+    frame: pd.DataFrame,
+    currency: str = "",
+    columns: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> str:
     """`readable` as an HTML table for a page (class `data`)."""
-    return readable(frame, currency, columns).set_table_attributes('class="data"').to_html()
+    styler = readable(frame, currency, columns, headers)
+    return styler.set_table_attributes('class="data"').to_html()
 
 
 def figure_html(
