@@ -114,7 +114,7 @@ reporting.readable(result.feature_drift.head(top_features).drop(columns=["featur
 ax = plot_migration(result.migration)
 
 # %%
-reporting.as_table(result.migration_figures())
+reporting.readable(result.migration_figures())
 
 # %% [markdown]
 # ## 6. Factor drift
@@ -137,7 +137,7 @@ reporting.readable(result.factor_drift)
 # so when it did). Nothing shows here while the window is still open.
 
 # %%
-reporting.as_table(result.realised_figures())
+reporting.readable(result.realised_figures())
 
 # %%
 ax = plot_expected_vs_actual(result.realised_by_bucket)
@@ -152,4 +152,4 @@ reporting.readable(result.realised_by_bucket)
 # folder lists every run over time with its realised figures.
 
 # %%
-reporting.as_table(result.key_figures())
+reporting.readable(result.key_figures())

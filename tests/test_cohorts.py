@@ -22,9 +22,16 @@ def test_numeric_cohorts_are_quartiles_of_the_scored_population():
     scored = pd.Series(np.arange(1, 21, dtype=float))  # quartiles at 5, 10 and 15
     validation = pd.Series([1.0, 7.0, 15.0, 16.0, np.nan])
     a, b, order = cohort_levels(scored, validation, max_levels=4)
-    assert order == ["1 to 5", "5 to 10", "10 to 15", "above 15", "(missing)"]
-    assert a.value_counts().to_dict() == {"1 to 5": 5, "5 to 10": 5, "10 to 15": 5, "above 15": 5}
-    assert list(b) == ["1 to 5", "5 to 10", "10 to 15", "above 15", "(missing)"]
+    assert order == ["1 to 5", "6 to 10", "11 to 15", "above 15", "(missing)"]
+    assert a.value_counts().to_dict() == {"1 to 5": 5, "6 to 10": 5, "11 to 15": 5, "above 15": 5}
+    assert list(b) == ["1 to 5", "6 to 10", "11 to 15", "above 15", "(missing)"]
+    # counts where most profiles have 1: "1", "2 to 3", "above 3"
+    counts = pd.Series([1.0] * 12 + [2, 3, 3, 5, 8, 9, 13, 21])
+    assert cohort_levels(counts, counts, max_levels=4)[2] == ["1", "2 to 3", "above 3"]
+    amounts = pd.Series(np.linspace(0.5, 10.5, 21))
+    assert cohort_levels(amounts, amounts, max_levels=4)[2] == [
+        "0.5 to 3", "3 to 5.5", "5.5 to 8", "above 8",
+    ]  # fmt: skip
 
 
 def test_sparse_history_counts_active_days_in_the_lookback():
@@ -62,7 +69,10 @@ def test_cohort_table_by_hand_and_the_ranking_flag():
     assert (a["scored_profiles"], a["scored_share"]) == (3, 0.75)
     assert a["mean_probability"] == pytest.approx(0.5) and a["high_share"] == pytest.approx(1 / 3)
     assert a["flag"] == ""
-    assert b["flag"].startswith("ranks worse: AUC 0.000")
+    # the yardstick is the AUC typical of region cohorts: (40 * 1 + 40 * 0) / 80 = 0.5
+    assert b["flag"] == (
+        "ranks worse: AUC 0.000 (95% interval 0.000 to 0.000) against 0.500 typical of region cohorts"
+    )
     assert cohort_flags(table.reset_index()) == [f"region = B: {b['flag']}"]
 
 
@@ -92,3 +102,22 @@ def test_small_cohorts_get_no_auc_and_no_ranking_flag():
     scored = pd.DataFrame({"c": ["x"], "probability": [0.5], "bucket": ["high"]})
     row = cohort_table(scored, validation, ["c"]).set_index("level").loc["x"]
     assert np.isnan(row["roc_auc"]) and row["flag"] == ""  # 5 positives < 10
+
+
+def test_a_predictive_attribute_is_not_flagged_for_what_separates_its_cohorts():
+    """Inside each tier the model ranks alike (AUC 0.75); the tiers also differ in base rate
+    and scores, so the whole population's AUC is higher than either: no tier is flagged."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for tier, shift, rate in (("basic", 0.0, 0.1), ("gold", 2.0, 0.5)):
+        y = (rng.random(2000) < rate).astype(int)
+        logit = shift + 1.0 * y + rng.normal(0, 1, 2000)
+        frames.append(
+            pd.DataFrame({"tier": tier, "probability": 1 / (1 + np.exp(-logit + 2)), "label": y})
+        )
+    validation = pd.concat(frames, ignore_index=True)
+    scored = validation.assign(bucket="medium")
+    table = cohort_table(scored, validation, ["tier"]).set_index("level")
+    assert table.loc["all", "roc_auc"] > table.loc["basic", "roc_auc"] + 0.05
+    assert table.loc["all", "roc_auc"] > table.loc["gold", "roc_auc"] + 0.05
+    assert list(table["flag"].str.startswith("ranks worse")) == [False, False, False]

@@ -22,8 +22,11 @@ Flag rule
 ---------
 A cohort is flagged as **scored markedly worse** when either
 
-- *ranking*: its AUC is at least `AUC_GAP` (0.05) below the whole population's and the upper
-  end of its 95% interval is below the population's AUC too (the gap is not noise), or
+- *ranking*: its AUC is at least `AUC_GAP` (0.05) below the AUC typical of the attribute's
+  cohorts (their AUCs weighted by validation profiles) and the upper end of its 95% interval is
+  below that typical AUC too (the gap is not noise). The whole population's AUC is no yardstick:
+  it also counts how well the model separates the cohorts from each other, so it sits above
+  every cohort's own AUC whenever the attribute predicts the goal; or
 - *calibration*: its actual conversions differ from the expected ones (the sum of its
   probabilities) by more than `CALIBRATION_GAP` (25%) of the expected and by more than two
   standard deviations of a count with that mean (``2 * sqrt(expected)``): volumes planned from
@@ -53,6 +56,7 @@ __all__ = [
     "sparse_history",
     "cohort_table",
     "cohort_flags",
+    "typical_auc",
 ]
 
 AUC_GAP = 0.05
@@ -96,9 +100,7 @@ def cohort_levels(
             if len(values)
             else np.array([])
         )
-        lows = [float(values.min()) if len(values) else 0.0, *edges]
-        names = [f"{lo:.4g} to {hi:.4g}" for lo, hi in zip(lows[:-1], edges, strict=False)]
-        names.append(f"above {edges[-1]:.4g}" if len(edges) else "all values")
+        names = _range_names(edges, float(values.min()) if len(values) else 0.0, values)
 
         def cut(x: pd.Series) -> pd.Series:
             arr = pd.to_numeric(x, errors="coerce").to_numpy(dtype=float)
@@ -119,6 +121,19 @@ def cohort_levels(
     b = b.where(b.isin([*lump, MISSING]), "other")
     order = lump + [x for x in ("other", MISSING) if (a == x).any() or (b == x).any()]
     return a, b, order
+
+
+def _range_names(edges: np.ndarray, low: float, values: np.ndarray) -> list[str]:
+    """Names of the ranges ``x <= e0``, ``e0 < x <= e1``, ... , ``x > e_last``: whole numbers
+    read ``1``, ``2 to 3``, ``above 3``; other numbers ``17.04 to 38.51``."""
+    if not len(edges):
+        return ["all values"]
+    whole = bool(np.all(np.mod(values, 1) == 0))
+    names = []
+    for i, hi in enumerate(edges):
+        lo = low if i == 0 else edges[i - 1] + (1 if whole else 0)
+        names.append(f"{hi:.4g}" if whole and lo == hi else f"{lo:.4g} to {hi:.4g}")
+    return [*names, f"above {edges[-1]:.4g}"]
 
 
 def sparse_history(frame: pd.DataFrame, lookback_days: int) -> pd.Series | None:
@@ -163,13 +178,20 @@ def _scored_figures(p: np.ndarray, bucket: np.ndarray, total: int) -> dict:
     }
 
 
-def _flag(row: dict, overall_auc: float) -> str:
+def typical_auc(rows: list[dict]) -> float:
+    """The AUC typical of an attribute's cohorts: their AUCs weighted by validation profiles."""
+    judged = [(r["roc_auc"], r["validation_profiles"]) for r in rows if np.isfinite(r["roc_auc"])]
+    weight = sum(n for _, n in judged)
+    return sum(a * n for a, n in judged) / weight if weight else float("nan")
+
+
+def _flag(row: dict, typical: float, name: str) -> str:
     reasons = []
-    if np.isfinite(row["roc_auc"]) and np.isfinite(overall_auc):
-        if row["roc_auc"] <= overall_auc - AUC_GAP and row["roc_auc_high"] < overall_auc:
+    if np.isfinite(row["roc_auc"]) and np.isfinite(typical):
+        if row["roc_auc"] <= typical - AUC_GAP and row["roc_auc_high"] < typical:
             reasons.append(
                 f"ranks worse: AUC {row['roc_auc']:.3f} (95% interval {row['roc_auc_low']:.3f} to "
-                f"{row['roc_auc_high']:.3f}) against {overall_auc:.3f} overall"
+                f"{row['roc_auc_high']:.3f}) against {typical:.3f} typical of {name} cohorts"
             )
     expected, actual = row["expected"], row["actual"]
     if miscalibrated(expected, actual):
@@ -206,16 +228,17 @@ def cohort_table(
     for name in cohorts:
         a, b, order = cohort_levels(scored[name], validation[name])
         a, b = a.to_numpy(), b.to_numpy()
-        for level in order:
-            s_rows, v_rows = a == level, b == level
-            row = {
+        levels = [
+            {
                 "cohort": name,
                 "level": level,
-                **_scored_figures(sp[s_rows], sb[s_rows], total),
-                **_validation_figures(vp[v_rows], vy[v_rows]),
+                **_scored_figures(sp[a == level], sb[a == level], total),
+                **_validation_figures(vp[b == level], vy[b == level]),
             }
-            row["flag"] = _flag(row, overall["roc_auc"])
-            rows.append(row)
+            for level in order
+        ]
+        typical = typical_auc(levels)
+        rows += [{**row, "flag": _flag(row, typical, name)} for row in levels]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -20,6 +20,7 @@ __all__ = ["economics_section", "cohorts_section", "history_link", "page_section
 
 # Styles the fragments rely on (the landing page includes them once).
 SECTION_CSS = """
+table.data { font-size: .9rem; }
 table.data td, table.data th { text-align: right; }
 table.data td:first-child, table.data th:first-child { text-align: left; }
 p.lead { font-size: 1.1rem; }
@@ -125,7 +126,6 @@ _COHORT_COLUMNS = {
     "level": "group",
     "scored_profiles": "scored profiles",
     "scored_share": "share of scored",
-    "mean_probability": "mean probability",
     "high_share": "high-bucket share",
     "base_rate": "base rate (validation)",
     "expected": "expected conversions",
@@ -167,10 +167,15 @@ def cohorts_section(run: Run) -> str:
             f"({int(row['scored_profiles']):,}) have fewer than {SPARSE_DAYS} active days in the "
             f"feature lookback: too sparse to score well; {ranking}.</p>"
         )
+    # the reasons are listed above; the table says which kind
+    table["flag"] = table["flag"].map(
+        lambda text: ", ".join(part.split(":")[0] for part in text.split("; ")) if text else ""
+    )
     parts.append(table_html(table, columns=list(_COHORT_COLUMNS), headers=_COHORT_COLUMNS))
     parts.append(
         f"<p class='small'>Flagged when a cohort's validation AUC is {AUC_GAP} or more below the "
-        "whole population's with its 95% interval below it too, or when its actual conversions "
+        "AUC typical of its attribute's cohorts with its 95% interval below it too, or when its "
+        "actual conversions "
         f"miss the expected ones by more than {CALIBRATION_GAP:.0%} and more than two standard "
         "deviations (README, Cohorts).</p>"
     )

@@ -291,7 +291,7 @@ def score(
 
     cfg = as_config(config, overrides)
     check_sources(cfg)
-    model_dir = model_directory(model)
+    model_dir = model_directory(model).resolve()  # recorded: later commands run elsewhere
     fitted = modeling.load_model(model_dir)
     run = Run.create(
         out or cfg.output_dir / "scores", cfg, record={"kind": "score", "model": str(model_dir)}

@@ -47,7 +47,7 @@ class ScoredRun:
 
     @property
     def label(self) -> str:
-        return f"{self.run.name} ({self.kind}, scores as of {self.as_of.date()})"
+        return f"scores as of {self.as_of.date()} ({self.kind} {self.run.name})"
 
 
 def scored_run(path: str | Path) -> ScoredRun:
@@ -196,57 +196,67 @@ class Monitoring:
             return pd.DataFrame(columns=REALISED_COLUMNS)
         return self.realised["by_bucket"]
 
-    def realised_figures(self) -> dict[str, Any]:
+    def realised_figures(self) -> pd.DataFrame:
         """The earlier run's realised headline figures (a note while they are unknown)."""
         if self.realised is None:
-            return {"realised performance": "not known yet (the outcome window is still open)"}
+            return _figures({"realised performance": "not known yet: the window is still open"})
         r = self.realised
         auc = r["validation_roc_auc"]
-        return {
-            "outcome window": f"{r['window'][0]} to {r['window'][1]} (closed)",
-            "profiles of the earlier run found": f"{r['profiles']:,}",
-            "realised ROC AUC": f"{r['roc_auc']:.3f}",
-            "validation ROC AUC of its model": "–" if auc is None else f"{auc:.3f}",
-            "conversions expected": f"{r['expected']:,.1f}",
-            "conversions that happened": f"{r['actual']:,}",
-            "realised lift in the top decile": f"{r['lift_top_decile']:.2f}×",
-            "an out-of-time test": "yes" if r["out_of_time"] else "no (the model saw them)",
-        }
+        return _figures(
+            {
+                "outcome window": f"{r['window'][0]} to {r['window'][1]} (closed)",
+                "profiles of the earlier run found": f"{r['profiles']:,}",
+                "realised ROC AUC": f"{r['roc_auc']:.3f}",
+                "validation ROC AUC of its model": "–" if auc is None else f"{auc:.3f}",
+                "conversions expected": f"{r['expected']:,.1f}",
+                "conversions that happened": f"{r['actual']:,}",
+                "realised lift in the top decile": f"{r['lift_top_decile']:.2f}×",
+                "an out-of-time test": "yes" if r["out_of_time"] else "no (the model saw them)",
+            }
+        )
 
-    def migration_figures(self) -> dict[str, Any]:
+    def migration_figures(self) -> pd.DataFrame:
         """The bucket migration in words."""
         m = self.migration_summary
         if not m["profiles_in_both"]:
-            return {"profiles scored in both runs": "none"}
-        return {
-            "profiles scored in both runs": f"{m['profiles_in_both']:,}",
-            "kept their bucket": f"{m['kept_bucket']:,} ({m['kept_share']:.0%})",
-            "would keep it by chance alone": f"{m['chance_kept_share']:.0%}",
-            "agreement beyond chance (kappa)": f"{m['kappa']:.2f}",
-            "moved up a bucket or two": f"{m['moved_up']:,}",
-            "moved down": f"{m['moved_down']:,}",
-            "of the earlier high bucket, still high": f"{m['high_still_high']:.0%}",
-            "new (not scored earlier)": f"{m['new_profiles']:,}",
-            "no longer scored": f"{m['no_longer_scored']:,}",
-        }
+            return _figures({"profiles scored in both runs": "none"})
+        return _figures(
+            {
+                "profiles scored in both runs": f"{m['profiles_in_both']:,}",
+                "kept their bucket": f"{m['kept_bucket']:,} ({m['kept_share']:.0%})",
+                "would keep it by chance alone": f"{m['chance_kept_share']:.0%}",
+                "agreement beyond chance (kappa)": f"{m['kappa']:.2f}",
+                "moved up a bucket or two": f"{m['moved_up']:,}",
+                "moved down": f"{m['moved_down']:,}",
+                "of the earlier high bucket, still high": f"{m['high_still_high']:.0%}",
+                "new (not scored earlier)": f"{m['new_profiles']:,}",
+                "no longer scored": f"{m['no_longer_scored']:,}",
+            }
+        )
 
-    def key_figures(self) -> dict[str, Any]:
+    def key_figures(self) -> pd.DataFrame:
         """The comparison's headline figures."""
         d, m = self.score_drift, self.migration_summary
         top = self.feature_drift.head(3)
-        return {
-            "earlier run": self.earlier.label,
-            "later run": self.later.label,
-            "score PSI": f"{d['psi']:.3f} ({d['level']})",
-            "features that moved most": ", ".join(
-                f"{r.label} ({r.psi:.2f})" for r in top.itertuples(index=False)
-            ),
-            "kept their bucket": f"{m['kept_share']:.0%} (chance alone {m['chance_kept_share']:.0%})",
-            "realised ROC AUC of the earlier run": (
-                None if self.realised is None else self.realised["roc_auc"]
-            ),
-            "flags": len(self.flags),
-        }
+        auc = None if self.realised is None else f"{self.realised['roc_auc']:.3f}"
+        return _figures(
+            {
+                "earlier run": self.earlier.label,
+                "later run": self.later.label,
+                "score PSI": f"{d['psi']:.3f} ({d['level']})",
+                "features that moved most": ", ".join(
+                    f"{r.label} ({r.psi:.2f})" for r in top.itertuples(index=False)
+                ),
+                "kept their bucket": f"{m['kept_share']:.0%} (chance alone {m['chance_kept_share']:.0%})",
+                "realised ROC AUC of the earlier run": auc or "not known yet",
+                "flags": f"{len(self.flags)}",
+            }
+        )
+
+
+def _figures(values: dict[str, Any]) -> pd.DataFrame:
+    """Figures already written as text, as a two-column table (`reporting.readable` shows it)."""
+    return pd.DataFrame({"figure": list(values), "value": [str(v) for v in values.values()]})
 
 
 def monitor(run: Run) -> Monitoring:

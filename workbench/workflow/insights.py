@@ -102,7 +102,7 @@ def target_size(source: Run | None, scores: pd.DataFrame, config: Config) -> Tar
     return TargetSize(curve, decision, source, cutoffs)
 
 
-def _groups(scores: pd.DataFrame, seg_summary: pd.DataFrame) -> pd.DataFrame:
+def _groups(scores: pd.DataFrame, seg_summary: pd.DataFrame, config: Config) -> pd.DataFrame:
     buckets = (
         scores.groupby(scores["bucket"].astype(str))["probability"]
         .agg(profiles="size", expected_conversions="sum")
@@ -111,6 +111,8 @@ def _groups(scores: pd.DataFrame, seg_summary: pd.DataFrame) -> pd.DataFrame:
         .reset_index(names="group")
     )
     buckets.insert(1, "kind", "bucket")
+    if not config.segments:  # the default segments are the buckets themselves
+        return buckets.astype({"profiles": "int64"})
     segments = pd.DataFrame(
         {
             "group": seg_summary["segment"],
@@ -130,7 +132,7 @@ def save_target(
     """economics.json (the decision, per bucket and segment) and profit_curve.csv."""
     from workbench.economics import group_economics
 
-    groups = group_economics(_groups(scores, seg_summary), config.economics)
+    groups = group_economics(_groups(scores, seg_summary, config), config.economics)
     body: dict[str, Any] = {
         "economics": None if config.economics is None else config.economics.model_dump(),
         "decision": None if target is None else target.decision,
