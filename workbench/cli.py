@@ -252,7 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", required=True)
     p.add_argument("--out", default=None)
     p.set_defaults(func=cmd_backtest)
+    _add_compare(sub)
+    return parser
 
+
+def _add_compare(sub) -> None:
     p = sub.add_parser(
         "compare",
         help="compare two scored runs: drift, bucket migration, factor drift, realised figures",
@@ -264,7 +268,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-notebook", action="store_true", help="compute in this process, no notebook page"
     )
     p.set_defaults(func=cmd_compare)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

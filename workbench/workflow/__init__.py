@@ -9,7 +9,8 @@
 - `insights`: the target size, audiences and cohort tables of a scored run (`economics`,
   `reporting.cohorts`), and `validation_frames`, the one reader of validation predictions;
 - `comparison`: `compare_runs` (`workbench compare`), `open_comparison` and `monitor`, the
-  stage notebook 06 runs.
+  stage notebook 06 runs; `scored`: the two runs it reads (`scored_run`, their facts, the
+  realised outcome of the earlier run's scores).
 """
 
 from workbench.workflow.commands import (
@@ -23,14 +24,9 @@ from workbench.workflow.commands import (
     snapshot,
     validate,
 )
-from workbench.workflow.comparison import (
-    Monitoring,
-    compare_runs,
-    monitor,
-    open_comparison,
-    scored_run,
-)
+from workbench.workflow.comparison import Monitoring, compare_runs, monitor, open_comparison
 from workbench.workflow.insights import training_run, validation_frames
+from workbench.workflow.scored import ScoredRun, scored_run
 from workbench.workflow.stages import (
     STAGES,
     EventsContext,
@@ -50,6 +46,7 @@ __all__ = [
     "EventsContext",
     "GoalPlan",
     "Monitoring",
+    "ScoredRun",
     "compare_runs",
     "monitor",
     "open_comparison",

@@ -18,60 +18,23 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.errors import DataError, WorkbenchError
-from workbench.features import FeatureSpec
+from workbench.errors import WorkbenchError
 from workbench.run import Run
-from workbench.workflow.insights import training_run
+from workbench.workflow.scored import (
+    ScoredRun,
+    change_flags,
+    factor_weights,
+    model_specs,
+    read_columns,
+    realised_of_earlier,
+    run_differences,
+    scored_run,
+    side_facts,
+)
 
-__all__ = ["ScoredRun", "Monitoring", "scored_run", "compare_runs", "open_comparison", "monitor"]
+__all__ = ["Monitoring", "compare_runs", "open_comparison", "monitor"]
 
 REALISED_COLUMNS = ["bucket", "profiles", "mean_predicted", "actual_rate", "expected", "actual"]
-KINDS = {
-    "notebooks": "training run",
-    "pipeline": "training run",
-    "interactive": "training run",
-    "score": "re-scoring",
-    "backtest": "backtest",
-}
-
-
-@dataclass
-class ScoredRun:
-    """A run folder that scored profiles, with what a comparison needs to know about it."""
-
-    run: Run
-    as_of: pd.Timestamp
-    kind: str
-    model_dir: Path | None
-    trained_by: Run | None  # the run folder that trained its model
-
-    @property
-    def label(self) -> str:
-        return f"scores as of {self.as_of.date()} ({self.kind} {self.run.name})"
-
-
-def scored_run(path: str | Path) -> ScoredRun:
-    """Open a run folder that scored profiles (`workbench run`, `score` or `backtest`)."""
-    run = Run.open(Path(path).resolve())
-    if not run.has("scores"):
-        raise DataError(
-            f"{run.path}: no scores.parquet; compare runs that scored profiles "
-            "(workbench run, workbench score, workbench backtest)"
-        )
-    as_of = run.optional_json("score_summary").get("as_of") or run.optional_json(
-        "goal_summary"
-    ).get("as_of")
-    if not as_of:
-        raise DataError(f"{run.path}: no scoring date (score_summary.json is missing)")
-    record = run.record
-    model = Path(record["model"]) if record.get("model") else run.file("model")
-    return ScoredRun(
-        run,
-        pd.Timestamp(as_of),
-        KINDS.get(record.get("kind", ""), record.get("kind") or "run"),
-        model if model.exists() else None,
-        training_run(run),
-    )
 
 
 # ----------------------------------------------------------------------------- the command
@@ -271,7 +234,9 @@ def monitor(run: Run) -> Monitoring:
     columns = ["profile_id", "probability", "percentile", "bucket"]
     sa, sb = a.run.read_frame("scores", columns), b.run.read_frame("scores", columns)
     notes: list[str] = []
-    specs = _specs(a) + [s for s in _specs(b) if s.code not in {x.code for x in _specs(a)}]
+    specs = model_specs(a) + [
+        s for s in model_specs(b) if s.code not in {x.code for x in model_specs(a)}
+    ]
     drift = mon.score_drift(sa, sb)
     features = _feature_drift(a, b, specs, notes)
     matrix = mon.bucket_migration(sa, sb)
@@ -279,7 +244,7 @@ def monitor(run: Run) -> Monitoring:
     factors = _factor_drift(a, b, specs, notes)
     differences = run_differences(a, b)
     realised = realised_of_earlier(a, b, sa, notes)
-    flags = _change_flags(differences)
+    flags = change_flags(differences)
     if bool(differences.loc[differences["what"] == "model", "changed"].any()):
         notes.append("a different model scored the later run: part of the drift is the model's")
     flags += mon.drift_flags(drift, features, moved, factors)
@@ -304,16 +269,6 @@ def monitor(run: Run) -> Monitoring:
     return result
 
 
-def _specs(side: ScoredRun) -> list[FeatureSpec]:
-    """The features the run's model uses (with their names)."""
-    if side.model_dir is None:
-        return []
-    path = side.model_dir / "feature_spec.json"
-    if not path.is_file():
-        return []
-    return [FeatureSpec(**d) for d in json.loads(path.read_text(encoding="utf-8"))]
-
-
 def _feature_drift(a: ScoredRun, b: ScoredRun, specs, notes: list[str]) -> pd.DataFrame:
     from workbench.monitoring import feature_drift
 
@@ -321,169 +276,24 @@ def _feature_drift(a: ScoredRun, b: ScoredRun, specs, notes: list[str]) -> pd.Da
         notes.append("feature drift needs both runs' scoring_snapshot.parquet: not available")
         return feature_drift(pd.DataFrame(), pd.DataFrame(), [])
     codes = [s.code for s in specs]
-    fa = _read_columns(a.run, "scoring_snapshot", codes)
-    fb = _read_columns(b.run, "scoring_snapshot", codes)
+    fa = read_columns(a.run, "scoring_snapshot", codes)
+    fb = read_columns(b.run, "scoring_snapshot", codes)
     only = sorted((set(fa.columns) ^ set(fb.columns)) & set(codes))
     if only:
         notes.append(f"features in one run only (no drift measured): {', '.join(only[:8])}")
     return feature_drift(fa, fb, specs)
 
 
-def _read_columns(run: Run, name: str, codes: list[str]) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
-    present = set(pq.read_schema(run.require(name)).names)
-    return run.read_frame(name, [c for c in codes if c in present])
-
-
 def _factor_drift(a: ScoredRun, b: ScoredRun, specs, notes: list[str]) -> pd.DataFrame:
     from workbench.monitoring import factor_drift, feature_families
 
-    weights = [_factor_weights(side, notes) for side in (a, b)]
+    weights = [factor_weights(side, notes) for side in (a, b)]
     if any(w is None for w in weights):
         return factor_drift(_NO_FACTORS, _NO_FACTORS, {})
     return factor_drift(weights[0], weights[1], feature_families(specs))
 
 
 _NO_FACTORS = pd.DataFrame({"feature": [], "mean_abs_contribution": []})
-
-
-def _factor_weights(side: ScoredRun, notes: list[str]) -> pd.DataFrame | None:
-    """The run's global factors: factors_global.csv when the run explained its scores, else
-    the same mean |contribution| computed from its model on its scoring snapshot."""
-    from workbench import modeling
-    from workbench.factors import FACTOR_SUMMARY_ROWS, global_factors
-
-    if side.run.has("factors_global"):
-        return side.run.read_frame("factors_global")
-    if side.model_dir is None or not side.run.has("scoring_snapshot"):
-        notes.append(f"{side.run.name}: no model or scoring snapshot: factor drift not measured")
-        return None
-    model = modeling.load_model(side.model_dir)
-    codes = [s.code for s in model.feature_specs_]
-    frame = _read_columns(side.run, "scoring_snapshot", codes)
-    if len(frame) > FACTOR_SUMMARY_ROWS:
-        frame = frame.sample(FACTOR_SUMMARY_ROWS, random_state=side.run.config.training.seed)
-    return global_factors(model.contributions(frame[codes]), model.feature_specs_)
-
-
-# ----------------------------------------------------------------------------- what changed
-def _side_facts(side: ScoredRun) -> dict[str, Any]:
-    from workbench.goals import describe_goal
-
-    config = side.run.config
-    trained = side.trained_by
-    metrics = trained.optional_json("metrics") if trained is not None else {}
-    champion = metrics.get("champion")
-    auc = metrics.get("models", {}).get(champion, {}).get("roc_auc") if champion else None
-    trained_as_of = trained.optional_json("goal_summary").get("as_of") if trained else None
-    specs = _specs(side)
-    return {
-        "run": side.run.name,
-        "kind": side.kind,
-        "scoring date": str(side.as_of.date()),
-        "goal": describe_goal(config),
-        "eligibility": _eligibility_text(config),
-        "feature lookback (days)": config.features.lookback_days,
-        "buckets (medium, high from percentile)": (
-            f"{config.scoring.buckets.medium}, {config.scoring.buckets.high}"
-        ),
-        "model": f"{champion or '?'} from {trained.name if trained else side.model_dir}",
-        "model trained as of": trained_as_of,
-        "validation ROC AUC of the model": None if auc is None else round(float(auc), 3),
-        "features the model uses": len(specs),
-        "profiles scored": side.run.optional_json("score_summary").get("profiles"),
-    }
-
-
-def _eligibility_text(config) -> str:
-    from workbench.conditions import describe
-
-    elig = config.eligibility
-    text = (
-        f"active within {elig.active_within_days} days"
-        if elig.active_within_days
-        else "any event before the date"
-    )
-    if elig.conditions:
-        text += " with an event where " + " and ".join(describe(c) for c in elig.conditions)
-    return text
-
-
-def run_differences(a: ScoredRun, b: ScoredRun) -> pd.DataFrame:
-    """What the two runs were: one row per fact (goal, eligibility, model, dates...), with
-    ``changed`` for the facts that differ."""
-    fa, fb = _side_facts(a), _side_facts(b)
-    frame = pd.DataFrame(
-        {"what": list(fa), "earlier": [fa[k] for k in fa], "later": [fb[k] for k in fa]}
-    )
-    frame["changed"] = [
-        str(x) != str(y) for x, y in zip(frame["earlier"], frame["later"], strict=True)
-    ]
-    codes_a, codes_b = {s.code for s in _specs(a)}, {s.code for s in _specs(b)}
-    if codes_a != codes_b and codes_a and codes_b:
-        gained, lost = sorted(codes_b - codes_a), sorted(codes_a - codes_b)
-        text = f"added {', '.join(gained[:5]) or 'none'}; dropped {', '.join(lost[:5]) or 'none'}"
-        frame.loc[len(frame)] = ["features added or dropped", "", text, True]
-    return frame
-
-
-def _change_flags(differences: pd.DataFrame) -> list[str]:
-    changed = set(differences.loc[differences["changed"], "what"])
-    flags = []
-    for what in ("goal", "eligibility"):
-        if what in changed:
-            flags.append(
-                f"the {what} changed between the runs: the scores answer different questions, "
-                "so drift here is partly the definition's"
-            )
-    return flags
-
-
-# ----------------------------------------------------------------------------- realised
-def realised_of_earlier(
-    a: ScoredRun, b: ScoredRun, earlier_scores: pd.DataFrame, notes: list[str]
-) -> dict[str, Any] | None:
-    """The earlier run's scores against what happened in its outcome window, read from the
-    later run's events (only those before the later run's scoring date); None while that
-    window is still open there."""
-    from workbench.engine import connect, events_table
-    from workbench.monitoring import realised_flags
-    from workbench.scoring import realised_performance
-    from workbench.workflow.commands import realised_outcomes
-
-    config = a.run.config
-    closes = a.as_of + pd.Timedelta(days=config.goal.window_days)
-    if closes > b.as_of:
-        notes.append(
-            f"the earlier run's outcome window closes on {closes.date()}, after the later run's "
-            f"scoring date {b.as_of.date()}: realised performance is not known yet"
-        )
-        return None
-    events = events_table(connect(config), b.run.require("events"))
-    events = events.filter(events.timestamp < b.as_of.tz_localize(None).to_pydatetime())
-    actual = realised_outcomes(events, config, a.as_of)
-    perf = realised_performance(earlier_scores, actual)
-    trained = a.trained_by
-    metrics = trained.optional_json("metrics") if trained is not None else {}
-    validation_auc = metrics.get("models", {}).get(metrics.get("champion"), {}).get("roc_auc")
-    trained_as_of = trained.optional_json("goal_summary").get("as_of") if trained else None
-    out_of_time = trained_as_of is not None and pd.Timestamp(trained_as_of) <= a.as_of
-    if trained_as_of is not None and not out_of_time:
-        notes.append(
-            f"the earlier run's model was trained as of {trained_as_of}, after its scoring date "
-            f"{a.as_of.date()}: it saw part of these outcomes, so the realised figures are not "
-            "an out-of-time test"
-        )
-    return {
-        **perf,
-        "window": [str(a.as_of.date()), str(closes.date())],
-        "validation_roc_auc": validation_auc,
-        "out_of_time": bool(out_of_time),
-        "expected": float(perf["by_bucket"]["expected"].sum()),
-        "actual": int(perf["by_bucket"]["actual"].sum()),
-        "flags": realised_flags(perf, validation_auc),
-    }
 
 
 def comparison_record(result: Monitoring) -> dict[str, Any]:
@@ -500,8 +310,8 @@ def comparison_record(result: Monitoring) -> dict[str, Any]:
             for k, v in result.realised.items()
         }
     return {
-        "earlier": {"path": str(result.earlier.run.path), **_side_facts(result.earlier)},
-        "later": {"path": str(result.later.run.path), **_side_facts(result.later)},
+        "earlier": {"path": str(result.earlier.run.path), **side_facts(result.earlier)},
+        "later": {"path": str(result.later.run.path), **side_facts(result.later)},
         "flags": result.flags,
         "notes": result.notes,
         "score_drift": {**drift, "bins": records(result.score_drift["bins"])},
