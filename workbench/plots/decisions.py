@@ -73,7 +73,7 @@ def plot_profit_curve(curve: pd.DataFrame, decision: dict[str, Any] | None = Non
         ax.set_ylabel(f"profit ({unit})")
         ax.yaxis.set_major_formatter(lambda v, _pos: money(v, currency))
         ax.set_title("Profit by target size (validation cutoff)")
-        ax.legend(frameon=False, loc="upper right")
+        ax.legend(frameon=False, loc="lower right")
     ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
     ax.set_xlabel("target size: share of profiles contacted, highest scores first")
     ax.set_xlim(0, 1)

@@ -152,7 +152,7 @@ def cohorts_section(run: Run) -> str:
         )
         parts.append(f'<ul class="flags">\n{items}\n</ul>')
     else:
-        parts.append("<p>No cohort is scored markedly worse than the whole population.</p>")
+        parts.append("<p>No cohort is scored markedly worse than the others.</p>")
     sparse = table[(table["cohort"] == HISTORY) & (table["level"].astype(str) == SPARSE)]
     if len(sparse):
         row = sparse.iloc[0]
