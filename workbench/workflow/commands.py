@@ -53,12 +53,16 @@ def as_config(config: ConfigLike, overrides: list[str] | dict[str, Any] | None =
 
 def check_sources(config: Config, events=None) -> None:
     """Fail before a run folder is made when an input file is missing, naming the config key."""
+    from workbench.ingest.sources import list_files
+
     sources = [("events", config.events.path if events is None else None)]
     if config.profiles is not None:
         sources.append(("profiles", config.profiles.path))
+    if config.identities is not None:
+        sources.append(("identities", config.identities.path))
     for what, path in sources:
-        if path is not None and not Path(path).exists():
-            raise DataError(f"{config.where()}: {what}.path: {path}: file not found")
+        if path is not None:
+            list_files(path, "auto", what, key=f"{config.where()}: {what}.path")
     if events is None and config.events.path is None and config.events.table is None:
         raise DataError(f"{config.where()}: events: give path (a file) or table")
 
