@@ -26,10 +26,9 @@ from workbench.ingest.identity import (
     stitching_report,
     used_columns,
 )
-from workbench.ingest.nested import expand_nested, is_nested, resolve
+from workbench.ingest.nested import expand_nested, is_nested, needs_discovery, resolve
 from workbench.ingest.profiles import ingest_profiles, profile_match
 from workbench.ingest.readers import (
-    external_table,
     frame_table,
     mapped_column,
     materialise,
@@ -53,6 +52,7 @@ from workbench.ingest.timestamps import (
     timestamp_parsers,
     timestamp_report,
 )
+from workbench.ingest.warehouse import open_table, redact, warehouse_notices
 
 if TYPE_CHECKING:
     from workbench.config import Config, EventsConfig
@@ -76,6 +76,7 @@ class StageInfo:
     notices: list[str] = field(default_factory=list)
     nested: dict[str, Any] = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)  # what a warehouse query left there
 
 
 def stage_events(source, cfg: EventsConfig, where: Path | str, info: StageInfo | None = None):
@@ -226,7 +227,7 @@ class IngestTargets:
     profiles: Path
 
 
-def _stage(con, config: Config, where, tmpdir: Path, info: StageInfo, frame=None):
+def _stage(con, config: Config, where, tmpdir: Path, info: StageInfo, frame=None, horizon=None):
     """The staged events as a temp table (see `stage_events`), ids stitched by the identity
     table when there is one."""
     cfg = config.events
@@ -242,12 +243,28 @@ def _stage(con, config: Config, where, tmpdir: Path, info: StageInfo, frame=None
     elif cfg.path is None and cfg.table is None:
         raise ConfigError("events: give path (a file) or table, or pass the events as a frame")
     elif cfg.path is None:
-        build = lambda full_scan: staged(external_table(con, cfg, tmpdir))  # noqa: E731
+
+        def build(full_scan: bool):
+            table, report = open_table(con, config, tmpdir, horizon)
+            info.source = report
+            return staged(table)
+
         label, retry = "table", False
     else:
-        build = lambda full_scan: staged(source_table(con, cfg, tmpdir, full_scan))  # noqa: E731
-        label, retry = f"as {list_files(cfg.path, cfg.format).fmt}", True
+        fmt = list_files(cfg.path, cfg.format).fmt
+
+        def build(full_scan: bool):
+            source = source_table(con, cfg, tmpdir, full_scan)
+            if fmt == "jsonl" and needs_discovery(source):
+                # finding the keys of key/value arrays and maps is a pass of its own; JSON is
+                # parsed once into a temp table rather than once per pass
+                source = con.create_table("_raw_events", source, temp=True, overwrite=True)
+            return staged(source)
+
+        label, retry = f"as {fmt}", True
     table = materialise(con, "_staged_events", build, where, label, retry=retry)
+    if "_raw_events" in con.list_tables():
+        con.drop_table("_raw_events", force=True)
     return table, identities
 
 
@@ -269,17 +286,24 @@ def _where(config: Config, frame) -> str:
         return "events frame"
     if cfg.path is not None:
         return list_files(cfg.path, cfg.format).where
-    return f"{cfg.connection}:{cfg.table}"
+    return f"{redact(cfg.connection or '')}:{cfg.table}"
 
 
 def ingest_events(
-    config: Config, targets: IngestTargets, con=None, *, events=None, profiles=None
+    config: Config,
+    targets: IngestTargets,
+    con=None,
+    *,
+    events=None,
+    profiles=None,
+    horizon=None,
 ) -> dict[str, Any]:
     """Read, map, quarantine and dedupe the events (and profiles); write the cleaned events,
     the quarantined rows and the profiles to `targets`.
 
     `events` / `profiles`: a pandas or Arrow frame instead of the config's files (the config's
-    column mapping still applies). Returns the data quality report (`data_quality.json`).
+    column mapping still applies). `horizon`: the run's as-of day; a warehouse table's events
+    on or after it stay in the database. Returns the data quality report (`data_quality.json`).
     """
     targets.events.parent.mkdir(parents=True, exist_ok=True)
     cfg = config.events
@@ -293,9 +317,9 @@ def ingest_events(
     if events is None and cfg.path is not None:
         notices += source_notices(list_files(cfg.path, cfg.format))
     with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
-        staged, identities = _stage(con, config, where, Path(tmp), info, events)
+        staged, identities = _stage(con, config, where, Path(tmp), info, events, horizon)
         staged, type_notices, stitching = _staging_report(staged, identities, info, config)
-        notices += info.notices + type_notices
+        notices += warehouse_notices(info.source) + info.notices + type_notices
         rows_read = int(staged.count().to_pyarrow().as_py())
         if rows_read == 0:
             raise DataError(f"{where}: file has no rows")
@@ -370,6 +394,8 @@ def ingest_events(
         "timestamp": timestamp_report(cfg, ts_column, order),
         "notices": notices,
     }
+    if info.source:
+        quality["warehouse"] = info.source
     if info.nested:
         quality["nested"] = info.nested
     if stitching is not None:

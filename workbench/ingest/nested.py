@@ -64,6 +64,12 @@ def is_nested(dtype) -> bool:
     return dtype.is_array() or dtype.is_map() or dtype.is_struct()
 
 
+def needs_discovery(table) -> bool:
+    """Whether making fields of `table` needs a pass over its rows (keys of key/value arrays
+    and maps are found in the data)."""
+    return any(is_key_value(t) or t.is_map() for t in table.schema().types)
+
+
 def identity_id(col):
     """The id flagged `primary`, else the first id, of an identity list."""
     first = col[0]["id"]
@@ -101,7 +107,7 @@ def key_value(col, key: str, kind: str = "auto"):
         )
     if kind in ("number", "integer") or (kind == "auto" and numbers and not texts):
         return ibis.coalesce(*numbers) if len(numbers) > 1 else numbers[0]
-    as_text = texts + [n.cast("string") for n in numbers]
+    as_text = texts + [value[s].cast("string") for s in slots if s in NUMBER_SLOTS]
     return ibis.coalesce(*as_text) if len(as_text) > 1 else as_text[0]
 
 
@@ -317,7 +323,8 @@ def _json_structure(value: dt.JSON) -> dt.JSON:  # type: ignore[valid-type]
 
 def parse_json_columns(table, names: list[str] | None = None):
     """JSON text columns (a warehouse's JSON/JSONB, a Parquet JSON column) as nested values,
-    typed from the structure every row has, so they flatten like a JSON file's records."""
+    typed from the structure every row has, so they flatten like a JSON file's records (a key
+    a row lacks is missing there, not an error)."""
     import json as _json
 
     from ibis.backends.sql.datatypes import DuckDBType
@@ -331,28 +338,44 @@ def parse_json_columns(table, names: list[str] | None = None):
     row = found.to_pyarrow().to_pylist()[0]
     casts = {}
     for i, name in enumerate(names):
-        raw = row[f"s{i}"]
-        duck = _duckdb_type(_json.loads(raw)) if raw is not None else None
-        if duck is not None:
-            casts[name] = table[name].cast("json").cast(DuckDBType.from_string(duck))
+        structure = _structure(_json.loads(row[f"s{i}"])) if row[f"s{i}"] is not None else None
+        if structure is None or not isinstance(structure, dict | list):
+            continue
+        dtype = DuckDBType.from_string(_duckdb_type(structure))
+        transform = ibis.udf.scalar.builtin(
+            lambda value, structure: None,
+            name="json_transform",
+            signature=((dt.json, dt.string), dtype),
+        )
+        casts[name] = transform(table[name].cast("json"), _json.dumps(structure))
     return table.mutate(**casts) if casts else table
 
 
+# DuckDB's JSON structure types -> the types values are read as (mixed ones stay JSON text).
 _JSON_SCALARS = {"UBIGINT": "BIGINT", "BIGINT": "BIGINT", "DOUBLE": "DOUBLE", "VARCHAR": "VARCHAR",
                  "BOOLEAN": "BOOLEAN", "NULL": "VARCHAR", "JSON": "VARCHAR"}  # fmt: skip
 
 
-def _duckdb_type(structure) -> str | None:
+def _structure(structure):
+    """json_group_structure's output with read types; None for an object with no keys."""
     if isinstance(structure, dict):
-        if not structure:
-            return None
-        inner = []
-        for key, value in structure.items():
-            t = _duckdb_type(value)
-            if t is not None:
-                inner.append(f'"{key.replace(chr(34), chr(34) * 2)}" {t}')
-        return f"STRUCT({', '.join(inner)})" if inner else None
+        inner = {
+            k: v for k, v in ((k, _structure(v)) for k, v in structure.items()) if v is not None
+        }
+        return inner or None
     if isinstance(structure, list):
-        t = _duckdb_type(structure[0]) if structure else "VARCHAR"
-        return f"{t}[]" if t is not None else None
+        item = _structure(structure[0]) if structure else None
+        return [item if item is not None else "VARCHAR"]
     return _JSON_SCALARS.get(str(structure), "VARCHAR")
+
+
+def _duckdb_type(structure) -> str:
+    if isinstance(structure, dict):
+        fields = ", ".join(
+            f'"{key.replace(chr(34), chr(34) * 2)}" {_duckdb_type(v)}'
+            for key, v in structure.items()
+        )
+        return f"STRUCT({fields})"
+    if isinstance(structure, list):
+        return f"{_duckdb_type(structure[0])}[]"
+    return structure

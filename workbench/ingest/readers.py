@@ -250,48 +250,12 @@ def require_columns(table, needed: dict[str, str], path: Path) -> None:
 def source_table(con, cfg: EventsConfig, tmpdir: Path, full_scan: bool = False):
     from workbench.ingest.identity import source_columns
 
-    if cfg.table is not None:
-        return external_table(con, cfg)
     cols = cfg.columns
     text_columns = source_columns(cols.get("profile_id", "profile_id"))
     text_columns.append(mapped_column(cols, "timestamp"))
     if cfg.event_type is None:
         text_columns += source_columns(cols.get("event_type", "event_type"))
     return read_source(con, cfg, text_columns, tmpdir, "events", full_scan=full_scan)
-
-
-def external_table(con, cfg: EventsConfig, tmpdir: Path | None = None):
-    """`events: {table: ..., connection: ...}`: a DuckDB database file or any Ibis connection URL."""
-    conn = cfg.connection
-    if conn is None:
-        raise ConfigError("events.connection is required with events.table")
-    try:
-        if "://" not in conn:
-            path = Path(conn)
-            if not path.exists():
-                raise DataError(f"{path}: database file not found")
-            # Attach read-only: the table is scanned in place, never copied into memory.
-            con.attach(str(path), name="source_db", read_only=True)
-            # (catalog, schema): a bare "source_db" would be read as a schema of the memory catalog.
-            tables = con.list_tables(database=("source_db", "main"))
-            if cfg.table not in tables:
-                raise DataError(
-                    f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}"
-                )
-            return flatten_structs(con.table(cfg.table, database=("source_db", "main")))
-        src = ibis.connect(conn)
-        tables = src.list_tables()
-        if cfg.table not in tables:
-            raise DataError(
-                f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}"
-            )
-        # Another backend: stream its rows into the working engine batch by batch.
-        batches = src.table(cfg.table).to_pyarrow_batches()
-        return flatten_structs(con.create_table("_external_events", batches.read_all(), temp=True))
-    except (ConfigError, DataError):
-        raise
-    except Exception as exc:
-        raise DataError(f"{conn}: cannot open table '{cfg.table}': {first_line(exc)}") from None
 
 
 def materialise(con, name: str, build, where, label: str, what: str = "events", retry=True):

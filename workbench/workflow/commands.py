@@ -214,7 +214,8 @@ def validate(
     readiness, in a new folder under `out` (default `<output dir>/validate`)."""
     cfg = as_config(config, overrides)
     check_sources(cfg)
-    run = Run.create(out or cfg.output_dir / "validate", cfg, record={"kind": "validate"})
+    record = {"kind": "validate", "as_of": as_of or ""}
+    run = Run.create(out or cfg.output_dir / "validate", cfg, record=record)
     started = time.perf_counter()
     try:
         quality = prepare_data(run)["quality"]
@@ -295,7 +296,9 @@ def score(
     model_dir = model_directory(model)
     fitted = modeling.load_model(model_dir)
     run = Run.create(
-        out or cfg.output_dir / "scores", cfg, record={"kind": "score", "model": str(model_dir)}
+        out or cfg.output_dir / "scores",
+        cfg,
+        record={"kind": "score", "model": str(model_dir), "as_of": as_of or ""},
     )
     started = time.perf_counter()
     try:
