@@ -98,6 +98,15 @@ def coerce(value: Any, kind: Kind, field: str, key: str) -> Any:
     return str(value)
 
 
+class TextAsNumberError(ConfigError):
+    """An ordering against a number on a text column. The message suggests declaring the type;
+    `csv_hint` is the decimal-comma option, which only a csv source has (see check_fields)."""
+
+    def __init__(self, message: str, csv_hint: str):
+        super().__init__(f"{message} ({csv_hint})")
+        self.message, self.csv_hint = message, csv_hint
+
+
 def _check_ordered_on_text(condition: Condition, kind: Kind, key: str) -> None:
     value = condition.value
     if (
@@ -106,10 +115,12 @@ def _check_ordered_on_text(condition: Condition, kind: Kind, key: str) -> None:
         and isinstance(value, int | float)
         and not isinstance(value, bool)
     ):
-        raise ConfigError(
-            f"{key}: field '{condition.field}' holds text, so '{condition.op} {value}' would "
-            "compare it as words, not numbers; if it is a number written with a decimal comma "
-            "set events.decimal_separator: ','"
+        field = condition.field
+        raise TextAsNumberError(
+            f"{key}: field '{field}' holds text, so '{condition.op} {value}' would compare it "
+            f"as words, not numbers; if it holds numbers written as text, declare them: "
+            f"events.types: {{{field}: number}}",
+            "a csv with decimal commas: events.decimal_separator: ','",
         )
 
 

@@ -179,3 +179,25 @@ def test_a_declared_type_for_no_column_is_one_line(tmp_path):
     events = {"path": "e.json", "columns": MAP, "event_type": "x", "types": {"qty": "integer"}}
     with pytest.raises(ConfigError, match=r"events.types: unknown column 'qty'; available: p, t"):
         ingest(tmp_path, events)
+
+
+def test_a_number_condition_on_int64_text_suggests_the_type_not_a_csv_option(tmp_path):
+    from workbench.workflow import validate
+
+    rows = [{"p": f"u{i}", "t": f"2024-01-{1 + i:02d}T00:00:00Z", "e": "purchase",
+             "ecommerce": {"total_item_quantity": str(i)}} for i in range(20)]  # fmt: skip
+    _jsonl(tmp_path / "e.json", rows)
+    goal = {"conditions": [{"field": "event_type", "value": "purchase"},
+                           {"field": "ecommerce.total_item_quantity", "op": ">=", "value": 1}],
+            "window_days": 5}  # fmt: skip
+    body = {"events": {"path": "e.json", "columns": {**MAP, "event_type": "e"}}, "goal": goal,
+            "training": {"snapshots": 2, "step_days": 5}}  # fmt: skip
+    path = write_config(tmp_path, body)
+    with pytest.raises(ConfigError) as err:
+        validate(path, out=tmp_path / "o")
+    message = str(err.value)
+    assert "events.types: {ecommerce.total_item_quantity: number}" in message
+    assert "decimal_separator" not in message  # a csv-only option, and this is JSON
+    body["events"]["types"] = {"ecommerce.total_item_quantity": "integer"}
+    found = validate(write_config(tmp_path, body), out=tmp_path / "o2")
+    assert found.quality["columns"]["ecommerce.total_item_quantity"] == "int64"
