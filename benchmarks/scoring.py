@@ -85,11 +85,11 @@ def make_frame(n: int, specs: list[FeatureSpec], seed: int) -> tuple[pd.DataFram
 
 
 class _Timed:
-    """Passes every call to the model, timing `predict_proba` and `contributions`."""
+    """Passes every call to the model, timing `propensity` and `contributions`."""
 
     def __init__(self, model):
         self._model = model
-        self.seconds = {"predict_proba": 0.0, "contributions": 0.0}
+        self.seconds = {"propensity": 0.0, "contributions": 0.0}
 
     def __getattr__(self, name):
         return getattr(self._model, name)
@@ -100,8 +100,8 @@ class _Timed:
         self.seconds[name] += time.perf_counter() - t
         return out
 
-    def predict_proba(self, X):
-        return self._timed("predict_proba", X)
+    def propensity(self, X):
+        return self._timed("propensity", X)
 
     def contributions(self, X):
         return self._timed("contributions", X)
@@ -158,7 +158,7 @@ def main() -> None:
     t = time.perf_counter()
     scores = score_profiles(timed, snap, specs, cfg, dt.date(2024, 6, 1))
     total_s = time.perf_counter() - t
-    proba_s, contrib_s = timed.seconds["predict_proba"], timed.seconds["contributions"]
+    proba_s, contrib_s = timed.seconds["propensity"], timed.seconds["contributions"]
     factors_s = total_s - proba_s - contrib_s
 
     assert len(scores) == args.profiles and scores["profile_id"].is_unique

@@ -73,11 +73,11 @@ class LinearFake:
         frame["bias"] = self.bias
         return frame
 
-    def decision_function(self, X):
+    def raw_score(self, X):
         return self.contributions(X).sum(axis=1).to_numpy()
 
-    def predict_proba(self, X):
-        return 1 / (1 + np.exp(-self.decision_function(X)))
+    def propensity(self, X):
+        return 1 / (1 + np.exp(-self.raw_score(X)))
 
 
 MODEL = LinearFake(
@@ -131,7 +131,7 @@ def test_contributions_add_up_to_the_raw_score():
     np.testing.assert_allclose(
         contrib.sum(axis=1), [RAW[p] for p in ["p1", "p2", "p3", "p4"]], atol=1e-12
     )
-    np.testing.assert_allclose(contrib.sum(axis=1), MODEL.decision_function(X), atol=1e-6)
+    np.testing.assert_allclose(contrib.sum(axis=1), MODEL.raw_score(X), atol=1e-6)
 
 
 def test_importance_thresholds_by_hand():
@@ -583,7 +583,7 @@ def test_real_candidates_score_explain_and_rescore(kind, tmp_path):
     X = snap[CODES]
     contrib = model.contributions(X)
     assert list(contrib.columns) == [*CODES, "bias"]
-    np.testing.assert_allclose(contrib.sum(axis=1), model.decision_function(X), atol=1e-6)
+    np.testing.assert_allclose(contrib.sum(axis=1), model.raw_score(X), atol=1e-6)
 
     scores = score_profiles(model, snap, model.feature_specs_, config(), "2024-06-01")
     assert list(scores.columns) == SCORE_COLUMNS

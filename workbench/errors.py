@@ -15,8 +15,10 @@ class ConfigError(WorkbenchError):
     exit_code = 2
 
 
-class DataError(WorkbenchError):
-    """An input file is missing, empty, in the wrong format or lacks a mapped column (exit 2)."""
+class DataError(WorkbenchError, ValueError):
+    """An input file is missing, empty, in the wrong format or lacks a mapped column (exit 2).
+
+    Also a `ValueError`, as scikit-learn expects of an estimator given bad data."""
 
     exit_code = 2
 
@@ -31,7 +33,7 @@ class NotReadyError(WorkbenchError):
         super().__init__("not ready: " + "; ".join(self.messages))
 
 
-class ModelMismatchError(WorkbenchError):
+class ModelMismatchError(WorkbenchError, ValueError):
     """A saved model's feature specification does not match the data it is asked to score (exit 2)."""
 
     exit_code = 2

@@ -1,7 +1,7 @@
 """Influential factors: why each profile got its score, and which factors matter overall.
 
 Every model candidate exposes `contributions(X)`: one column per feature code plus `bias`, in
-log-odds, each row summing to the model's raw score (`decision_function`). This module turns
+log-odds, each row summing to the model's raw score (`raw_score`). This module turns
 that matrix into what an analyst reads:
 
 - per profile, the top factors that **raise** the score and the top factor that **lowers** it,
@@ -477,7 +477,7 @@ def build_factor_report(
 
     specs = model.feature_specs_
     codes = [s.code for s in specs]
-    probability = model.predict_proba(frame[codes])
+    probability = model.propensity(frame[codes])
     bucket_values = assign_buckets(assign_percentiles(probability), config.scoring.buckets)
     if len(frame) > FACTOR_SUMMARY_ROWS:
         rng = np.random.default_rng(config.training.seed)

@@ -31,6 +31,7 @@ from workbench.config import BucketsConfig
 from workbench.errors import DataError, ModelMismatchError
 from workbench.factors import FACTOR_COLUMNS, factors_from_contributions
 from workbench.features import FeatureSpec
+from workbench.progress import steps
 
 __all__ = [
     "SCORE_COLUMNS",
@@ -143,7 +144,7 @@ def score_profiles(
 
     Parameters
     ----------
-    model : a fitted candidate (``predict_proba``, ``contributions``, ``feature_specs_``).
+    model : a fitted candidate (``propensity``, ``contributions``, ``feature_specs_``).
     scoring_snapshot : one row per eligible profile at ``as_of`` (``profile_id`` + features).
     specs : the FeatureSpecs the model uses (must match ``model.feature_specs_`` when present).
     config : the whole `Config` (buckets from ``scoring.buckets``, ``propensity_type`` from the
@@ -179,16 +180,23 @@ def score_profiles(
     codes = _check_specs(model, scoring_snapshot, specs)
 
     X = scoring_snapshot[codes]
-    probability = np.asarray(model.predict_proba(X), dtype=np.float64).reshape(-1)
-    if probability.shape[0] != len(X):
-        raise ValueError(f"model returned {probability.shape[0]} probabilities for {len(X)} rows")
-    if not np.all((probability >= 0) & (probability <= 1)):
-        raise ValueError("model returned probabilities outside [0, 1] (or NaN)")
-    percentile = assign_percentiles(probability)
-    bucket = assign_buckets(percentile, buckets_cfg)
-    factors = factors_from_contributions(
-        model.contributions(X), X, specs, top_up=3, top_down=1, thresholds=thresholds
-    )
+    with steps("scoring", 3) as step:
+        probability = np.asarray(model.propensity(X), dtype=np.float64).reshape(-1)
+        if probability.shape[0] != len(X):
+            raise ValueError(
+                f"model returned {probability.shape[0]} probabilities for {len(X)} rows"
+            )
+        if not np.all((probability >= 0) & (probability <= 1)):
+            raise ValueError("model returned probabilities outside [0, 1] (or NaN)")
+        percentile = assign_percentiles(probability)
+        bucket = assign_buckets(percentile, buckets_cfg)
+        step("probabilities")
+        contributions = model.contributions(X)
+        step("contributions")
+        factors = factors_from_contributions(
+            contributions, X, specs, top_up=3, top_down=1, thresholds=thresholds
+        )
+        step("factor text")
     n = len(X)
     day = pd.Timestamp(score_date).date()
     scores = pd.DataFrame(

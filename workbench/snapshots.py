@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
+from workbench.conditions import conditions_expr
 from workbench.features import RECENCY_FEATURE, FeaturePlan, event_codes, plan_features, slug
 from workbench.goals import (
     DAY,
-    conditions_expr,
     cutoff_table,
     eligible_filter,
     goal_hits,
@@ -27,6 +27,7 @@ from workbench.goals import (
     to_day,
     with_seconds,
 )
+from workbench.progress import progress as progress_bar
 
 if TYPE_CHECKING:
     from workbench.config import Config
@@ -303,7 +304,7 @@ def build_snapshots(
             f"building snapshots in {parts} profile partitions to stay within duckdb.memory_limit"
         )
     frames = []
-    for i in range(parts):
+    for i in progress_bar(range(parts), "snapshots", parts, "partition"):
         # Slice the events (not the result), so each query's state holds only its profiles.
         sliced = (
             events if parts == 1 else events.filter(events.profile_id.hash().abs() % parts == i)

@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import ConfigError
+from workbench.factors import factors_from_contributions, importance_thresholds
+from workbench.scoring import assign_buckets
 
 _MODELS: dict[str, Any] = {}
 
@@ -83,6 +85,9 @@ def snapshot_dataframe(con, expr):
     return con._session.sql(con.compile(expr))
 
 
+FACTOR_TEXT = ("factor_1", "factor_2", "factor_3", "factor_down", "factors_json")
+
+
 def score_on_spark(
     snapshot_df,
     model_dir: str | Path,
@@ -109,10 +114,8 @@ def score_on_spark(
     partitions : range partitions for the percentile pass (default: the session's shuffle partitions).
     """
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 
-    from workbench.factors import factors_from_contributions, importance_thresholds
-    from workbench.scoring import SCORE_COLUMNS, assign_buckets
+    from workbench.scoring import SCORE_COLUMNS
 
     files = _model_files(model_dir)
     model = _load(files)
@@ -123,34 +126,41 @@ def score_on_spark(
         raise ConfigError(f"score_on_spark: snapshot lacks column(s) {missing}")
     goal = getattr(config, "goal", None)
     propensity_type = goal.propensity_type if goal is not None else ""
-    buckets = config.scoring.buckets
     day = pd.Timestamp(score_date or dt.datetime.now(dt.UTC).date()).date()
     keep = ["profile_id", *codes] + (
         ["cutoff_s"] if plan is not None and "cutoff_s" in snapshot_df.columns else []
     )
     rows = snapshot_df.select(*keep)
-
     population = rows.count()
     if population == 0:
         raise ConfigError("score_on_spark: the scoring snapshot is empty")
     if thresholds is None:
         fraction = min(1.0, threshold_rows / population)
-        sample = (
-            rows.sample(fraction=fraction, seed=seed).toPandas()
-            if fraction < 1
-            else rows.toPandas()
-        )
-        X = _prepare(sample, specs, plan)[codes]
+        sample = rows.sample(fraction=fraction, seed=seed) if fraction < 1 else rows
+        X = _prepare(sample.toPandas(), specs, plan)[codes]
         thresholds = importance_thresholds(model.contributions(X)[codes].to_numpy(dtype=np.float64))
+    scored = rows.mapInPandas(_batch_scorer(files, specs, plan, thresholds), _scored_schema())
+    k = partitions or int(snapshot_df.sparkSession.conf.get("spark.sql.shuffle.partitions", "8"))
+    ranked = _with_percentiles(scored, k, config.scoring.buckets)
+    result = ranked.withColumn("score_date", F.lit(day)).withColumn(
+        "propensity_type", F.lit(propensity_type)
+    )
+    return result.select(*SCORE_COLUMNS)
+
+
+def _scored_schema():
+    from pyspark.sql import types as T
 
     text = T.StringType()
-    first_schema = T.StructType(
+    return T.StructType(
         [T.StructField("profile_id", text), T.StructField("probability", T.DoubleType())]
-        + [
-            T.StructField(c, text)
-            for c in ("factor_1", "factor_2", "factor_3", "factor_down", "factors_json")
-        ]
+        + [T.StructField(c, text) for c in FACTOR_TEXT]
     )
+
+
+def _batch_scorer(files: dict[str, str], specs, plan, thresholds):
+    """The mapInPandas function: probability and factor text per Arrow batch, on the executors."""
+    codes = [s.code for s in specs]
 
     def score_batches(batches):
         m = _load(files)
@@ -159,22 +169,27 @@ def score_on_spark(
                 continue
             prepared = _prepare(batch.reset_index(drop=True), specs, plan).reset_index(drop=True)
             X = prepared[codes]
-            probability = np.asarray(m.predict_proba(X), dtype=np.float64).reshape(-1)
+            probability = np.asarray(m.propensity(X), dtype=np.float64).reshape(-1)
             factors = factors_from_contributions(
                 m.contributions(X), X, specs, top_up=3, top_down=1, thresholds=thresholds
             )
             out = pd.DataFrame(
                 {"profile_id": prepared["profile_id"].astype(str), "probability": probability}
             )
-            for c in ("factor_1", "factor_2", "factor_3", "factor_down", "factors_json"):
+            for c in FACTOR_TEXT:
                 out[c] = factors[c].astype("object").where(factors[c].notna(), None).to_numpy()
             yield out
 
-    scored = rows.mapInPandas(score_batches, first_schema)
+    return score_batches
 
-    # Exact percentiles without a global sort on one machine: range partitions keep ties together.
-    k = partitions or int(snapshot_df.sparkSession.conf.get("spark.sql.shuffle.partitions", "8"))
-    ranged = scored.repartitionByRange(k, "probability").localCheckpoint(eager=True)
+
+def _with_percentiles(scored, partitions: int, buckets):
+    """Exact percentiles without a global sort on one machine: range partitions keep ties
+    together, each partition ranks its rows with the row count of the partitions below."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    ranged = scored.repartitionByRange(partitions, "probability").localCheckpoint(eager=True)
     counts = {
         int(r["pid"]): int(r["n"])
         for r in ranged.groupBy(F.spark_partition_id().alias("pid"))
@@ -186,12 +201,11 @@ def score_on_spark(
         offsets[pid] = below
         below += counts[pid]
     n = below
-
     final_schema = T.StructType(
-        first_schema.fields
+        _scored_schema().fields
         + [
             T.StructField("percentile", T.ShortType()),
-            T.StructField("bucket", text),
+            T.StructField("bucket", T.StringType()),
             T.StructField("_pid", T.IntegerType()),
         ]
     )
@@ -211,8 +225,4 @@ def score_on_spark(
         yield frame
 
     with_pid = ranged.withColumn("_pid", F.spark_partition_id())
-    ranked = with_pid.mapInPandas(rank_partition, final_schema)
-    result = ranked.withColumn("score_date", F.lit(day)).withColumn(
-        "propensity_type", F.lit(propensity_type)
-    )
-    return result.select(*SCORE_COLUMNS)
+    return with_pid.mapInPandas(rank_partition, final_schema)

@@ -212,15 +212,13 @@ def test_training_rows_above_max_rows_are_sampled_by_cutoff_and_label(linear):
 
 # ------------------------------------------------------------------------ contributions
 @pytest.mark.parametrize("name", ["logistic", "boosted", "recency_rule"])
-def test_contributions_sum_to_decision_function(linear_comparison, linear, name):
+def test_contributions_sum_to_the_raw_score(linear_comparison, linear, name):
     model = linear_comparison.candidates[name]
     X = linear[CODES].iloc[:3000]
     contrib = model.contributions(X)
     assert list(contrib.columns) == [s.code for s in model.feature_specs_] + ["bias"]
-    np.testing.assert_allclose(
-        contrib.sum(axis=1).to_numpy(), model.decision_function(X), atol=1e-6
-    )
-    p = model.predict_proba(X)
+    np.testing.assert_allclose(contrib.sum(axis=1).to_numpy(), model.raw_score(X), atol=1e-6)
+    p = model.propensity(X)
     assert p.shape == (3000,) and np.all((p > 0) & (p < 1))
 
 
@@ -239,7 +237,7 @@ def test_unseen_category_and_missing_values_score(linear_comparison, linear):
     X["channel"] = pd.Categorical(["kiosk", None, "web", "app", "kiosk"])
     X.loc[X.index[0], "x1"] = np.nan
     for model in linear_comparison.candidates.values():
-        p = model.predict_proba(X)
+        p = model.propensity(X)
         assert np.all(np.isfinite(p))
 
 
@@ -249,7 +247,7 @@ def test_logistic_separation_falls_back_gracefully():
     tr = df[df.cutoff < df.cutoff.max()]
     m = LogisticPropensity(SPECS).fit(tr[CODES], tr["label"], tr["cutoff"])
     assert any("ridge" in n for n in m.notes_)
-    p = m.predict_proba(df[CODES])
+    p = m.propensity(df[CODES])
     assert np.all(np.isfinite(p))
     assert np.isfinite(m.coefficient_table()["coefficient"]).all()
 
@@ -280,7 +278,7 @@ def test_calibration_uses_held_out_training_data_not_validation(monkeypatch):
         assert c.candidates[name].calibrator_ == c2.candidates[name].calibrator_
         X = df[CODES].iloc[:500]
         np.testing.assert_array_equal(
-            c.candidates[name].predict_proba(X), c2.candidates[name].predict_proba(X)
+            c.candidates[name].propensity(X), c2.candidates[name].propensity(X)
         )
 
 
@@ -325,7 +323,7 @@ def test_save_load_predicts_identically(linear_comparison, linear, tmp_path, nam
     loaded = load_model(tmp_path / "model")
     assert type(loaded) is type(model) and loaded.name == name
     X = linear[CODES]
-    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(loaded.propensity(X), model.propensity(X), rtol=0, atol=1e-9)
     pd.testing.assert_frame_equal(
         loaded.contributions(X.iloc[:100]), model.contributions(X.iloc[:100]), rtol=0, atol=1e-9
     )
@@ -339,7 +337,7 @@ def test_refit_champion_uses_every_snapshot(linear_comparison, linear, tmp_path)
     assert model.state_["nobs"] == len(linear)
     assert model.calibration_["holdout"] == "latest training cutoff 2024-03-31"
     save_model(model, SPECS, make_config(), tmp_path / "m")
-    assert load_model(tmp_path / "m").predict_proba(linear.iloc[:10]).shape == (10,)
+    assert load_model(tmp_path / "m").predict_proba(linear.iloc[:10]).shape == (10, 2)
 
 
 PAYLOAD = "__import__('pathlib').Path({p!r}).write_text('pwned')"
@@ -467,7 +465,7 @@ def test_cdnow_champion_auc_holds_on_what_actually_happened(tmp_path):
         events.loc[(when >= as_of) & (when < as_of + pd.Timedelta(days=90)), "customer_id"]
     )
     realised = scoring["profile_id"].isin(bought).astype(int)
-    realised_auc = roc_auc_score(realised, champion.predict_proba(scoring))
+    realised_auc = roc_auc_score(realised, champion.propensity(scoring))
     assert validation_auc >= 0.80
     assert abs(validation_auc - realised_auc) <= 0.03
     print(
@@ -488,13 +486,11 @@ def test_recency_rule_follows_the_data_for_churn_goals():
     churned = (rng.random(5000) < 1 / (1 + np.exp(-(days - 60) / 20))).astype(int)
     X = pd.DataFrame({"days_since_last_event": days})
     rule = RecencyRule().fit(X, churned)
-    p = rule.predict_proba(X)
+    p = rule.propensity(X)
     assert roc_auc_score(churned, p) > 0.8
     purchase = RecencyRule().fit(X, 1 - churned)  # the usual direction still works
-    assert roc_auc_score(1 - churned, purchase.predict_proba(X)) > 0.8
-    np.testing.assert_allclose(
-        rule.contributions(X).sum(axis=1), rule.decision_function(X), atol=1e-9
-    )
+    assert roc_auc_score(1 - churned, purchase.propensity(X)) > 0.8
+    np.testing.assert_allclose(rule.contributions(X).sum(axis=1), rule.raw_score(X), atol=1e-9)
 
 
 def test_auc_interval_covers_the_truth_and_narrows_with_positives():

@@ -143,4 +143,4 @@ def test_boosted_propensity_uses_it_and_still_adds_up():
     M = model._matrix(X, specs, model.state_["levels"])
     direct = model.state_["booster"].predict(M, pred_contrib=True)
     np.testing.assert_allclose(contrib.to_numpy(), direct, atol=1e-12)
-    np.testing.assert_allclose(contrib.sum(axis=1), model.decision_function(X), atol=1e-9)
+    np.testing.assert_allclose(contrib.sum(axis=1), model.raw_score(X), atol=1e-9)

@@ -8,6 +8,7 @@ The work runs in DuckDB through Ibis (out-of-core when needed); only summaries c
 from __future__ import annotations
 
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ from workbench.ingest.timestamps import (
     timestamp_report,
 )
 from workbench.ingest.warehouse import open_table, redact, warehouse_notices
+from workbench.progress import steps
 
 if TYPE_CHECKING:
     from workbench.config import Config, EventsConfig
@@ -316,10 +318,13 @@ def ingest_events(
     notices: list[str] = []
     if events is None and cfg.path is not None:
         notices += source_notices(list_files(cfg.path, cfg.format))
-    with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="workbench-"))
+        bar = stack.enter_context(steps("ingest", 3))
         staged, identities = _stage(con, config, where, Path(tmp), info, events, horizon)
         staged, type_notices, stitching = _staging_report(staged, identities, info, config)
         notices += warehouse_notices(info.source) + info.notices + type_notices
+        bar("read")
         rows_read = int(staged.count().to_pyarrow().as_py())
         if rows_read == 0:
             raise DataError(f"{where}: file has no rows")
@@ -339,6 +344,7 @@ def ingest_events(
         rows_quarantined = int(sum(quarantine_counts.values()))
         quarantine_path = targets.quarantine
         _write_quarantine(con, bad, quarantine_path)
+        bar("quarantine")
         _check_enough_rows(final, cfg, where, ts_column, rows_read, quarantine_counts)
 
         good = final.filter(final._reason.isnull()).drop("_reason", "_raw_timestamp")
@@ -352,6 +358,7 @@ def ingest_events(
             kept = _dedupe_by_key(good, keys)
         events_path = targets.events
         con.to_parquet(kept, str(events_path))
+        bar("events")
 
     events = con.read_parquet(str(events_path))
     summary = (

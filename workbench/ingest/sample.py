@@ -158,7 +158,7 @@ def _week_grid(start: str, days: int) -> tuple[int, int, np.ndarray]:
         raise ValueError("days must be between 7 and 36,500")
     weeks = -(-days // 7)
     mid = t0 + pd.to_timedelta(np.arange(weeks) * 7 + 3.5, unit="D")
-    doy = np.asarray(mid.dayofyear, dtype=float)
+    doy = np.asarray(mid.day_of_year, dtype=float)
     # Year-end shopping lift (Black Friday to Christmas) and a small summer lull.
     season = 0.35 * np.exp(-(((doy - 340) / 22) ** 2)) - 0.12 * np.exp(-(((doy - 205) / 25) ** 2))
     return int(t0.value // 1_000_000_000), weeks, season
@@ -174,12 +174,23 @@ def _chunk(
     width: int,
     catalogue: tuple[pa.Array, np.ndarray, np.ndarray],
 ) -> tuple[pa.Table, pa.Table]:
-    """Profiles `offset .. offset+n-1` and their events (event ids numbered from 0)."""
-    rng = np.random.default_rng([seed, 2, k])
-    skus, popularity, list_price = catalogue
-    t0, weeks, season = _week_grid(start, days)
+    """Profiles `offset .. offset+n-1` and their events (event ids numbered from 0).
 
-    # --- profiles ---------------------------------------------------------------------------
+    One generator draws everything in a fixed order (traits, the weekly simulation, event
+    details, names), so a seed always gives the same sample."""
+    rng = np.random.default_rng([seed, 2, k])
+    t0, weeks, season = _week_grid(start, days)
+    traits = _draw_traits(rng, n, days)
+    counts = _simulate_weeks(rng, traits, weeks, season)
+    events = _expand_events(rng, counts, traits, t0, days, catalogue)
+    person_ids = _fixed_width_ids("P", np.arange(offset, offset + n), width)
+    return _events_table(events, person_ids), _profiles_table(
+        rng, traits, person_ids, offset, start, width
+    )
+
+
+def _draw_traits(rng, n: int, days: int) -> dict[str, np.ndarray]:
+    """Each profile's country, tier, age, signup, app use, opt-in and latent engagement."""
     country = rng.choice(len(COUNTRIES), size=n, p=COUNTRY_P)
     tier = rng.choice(len(LOYALTY_TIERS), size=n, p=TIER_P)
     age = np.clip(np.round(rng.normal(41, 14, n)), 18, 88).astype(np.int32)
@@ -200,6 +211,36 @@ def _chunk(
     prime_age = (age >= 28) & (age <= 52) & ~age_missing
     high_tier = tier >= 2
 
+    return {
+        "n": n,
+        "country": country,
+        "tier": tier,
+        "age": age,
+        "age_missing": age_missing,
+        "new": new,
+        "signup_day": signup_day,
+        "app_user": app_user,
+        "opt_in": opt_in,
+        "mobile_share": mobile_share,
+        "mu": mu,
+        "e": e,
+        "alive": alive,
+        "dormant_weeks": dormant_weeks,
+        "affinity": affinity,
+        "prime_age": prime_age,
+        "high_tier": high_tier,
+    }
+
+
+def _simulate_weeks(rng, traits: dict, weeks: int, season: np.ndarray) -> np.ndarray:
+    """Weekly event counts per type (types x weeks x profiles): engagement drifts, purchases
+    follow carts, clicks and a replenishment cycle, and engagement falling below a threshold
+    makes churn likely."""
+    n, tier, signup_day = traits["n"], traits["tier"], traits["signup_day"]
+    mu, e, alive = traits["mu"], traits["e"], traits["alive"]
+    dormant_weeks, affinity = traits["dormant_weeks"], traits["affinity"]
+    app_user, opt_in = traits["app_user"], traits["opt_in"]
+    prime_age, high_tier = traits["prime_age"], traits["high_tier"]
     counts = np.zeros((len(EVENT_TYPES), weeks, n), dtype=np.uint8)
     cart_lag1 = np.zeros(n, dtype=np.int64)
     cart_lag2 = np.zeros(n, dtype=np.int64)
@@ -266,7 +307,14 @@ def _chunk(
         since_purchase = np.where(purchase > 0, 0, since_purchase + 1)
         cart_lag2, cart_lag1, click_lag1 = cart_lag1, cart, clicked.astype(np.int64)
 
-    # --- expand weekly counts into events ----------------------------------------------------
+    return counts
+
+
+def _expand_events(rng, counts: np.ndarray, traits: dict, t0: int, days: int, catalogue) -> dict:
+    """Weekly counts -> one row per event with a time, a product, a price and a channel."""
+    n, tier, signup_day = traits["n"], traits["tier"], traits["signup_day"]
+    mobile_share = traits["mobile_share"]
+    skus, popularity, list_price = catalogue
     period_end = t0 + days * 86_400
     prof_parts, week_parts, type_parts = [], [], []
     for t in range(len(EVENT_TYPES)):
@@ -309,8 +357,29 @@ def _chunk(
     prof, ts, etype = prof[order], ts[order], etype[order]
     sku, price, channel, sku_kind = sku[order], price[order], channel[order], sku_kind[order]
 
-    person_ids = _fixed_width_ids("P", np.arange(offset, offset + n), width)
-    events = pa.table(
+    return {
+        "prof": prof,
+        "ts": ts,
+        "etype": etype,
+        "sku": sku,
+        "price": price,
+        "channel": channel,
+        "sku_kind": sku_kind,
+        "skus": skus,
+    }
+
+
+def _events_table(ev: dict, person_ids: pa.Array) -> pa.Table:
+    prof, ts, etype = ev["prof"], ev["ts"], ev["etype"]
+    sku, price, channel, sku_kind, skus = (
+        ev["sku"],
+        ev["price"],
+        ev["channel"],
+        ev["sku_kind"],
+        ev["skus"],
+    )
+    m_events = len(prof)
+    return pa.table(
         {
             "eventID": pa.nulls(m_events, pa.string()),  # numbered by the caller
             "personID": person_ids.take(pa.array(prof)),
@@ -323,6 +392,10 @@ def _chunk(
         schema=EVENTS_SCHEMA,
     )
 
+
+def _profiles_table(rng, traits: dict, person_ids, offset: int, start: str, width: int) -> pa.Table:
+    n, country, tier, age = traits["n"], traits["country"], traits["tier"], traits["age"]
+    age_missing, signup_day = traits["age_missing"], traits["signup_day"]
     first = rng.integers(0, len(_FIRST), n)
     last = rng.integers(0, len(_LAST), n)
     domain = rng.integers(0, len(_DOMAINS), n)
@@ -349,7 +422,7 @@ def _chunk(
         },
         schema=PROFILES_SCHEMA,
     )
-    return events, profiles
+    return profiles
 
 
 def _chunks(profiles: int, seed: int, start: str, days: int) -> Iterator[tuple[pa.Table, pa.Table]]:

@@ -3,7 +3,7 @@ calibration, and the helpers every candidate uses to read a snapshot frame.
 
 Each candidate (`LogisticPropensity`, `BoostedPropensity`, `RecencyRule`) implements
 `_fit_state`, `_decision`, `_contrib` and the JSON state round trip; this base turns them into
-`fit` (with the hold-out and the calibrator), `decision_function`, `predict_proba`,
+`fit` (with the hold-out and the calibrator), `raw_score`, `decision_function`, `predict_proba`,
 `contributions` and the persisted files.
 
 References
@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import DataError, ModelMismatchError, NotReadyError
 from workbench.features import FeatureSpec
@@ -31,12 +33,58 @@ ECE_THRESHOLD = 0.03  # above this held-out calibration error, a Platt calibrato
 
 # --------------------------------------------------------------------------- helpers
 def _labels(y) -> np.ndarray:
+    """The goal label as 0/1 (int8): 0/1 as the snapshots hold it, or any two classes (the
+    second in sorted order counts as 1, as in scikit-learn)."""
+    if y is None:
+        raise DataError("label: requires y to be passed, but the target y is None")
+    arr = _one_column(y)
+    if len(arr) and np.isin(arr, (0, 1)).all():
+        return arr.astype(np.int8)
+    return _encode_labels(arr)[1]
+
+
+def _encode_labels(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, 0/1 codes) of a binary target; other targets are refused in scikit-learn's words."""
+    from sklearn.utils.multiclass import type_of_target
+
+    kind = type_of_target(arr, input_name="y")
+    if kind == "continuous":
+        raise DataError("label: Unknown label type: continuous; expected the goal's 0/1 outcome")
+    if kind not in ("binary", "multiclass"):
+        raise DataError(f"label: Unknown label type: {kind}; expected the goal's 0/1 outcome")
+    classes, codes = np.unique(arr, return_inverse=True)
+    if len(classes) > 2:
+        raise DataError(
+            f"label: Only binary classification is supported ({len(classes)} classes); "
+            "a goal label is 0/1"
+        )
+    return classes, codes.astype(np.int8)
+
+
+def _one_column(y) -> np.ndarray:
+    """y as 1-D; a single column (n, 1) is flattened with scikit-learn's warning."""
     arr = np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        import warnings
+
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected.",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        arr = arr.ravel()
     if arr.ndim != 1:
-        raise DataError("label: expected one 0/1 value per row")
-    if len(arr) and not np.isin(arr, (0, 1)).all():
-        raise DataError("label: expected only 0/1 values")
-    return arr.astype(np.int8)
+        raise DataError("label: expected one 0/1 value per row (a 1-D array)")
+    return arr
+
+
+def _classes(y) -> np.ndarray:
+    arr = _one_column(y) if y is not None else None
+    if arr is not None and arr.ndim == 1 and len(arr) and not np.isin(arr, (0, 1)).all():
+        return _encode_labels(arr)[0]
+    return np.array([0, 1])
 
 
 def _require_both_classes(y: np.ndarray, what: str) -> None:
@@ -56,6 +104,20 @@ def _require_both_classes(y: np.ndarray, what: str) -> None:
                 "tell them apart: tighten the goal or the population"
             ]
         )
+
+
+def _as_frame(X) -> pd.DataFrame:
+    """A DataFrame of feature columns. Anything else is checked as scikit-learn does
+    (`check_array`: 2-D, not sparse, numeric, not empty; NaN allowed) and its columns are
+    named `x0, x1, ...`."""
+    if isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns):
+        if len(X) == 0:
+            raise DataError("features: 0 rows (an empty table cannot be fitted or scored)")
+        return X
+    from sklearn.utils import check_array
+
+    arr = check_array(X, accept_sparse=False, dtype="numeric", ensure_all_finite="allow-nan")
+    return pd.DataFrame(arr, columns=[f"x{j}" for j in range(arr.shape[1])])
 
 
 def _specs_from_frame(X: pd.DataFrame) -> list[FeatureSpec]:
@@ -153,6 +215,13 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / den) if den > 0 else 0.0
 
 
+def _calibrated_logit(cal: dict | None, score: np.ndarray) -> np.ndarray:
+    """The calibrated log-odds of raw scores (a monotone map, so rankings are unchanged)."""
+    if not cal or cal.get("method") == "none":
+        return score
+    return cal["a"] + cal["b"] * score
+
+
 def _apply_calibrator(cal: dict | None, score: np.ndarray) -> np.ndarray:
     if not cal or cal.get("method") == "none":
         return expit(score)
@@ -160,9 +229,18 @@ def _apply_calibrator(cal: dict | None, score: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- base class
-class _Candidate:
-    """Shared fit/calibration logic. Subclasses implement `_fit_state`, `_decision`,
-    `_contrib` and the JSON state round trip."""
+class PropensityModel(ClassifierMixin, BaseEstimator):
+    """The base of every candidate: a scikit-learn binary classifier of the goal label.
+
+    `fit(X, y, cutoffs=None)` returns `self`; `predict_proba` gives (n, 2) probabilities of
+    classes 0 and 1 (`classes_`), `propensity` the calibrated P(label = 1) alone,
+    `decision_function` its log-odds, `raw_score` the model's own log-odds before calibration
+    and `contributions` their additive explanation (rows sum to `raw_score`).
+    `get_params`/`set_params` come from `BaseEstimator`, so `sklearn.base.clone`,
+    `cross_val_score(..., scoring="roc_auc")` and pipelines work. `X` is a DataFrame of the
+    feature codes (an array is accepted and named `x0, x1, ...`). Subclasses implement
+    `_fit_state`, `_decision`, `_contrib` and the JSON state round trip.
+    """
 
     name = ""
 
@@ -179,11 +257,12 @@ class _Candidate:
         self.ece_threshold = ece_threshold
         self.seed = seed
 
-    def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._param_names()}
-
-    def _param_names(self) -> list[str]:
-        return ["specs", "calibrate", "ece_threshold", "seed"]
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # a missing feature is information, not an error
+        tags.input_tags.categorical = True
+        tags.classifier_tags.multi_class = False
+        return tags
 
     # -- fitting
     def _select_specs(self, X: pd.DataFrame) -> list[FeatureSpec]:
@@ -201,12 +280,17 @@ class _Candidate:
         error exceeds `ece_threshold` a Platt calibrator fitted on the held-out scores of the
         inner model is kept (as scikit-learn's `CalibratedClassifierCV(ensemble=False)`).
         """
+        X = _as_frame(X)
+        classes = _classes(y)
         y = _labels(y)
         if len(y) != len(X):
             raise DataError(f"{self.name}: {len(X)} feature rows but {len(y)} labels")
         _require_both_classes(y, "training snapshots")
         specs = self._select_specs(X)
         self.feature_specs_ = specs
+        self.classes_ = classes
+        self.n_features_in_ = len(specs)
+        self.feature_names_in_ = np.array([s.code for s in specs], dtype=object)
         self.notes_: list[str] = []
         X = X[[s.code for s in specs]].reset_index(drop=True)
         hold, how = _inner_holdout(y, cutoffs, self.seed)
@@ -240,25 +324,49 @@ class _Candidate:
         return self
 
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
-        if not hasattr(self, "state_"):
-            raise RuntimeError(f"{self.name}: call fit() first")
+        check_is_fitted(self, "state_")
+        arrayed = not isinstance(X, pd.DataFrame)
+        X = _as_frame(X)
+        if arrayed and X.shape[1] != self.n_features_in_:
+            raise ModelMismatchError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
         codes = [s.code for s in self.feature_specs_]
         missing = [c for c in codes if c not in X.columns]
         if missing:
             raise ModelMismatchError(f"{self.name}: feature column(s) missing: {missing}")
         return X[codes].reset_index(drop=True)
 
+    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
+        """The model's own log-odds before calibration: what `contributions` add up to."""
+        frame = self._frame(X)  # checks the model is fitted first
+        return self._decision(self.state_, frame)
+
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        """Raw log-odds before calibration."""
-        return self._decision(self.state_, self._frame(X))
+        """Calibrated log-odds, so that `predict` is `decision_function > 0` (scikit-learn)."""
+        raw = self.raw_score(X)  # checks the model is fitted first
+        return _calibrated_logit(self.calibrator_, raw)
+
+    def propensity(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated P(label = 1), one value per row: the score a profile gets."""
+        raw = self.raw_score(X)
+        return _apply_calibrator(self.calibrator_, raw)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated P(label = 1), one value per row."""
-        return _apply_calibrator(self.calibrator_, self.decision_function(X))
+        """(n, 2): the probabilities of classes 0 and 1 (`classes_`), as scikit-learn expects."""
+        p = self.propensity(X)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where the propensity is at least one half (scikit-learn's default decision)."""
+        positive = self.propensity(X) >= 0.5
+        return self.classes_[positive.astype(int)]
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
-        """One column per feature code plus `bias`; rows sum to `decision_function(X)`."""
-        out = self._contrib(self.state_, self._frame(X))
+        """One column per feature code plus `bias`; rows sum to `raw_score(X)`."""
+        frame = self._frame(X)
+        out = self._contrib(self.state_, frame)
         return out[[s.code for s in self.feature_specs_] + ["bias"]]
 
     # -- subclass API

@@ -16,8 +16,8 @@ import pandas as pd
 
 from workbench.modeling.base import (
     ECE_THRESHOLD,
+    PropensityModel,
     _as_strings,
-    _Candidate,
     _level_codes,
     _validate_plain,
 )
@@ -47,7 +47,7 @@ def _predict_threads(rows: int) -> int:
     return max(1, min(os.cpu_count() or 1, 8)) if rows >= 50_000 else 1
 
 
-class BoostedPropensity(_Candidate):
+class BoostedPropensity(PropensityModel):
     """LightGBM gradient-boosted trees with native categoricals.
 
     Boosting stops early on the inner hold-out (the latest training cutoff); the final model
@@ -79,14 +79,6 @@ class BoostedPropensity(_Candidate):
         self.max_rounds = max_rounds
         self.early_stopping_rounds = early_stopping_rounds
         self.params = params
-
-    def _param_names(self):
-        return super()._param_names() + [
-            "num_threads",
-            "max_rounds",
-            "early_stopping_rounds",
-            "params",
-        ]
 
     def _lgb_params(self) -> dict[str, Any]:
         p = dict(DEFAULT_LGB_PARAMS)

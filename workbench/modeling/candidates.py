@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from workbench.modeling.base import _Candidate
+from workbench.modeling.base import PropensityModel
 from workbench.modeling.boosted import BoostedPropensity
 from workbench.modeling.logistic import LogisticPropensity
 from workbench.modeling.recency import RecencyRule
 
-CANDIDATES: dict[str, type[_Candidate]] = {
+CANDIDATES: dict[str, type[PropensityModel]] = {
     "logistic": LogisticPropensity,
     "boosted": BoostedPropensity,
     "recency_rule": RecencyRule,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from workbench.modeling.base import ECE_THRESHOLD, _as_strings, _Candidate, _corr, _level_codes
+from workbench.modeling.base import ECE_THRESHOLD, PropensityModel, _as_strings, _corr, _level_codes
 
 MAX_LEVELS_ONEHOT = 20
 
@@ -16,7 +16,7 @@ MIN_LEVEL_ROWS = 10
 
 
 # --------------------------------------------------------------------------- logistic
-class LogisticPropensity(_Candidate):
+class LogisticPropensity(PropensityModel):
     """Logistic regression (statsmodels) on a standardised, one-hot design.
 
     Numerics: median imputation (+ a missing indicator when some rows are missing),
@@ -44,9 +44,6 @@ class LogisticPropensity(_Candidate):
         self.ridge_alpha = ridge_alpha
         self.max_levels = max_levels
         self.num_threads = num_threads
-
-    def _param_names(self):
-        return super()._param_names() + ["ridge_alpha", "max_levels", "num_threads"]
 
     def fit(self, X, y, cutoffs=None):
         # BLAS threads are fixed: reproducible sums, and no spin-waiting collapse on a busy box

@@ -7,11 +7,16 @@ import pandas as pd
 
 from workbench.errors import DataError
 from workbench.features import RECENCY_FEATURE, FeatureSpec
-from workbench.modeling.base import ECE_THRESHOLD, _Candidate, _fit_1d_logistic, _specs_from_frame
+from workbench.modeling.base import (
+    ECE_THRESHOLD,
+    PropensityModel,
+    _fit_1d_logistic,
+    _specs_from_frame,
+)
 
 
 # --------------------------------------------------------------------------- recency rule
-class RecencyRule(_Candidate):
+class RecencyRule(PropensityModel):
     """Baseline: the days since the last event, through a 1-D logistic fit.
 
     The slope's sign comes from the training rows: for "will purchase" goals recent profiles

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.progress import progress
+
 __all__ = ["lightgbm_contributions", "DIRECT_BELOW_ROWS"]
 
 DIRECT_BELOW_ROWS = 20_000
@@ -147,7 +149,7 @@ def lightgbm_contributions(booster: Any, M: np.ndarray, num_threads: int = 1) ->
     # feature-major, so adding one feature's contributions touches contiguous memory
     out = np.zeros((n_features + 1, n), dtype=np.float64)
     taken = np.empty(n, dtype=np.float64)
-    for t, splits in enumerate(trees):
+    for t, splits in progress(enumerate(trees), "factors (TreeSHAP)", len(trees), "tree"):
         codes, k = _pattern_codes(intervals, splits, n)  # a single-leaf tree: one pattern
         if k > _DEDUPE_MAX_FRACTION * n:
             c = booster.predict(
