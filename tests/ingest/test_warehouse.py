@@ -90,13 +90,12 @@ def test_filter_and_pruning_run_in_postgres_and_rows_stream(warehouse, tmp_path)
     mark = server.log_mark()
     found = validate(path, out=tmp_path / "out")
     statements = server.statements_since(mark)
-    declare = [s for s in statements if s.startswith("DECLARE")]
-    counts = [s for s in declare if "COUNT(*)" in s]
-    fetched = [s for s in declare if "COUNT(*)" not in s]
-    assert len(fetched) == 1 and len(counts) == 1, declare
-    query = fetched[0]
+    copies = [s for s in statements if s.startswith("COPY (")]
+    counts = [s for s in statements if s.startswith("DECLARE") and "COUNT(*)" in s]
+    assert len(copies) == 1 and len(counts) == 1, statements
+    query = copies[0]
     # the rows left in the database are counted there, not fetched
-    assert 'NOT "t0"."ts" <' in counts[0] or "NOT (" in counts[0], counts[0]
+    assert 'NOT ("t0"."ts" <' in counts[0]
     # the as-of filter is in the query the server ran, on the timestamp column
     assert "WHERE" in query and '"ts" <' in query and "2025-06-01" in query
     # pruned: personal data, a technical column and features.exclude never leave the database
@@ -104,8 +103,8 @@ def test_filter_and_pruning_run_in_postgres_and_rows_stream(warehouse, tmp_path)
     for gone in ('"email"', '"screen_width"', '"context"'):
         assert gone not in query
     assert '"props"' in query and '"message_id"' in query
-    # streamed through a server-side cursor, batch by batch
-    assert any(s.startswith("FETCH FORWARD") for s in statements)
+    # streamed out by the server as CSV, block by block (never the whole table in memory)
+    assert query.endswith("TO STDOUT WITH (FORMAT csv, HEADER true)")
     # every row is accounted for: fetched, or left in the database after the as-of date
     quality = found.quality
     source = quality["warehouse"]
@@ -161,3 +160,63 @@ def test_unknown_table_and_refused_connection_are_one_line(warehouse, tmp_path):
         validate(write_config(tmp_path, body), out=tmp_path / "o2")
     assert "\n" not in str(err.value) and "cannot connect" in str(err.value)
     assert "secret" not in str(err.value)  # the password is never printed
+
+
+def test_columns_csv_cannot_carry_stream_in_batches_through_a_cursor(postgres_server, tmp_path):
+    with postgres_server.connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE tagged (id text, who text, at timestamptz, tags text[])")
+        for i in range(30):
+            cur.execute(
+                "INSERT INTO tagged VALUES (%s, %s, %s, %s)",
+                (f"e{i}", f"p{i % 4}", f"2025-01-{1 + i:02d}T10:00:00Z", ["sale", f"t{i % 3}"]),
+            )
+    body = _config(tmp_path, postgres_server.url)
+    body["events"] = {"table": "tagged", "connection": postgres_server.url, "event_type": "visit",
+                      "columns": {"profile_id": "who", "timestamp": "at"}}  # fmt: skip
+    body["goal"]["conditions"] = [{"field": "tags", "op": "==", "value": "t1"}]
+    body["goal"]["window_days"] = 5
+    body["training"] = {"snapshots": 2, "step_days": 5}
+    body["eligibility"] = {}
+    body["scoring"] = {"as_of": "2025-01-25"}
+    mark = postgres_server.log_mark()
+    found = validate(write_config(tmp_path, body), out=tmp_path / "o")
+    statements = postgres_server.statements_since(mark)
+    declare = [s for s in statements if s.startswith("DECLARE") and "COUNT(*)" not in s]
+    assert len(declare) == 1 and '"t0"."at" <' in declare[0]
+    assert any(s.startswith("FETCH FORWARD 50000") for s in statements)
+    assert found.quality["columns"]["tags"] == "array<string>"
+    assert found.quality["rows_read"] == 24  # 2025-01-01 .. 01-24: before the as-of date
+
+
+def test_values_survive_the_csv_copy_as_typed(postgres_server, tmp_path):
+    import pandas as pd
+
+    with postgres_server.connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE odd (who text, at timestamp, kind text, code text, note text, "
+                    "ok boolean, amount numeric(10, 2), day date, score double precision)")  # fmt: skip
+        cur.execute(
+            "INSERT INTO odd VALUES "
+            "('p1', '2025-01-02 03:04:05.5', 'buy', '00123', 'a \"quoted\", multi\nline note', "
+            "true, 12.50, '2025-01-01', 'NaN'), "
+            "('p2', '2025-01-03 00:00:00', 'buy', '', NULL, false, NULL, NULL, 1.5)"
+        )
+    body = _config(tmp_path, postgres_server.url)
+    body["events"] = {"table": "odd", "connection": postgres_server.url, "dedupe": "none",
+                      "columns": {"profile_id": "who", "timestamp": "at", "event_type": "kind"}}  # fmt: skip
+    body["scoring"] = {"as_of": "2025-02-01"}
+    body["features"] = {"lookback_days": 30}
+    from helpers import ingest
+
+    from workbench.config import load_config
+
+    quality, path = ingest(load_config(write_config(tmp_path, body)), tmp_path / "o")
+    frame = pd.read_parquet(path).sort_values("profile_id", ignore_index=True)
+    assert quality["warehouse"]["transfer"].startswith("COPY")
+    assert frame["timestamp"].tolist() == [pd.Timestamp("2025-01-02 03:04:05.5"),
+                                           pd.Timestamp("2025-01-03")]  # fmt: skip
+    assert frame["code"].tolist() == ["00123", ""]  # digits stay text; empty is not missing
+    assert frame["note"][0] == 'a "quoted", multi\nline note' and pd.isna(frame["note"][1])
+    assert frame["ok"].tolist() == [True, False]
+    assert float(frame["amount"][0]) == 12.5 and pd.isna(frame["amount"][1])
+    assert pd.isna(frame["score"][0]) or frame["score"][0] != frame["score"][0]  # NaN
+    assert frame["day"][0] == pd.Timestamp("2025-01-01").date()

@@ -10,8 +10,10 @@ in the database and
   `--as-of` of `workbench run`/`validate`/`score`): no stage uses a later event, and the rows
   left in the database are counted (`data_quality.json`: `source.rows_after_horizon`);
 - sends JSON/JSONB columns as text, which ingest then parses into fields like a JSON file's.
-The result streams in batches (a server-side cursor for Postgres) into a Parquet file, so
-memory holds one batch, and ingest goes on as for a file: quarantine, dedupe, data quality.
+The result streams into a local file, so memory never holds the table: from Postgres as
+`COPY (query) TO STDOUT` in CSV, block by block (read back with the query's types); from other
+backends (or columns CSV cannot carry) in Arrow batches through a server-side cursor into
+Parquet. Ingest then goes on as for a file: quarantine, dedupe, data quality.
 
 A DuckDB database file (`connection: warehouse.duckdb`) is attached read-only and scanned in
 place: DuckDB is the engine, so nothing needs pushing.
@@ -144,6 +146,35 @@ def remote_query(config: Config, table, horizon=None) -> tuple[Any, dict[str, An
     return query, report
 
 
+def copy_to_csv(src, query, path: Path) -> bool:
+    """Postgres: the query's rows as `COPY (query) TO STDOUT (FORMAT csv)`, written to `path`
+    block by block as they arrive (several times faster than fetching rows through the
+    driver). False, and nothing written, for another backend or a column CSV cannot carry
+    (arrays, records, binary): those stream through `stream_to_parquet`."""
+    import ibis
+
+    if getattr(src, "name", "") != "postgres":
+        return False
+    if any(t.is_nested() or t.is_binary() or t.is_interval() for t in query.schema().types):
+        return False
+    sql = ibis.to_sql(query, dialect="postgres")  # compiled by Ibis: names quoted, values typed
+    with src.con.cursor() as cur, open(path, "wb") as fh:
+        with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
+            for block in copy:
+                fh.write(block)
+    return True
+
+
+def read_copied(con, query, path: Path):
+    """The CSV `copy_to_csv` wrote, with the query's types (never sniffed: a code of digits
+    stays text) and an empty quoted value kept as empty text, not missing."""
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    columns = {name: DuckDBType.to_string(dtype) for name, dtype in query.schema().items()}
+    return con.read_csv(str(path), header=True, columns=columns, auto_detect=False,
+                        allow_quoted_nulls=False)  # fmt: skip
+
+
 def stream_to_parquet(query, path: Path, batch_rows: int = BATCH_ROWS) -> int:
     """Run `query` and write its rows to `path` batch by batch; the number of rows."""
     import pyarrow.parquet as pq
@@ -213,8 +244,16 @@ def _fetch(con, config: Config, tmpdir: Path, horizon):
                 f"{redact(url)}: table '{cfg.table}' not found; available: {', '.join(tables)}"
             )
         query, report = remote_query(config, src.table(cfg.table), horizon)
-        local = Path(tmpdir) / "warehouse_events.parquet"
-        report["rows_fetched"] = stream_to_parquet(query, local)
+        copied = Path(tmpdir) / "warehouse_events.csv"
+        if copy_to_csv(src, query, copied):
+            table = read_copied(con, query, copied)
+            report["transfer"] = "COPY ... TO STDOUT (csv)"
+        else:
+            local = Path(tmpdir) / "warehouse_events.parquet"
+            stream_to_parquet(query, local)
+            table = con.read_parquet(str(local))
+            report["transfer"] = f"batches of {BATCH_ROWS:,} rows"
+        report["rows_fetched"] = int(table.count().to_pyarrow().as_py())
         report["columns_fetched"] = len(query.columns)
     except (ConfigError, DataError):
         raise
@@ -225,7 +264,7 @@ def _fetch(con, config: Config, tmpdir: Path, horizon):
         disconnect = getattr(src, "disconnect", None)
         if disconnect is not None:
             disconnect()
-    return con.read_parquet(str(local)), report
+    return table, report
 
 
 def warehouse_notices(report: dict[str, Any]) -> list[str]:
