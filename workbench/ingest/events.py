@@ -136,6 +136,22 @@ def stage_events(source, cfg: EventsConfig, where: Path | str, info: StageInfo |
                     f"_ts_{key}"
                 )
             )
+    rest, failed = _other_columns(source, cfg, mapping, typed, info, where)
+    return source.select(
+        pid.name("profile_id"),
+        event_type.name("event_type"),
+        *rest,
+        neutral.name("_ts"),
+        *extra,
+        ts_missing.name("_ts_missing"),
+        ibis.cases((suspect, raw_text), else_=ibis.null("string")).name("_raw_timestamp"),
+        *failed,
+    )
+
+
+def _other_columns(source, cfg: EventsConfig, mapping: dict, typed, info: StageInfo, where):
+    """Every column besides the canonical ones, nested ones made into fields (see `nested`),
+    and the `_cast_failed_<i>` checks of the declared types: (columns, checks)."""
     used = used_columns(source, mapping)
     # A dedupe key stays a column even when it is also mapped (Mixpanel's key has `event` and
     # `properties.distinct_id`, which profile_id and event_type read too).
@@ -146,15 +162,8 @@ def stage_events(source, cfg: EventsConfig, where: Path | str, info: StageInfo |
     info.notices += nested.notices
     info.nested.update(nested.described)
     typed_checks = [f"_cast_failed_{i}" for i in range(len(typed.checks))]
-    rest = [
-        source[c]
-        for c in source.columns
-        if c not in used
-        and c not in CANONICAL
-        and c not in nested.columns
-        and c not in typed_checks
-        and not is_nested(source[c].type())
-    ]
+    skip = used | set(CANONICAL) | set(nested.columns) | set(typed_checks)
+    rest = [source[c] for c in source.columns if c not in skip and not is_nested(source[c].type())]
     rest += [expr.name(name) for name, expr in nested.columns.items() if name not in CANONICAL]
     clashes = [c for c in source.columns if c in CANONICAL and c not in used]
     if clashes:
@@ -166,16 +175,7 @@ def stage_events(source, cfg: EventsConfig, where: Path | str, info: StageInfo |
         check.name(f"_cast_failed_{len(typed_checks) + i}")
         for i, check in enumerate(nested.checks.values())
     ]
-    return source.select(
-        pid.name("profile_id"),
-        event_type.name("event_type"),
-        *rest,
-        neutral.name("_ts"),
-        *extra,
-        ts_missing.name("_ts_missing"),
-        ibis.cases((suspect, raw_text), else_=ibis.null("string")).name("_raw_timestamp"),
-        *failed,
-    )
+    return rest, failed
 
 
 def _check_declared_types(unclaimed: dict[str, str], source, made: dict, where) -> None:
