@@ -222,3 +222,32 @@ def test_missing_events_file_fails_before_a_run_folder_is_made(tmp_path):
     with pytest.raises(DataError, match=r"my.yaml: events.path: .*nope.csv: file not found"):
         run_notebooks(cfg, out=tmp_path / "runs", progress=None)
     assert not (tmp_path / "runs").exists()
+
+
+def test_economics_section_speaks_of_the_goal_and_says_when_nothing_pays(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from workbench.config import EconomicsConfig, load_config
+    from workbench.economics import profit_curve, target_decision
+    from workbench.reporting.insights import economics_section
+
+    (tmp_path / "events.csv").write_text("profile_id,timestamp,event_type\n")
+    (tmp_path / "churn.yaml").write_text(
+        "name: churn\nevents: {path: events.csv}\n"
+        "goal: {outcome: does_not_occur, conditions: [{field: event_type, value: buy}], window_days: 60}\n"
+    )
+    run = Run.create(tmp_path / "runs", load_config(tmp_path / "churn.yaml"))
+    validation = pd.DataFrame(
+        {"probability": np.linspace(0.9, 0.0, 10), "label": [1, 1, 0, 1, 0, 0, 1, 0, 0, 0]}
+    )
+    for cost, expected in ((1, "churners reached"), (10, "No target size pays")):
+        economics = EconomicsConfig(cost_per_contact=cost, value_per_conversion=4, currency="$")
+        curve = profit_curve([validation], economics)
+        decision = target_decision(curve, np.linspace(0.95, 0.0, 20), economics)
+        run.write_frame("profit_curve", curve)
+        run.write_json(
+            "economics", {"economics": economics.model_dump(), "decision": decision, "groups": []}
+        )
+        page = economics_section(run)
+        assert "Whom to contact" in page and expected in page and "data:image/png" in page

@@ -29,21 +29,21 @@ ul.flags li { color: #a00; }
 """
 
 
-def _cutoff_text(cut: dict[str, Any], currency: str) -> str:
+def _cutoff_text(cut: dict[str, Any], currency: str, noun: str = "conversions") -> str:
     lowest = cut.get("lowest_probability_contacted")
     floor = f" (probability {lowest:.1%} and above)" if lowest is not None else ""
     return (
         f"the <strong>top {cut['target_share']:.1%}</strong> of scored profiles: "
         f"<strong>{cut['contacts']:,}</strong> profiles{floor}. Expected "
-        f"<strong>{cut['expected_conversions']:,.0f}</strong> conversions for "
+        f"<strong>{cut['expected_conversions']:,.0f}</strong> {noun} for "
         f"{money(cut['cost'], currency)} of contacts: profit "
         f"<strong>{money(cut['expected_profit'], currency)}</strong>. On the validation cutoff "
-        f"the same depth delivered {cut['validated_conversions']:,.0f} conversions, a profit of "
+        f"the same depth delivered {cut['validated_conversions']:,.0f} {noun}, a profit of "
         f"{money(cut['validated_profit'], currency)}"
     )
 
 
-def _decision_text(decision: dict[str, Any], segments: list[str]) -> str:
+def _decision_text(decision: dict[str, Any], segments: list[str], noun: str) -> str:
     cur = decision.get("currency", "")
     breakeven = decision["break_even_probability"]
     parts = []
@@ -57,14 +57,14 @@ def _decision_text(decision: dict[str, Any], segments: list[str]) -> str:
         )
         return "\n".join(parts)
     parts.append(
-        f"<p class='lead'>Most profitable: contact {_cutoff_text(decision['optimal'], cur)}.</p>"
+        f"<p class='lead'>Most profitable: contact {_cutoff_text(decision['optimal'], cur, noun)}.</p>"
     )
     within = decision.get("within_budget")
     if within:
         if decision.get("budget_binds"):
             parts.append(
                 f"<p class='lead'>Within the budget of {money(decision['budget'], cur)}: contact "
-                f"{_cutoff_text(within, cur)}.</p>"
+                f"{_cutoff_text(within, cur, noun)}.</p>"
             )
         else:
             parts.append(
@@ -99,7 +99,9 @@ def economics_section(run: Run) -> str:
     if decision:
         parts.append("<h2>Whom to contact</h2>")
         marked = [r.name for r in run.config.segments if r.top_by_profit]
-        parts.append(_decision_text(decision, marked))
+        # a churn goal's positives are churners: the value is reaching them in time
+        noun = "conversions" if run.config.goal.outcome == "occurs" else "churners reached"
+        parts.append(_decision_text(decision, marked, noun))
     else:
         parts.append("<h2>Conversions by target size</h2>")
         parts.append(

@@ -206,19 +206,22 @@ def save_cohorts(
     profiles = run.read_frame("profiles") if run.has("profiles") else None
     lookback = source.config.features.lookback_days
     validation = pd.concat(validation_frames(source), ignore_index=True)
-    ssnap = scoring_snapshot.astype({"profile_id": str})
     sources = resolve_cohorts(
-        config, [] if profiles is None else list(profiles.columns), list(ssnap.columns)
+        config,
+        [] if profiles is None else list(profiles.columns),
+        list(scoring_snapshot.columns),
     )
     wanted = {"profile_id", "cutoff", f"active_days_{lookback}d"}
     wanted |= {col for kind, col in sources.values() if kind == "feature"}
+    # only the columns the cohorts need: the snapshots are wide (a copy would be too)
+    ssnap = scoring_snapshot[[c for c in scoring_snapshot.columns if c in wanted]].copy()
     present = pq.read_schema(source.require("snapshots")).names
     vsnap = source.read_frame("snapshots", columns=[c for c in present if c in wanted])
-    vsnap["profile_id"] = vsnap["profile_id"].astype(str)
-    vsnap["cutoff"] = pd.to_datetime(vsnap["cutoff"], utc=True)
     validation["cutoff"] = pd.to_datetime(validation["cutoff"], utc=True)
+    vsnap["cutoff"] = pd.to_datetime(vsnap["cutoff"], utc=True)
     vsnap = vsnap[vsnap["cutoff"].isin(validation["cutoff"].unique())].reset_index(drop=True)
     for snap in (vsnap, ssnap):
+        snap["profile_id"] = snap["profile_id"].astype(str)
         history = sparse_history(snap, lookback)
         if history is not None:
             snap["_history"] = history.to_numpy()
