@@ -113,7 +113,12 @@ def cmd_score(args) -> int:
     from workbench.workflow import score
 
     run = score(args.config, args.model, as_of=args.as_of, out=args.out, overrides=args.set)
-    print(json.dumps({**run.read_json("score_summary"), "run_dir": str(run.path)}, indent=2))
+    if args.json:
+        print(json.dumps({**run.read_json("score_summary"), "run_dir": str(run.path)}, indent=2))
+    else:
+        from workbench.reporting.command_pages import score_text
+
+        print(score_text(run))
     return 0
 
 
@@ -121,7 +126,12 @@ def cmd_backtest(args) -> int:
     from workbench.workflow import backtest
 
     result = backtest(args.config, args.at, out=args.out, overrides=args.set)
-    print(json.dumps(result, indent=2, default=str))
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        from workbench.reporting.command_pages import backtest_text
+
+        print(backtest_text(result))
     return 0
 
 
@@ -193,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="a run folder (or its model/ folder)")
     p.add_argument("--as-of", default=None)
     p.add_argument("--out", default=None)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (for scripts)")
     p.set_defaults(func=cmd_score)
 
     p = with_set(
@@ -203,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--at", required=True)
     p.add_argument("--out", default=None)
+    p.add_argument("--json", action="store_true", help="print the result as JSON (for scripts)")
     p.set_defaults(func=cmd_backtest)
     return parser
 

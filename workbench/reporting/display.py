@@ -58,6 +58,11 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _words(key: str) -> str:
+    """`readiness.training_positives` -> `readiness › training positives`."""
+    return " › ".join(part.replace("_", " ") for part in key.split("."))
+
+
 def as_table(data: dict[str, Any], skip: tuple[str, ...] = ()) -> pd.DataFrame:
     """A nested dict as a two-column table (`figure`, `value`) for display in a notebook."""
     import pandas as pd
@@ -215,3 +220,33 @@ def headline(run: Run) -> dict[str, Any]:
         "profiles scored": scored,
         "bucket sizes": buckets,
     }
+
+
+def figures_table(run: Run, name: str = "headline"):
+    """`key_figures` as a readable table (figure names in words, no index column)."""
+    from workbench.reporting.tables import readable
+
+    table = key_figures(run, name).reset_index()
+    table["figure"] = table["figure"].map(_words)
+    return readable(table, labels={"figure": "figure", "value": "value"})
+
+
+def coefficient_table(coefficients: pd.DataFrame, top: int = 20):
+    """The logistic model's largest effects in words: factor, what it compares, the odds ratio
+    with its 95% interval and the p-value (the code columns stay in coefficients.csv)."""
+    from workbench.reporting.tables import number, readable
+
+    t = coefficients.reindex(coefficients["coefficient"].abs().sort_values(ascending=False).index)
+    t = t.head(top).copy()
+    t["odds ratio (95% interval)"] = [
+        f"×{number(o, 3)} ({number(lo, 2)}–{number(hi, 2)})"
+        for o, lo, hi in zip(
+            t["odds_ratio"], t["odds_ratio_ci_low"], t["odds_ratio_ci_high"], strict=True
+        )
+    ]
+    t["direction"] = ["raises" if c > 0 else "lowers" for c in t["coefficient"]]
+    return readable(
+        t,
+        columns=["label", "direction", "per", "odds ratio (95% interval)", "p_value"],
+        labels={"per": "for each", "p_value": "p-value"},
+    )

@@ -22,7 +22,7 @@ import pandas as pd
 
 from workbench.config import Config, load_config
 from workbench.engine import connect, events_table
-from workbench.errors import DataError, ModelMismatchError, WorkbenchError
+from workbench.errors import DataError, ModelMismatchError, NotReadyError, WorkbenchError
 from workbench.goals import eligible_labels, to_day
 from workbench.run import Run
 from workbench.workflow.stages import (
@@ -65,7 +65,8 @@ def check_sources(config: Config, events=None) -> None:
 
 def _finish(run: Run, started: float, error: BaseException | None = None) -> Run:
     """Record how the run ended, write its landing page, give it its final name."""
-    from workbench.reporting.landing import write_report
+    from workbench.reporting.landing import notebook_links, write_report
+    from workbench.reporting.notebooks import link_pages
 
     status = "ok" if error is None else "failed"
     changes: dict[str, Any] = {"status": status, "seconds": round(time.perf_counter() - started, 1)}
@@ -74,6 +75,7 @@ def _finish(run: Run, started: float, error: BaseException | None = None) -> Run
     run.update_record(**changes)
     try:
         write_report(run)
+        link_pages(run.path, notebook_links(run))
     finally:
         run.publish(succeeded=error is None)
     return run
@@ -131,6 +133,7 @@ def run_notebooks(
         execute_notebook,
         export_html,
         find_notebooks,
+        notebook_title,
         pick_kernel,
     )
 
@@ -138,6 +141,10 @@ def run_notebooks(
     cfg = load_config(config_path, overrides)
     check_sources(cfg)
     notebooks = find_notebooks(notebooks_dir)
+    if any(nb.stem == "02_goal_definition" for nb in notebooks):
+        # The goal notebook is among them: check the goal before a run folder exists.
+        say("checking the data and the goal ...")
+        preflight(cfg, as_of, base=out)
     kernel = pick_kernel(kernel_name)
     record = {
         "kind": "notebooks",
@@ -169,12 +176,14 @@ def run_notebooks(
         record["notebooks"].append(
             {
                 "name": src.stem,
+                "title": notebook_title(src),
                 "status": "ok" if failure is None else "failed",
                 "seconds": round(seconds, 1),
                 "parameters": params,
                 "ipynb": dest.name if dest.exists() else None,
                 "html": html_name,
                 "error": failure.error if failure is not None else None,
+                "todo": failure.todo if failure is not None else None,
             }
         )
         run.update_record(notebooks=record["notebooks"])
@@ -187,6 +196,25 @@ def run_notebooks(
         raise failure
     say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")
     return run
+
+
+def preflight(config: Config, as_of: str | None = None, base: str | Path | None = None) -> GoalPlan:
+    """What `workbench validate` checks (the data reads, the goal's fields exist and fit, enough
+    positives and negatives per cutoff), before `workbench run` makes a run folder: a goal the
+    data cannot support stops here (NotReadyError, exit 3) and leaves no folder behind. Works
+    in a hidden temporary folder under the output folder (same disk as the runs), removed after."""
+    base = Path(base if base is not None else config.output_dir)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        base = Path(tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(prefix=".check-", dir=base) as tmp:
+        run = Run.create(tmp, config, record={"kind": "check"})
+        prepare_data(run)
+        goal = plan_goal(open_events(run, config), config, as_of)
+    if not goal.readiness["ok"]:
+        raise NotReadyError(goal.readiness["messages"])
+    return goal
 
 
 # ----------------------------------------------------------------------------- validate
