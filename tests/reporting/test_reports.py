@@ -121,7 +121,26 @@ def test_failing_notebook_is_saved_and_named(tmp_path, config, raise_src, code):
     assert any(o.get("output_type") == "error" for o in outputs)
     assert (run / "02_broken.html").exists()
     assert not (run / "03_never.ipynb").exists()
-    assert "did not finish" in (run / "report.html").read_text()
+    report = (run / "report.html").read_text()
+    assert "did not finish" in report and "What to do:" in report
+    # The page shows the one-line reason and what to do, never papermill's banner or a traceback.
+    page = (run / "02_broken.html").read_text()
+    assert "This step stopped." in page and "What to do:" in page
+    assert "Traceback" not in page and "An Exception was encountered" not in page
+    assert err.error.split(": ")[-1] in page
+    assert 'href="report.html"' in page
+
+
+def test_a_goal_the_data_cannot_support_stops_before_a_run_folder(tmp_path):
+    """`workbench run` checks readiness (as `validate` does) before it makes a run folder."""
+    from workbench.errors import NotReadyError
+    from workbench.ingest.sample import write_sample
+
+    config = write_sample(tmp_path / "sample", profiles=400, seed=2)
+    never = ["goal.conditions.0.value=never.happens"]
+    with pytest.raises(NotReadyError, match="only 0 positive training examples"):
+        run_notebooks(config, out=tmp_path / "runs", overrides=never, progress=None)
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == []  # no folder, no check left
 
 
 def test_report_without_metrics_still_renders(tmp_path, config):

@@ -100,7 +100,7 @@ def percent(v: Any, digits: int = 3) -> str:
     if abs(x) >= 99.95 or x.is_integer():
         return f"{x:.0f}%"
     magnitude = math.floor(math.log10(abs(x)))
-    decimals = max(0, min(digits - 1 - magnitude, 3))
+    decimals = max(0, min(digits - 1 - magnitude, 2))
     return f"{x:.{decimals}f}%"
 
 

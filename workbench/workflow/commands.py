@@ -97,7 +97,8 @@ def run_pipeline(
     cfg = as_config(config, overrides)
     check_sources(cfg, events)
     say = progress or (lambda _msg: None)
-    run = Run.create(out or cfg.output_dir, cfg, record={"kind": "pipeline", "as_of": as_of or ""})
+    record = {"kind": "pipeline", "as_of": as_of or "", "overrides": list(overrides or [])}
+    run = Run.create(out or cfg.output_dir, cfg, record=record)
     say(f"run folder: {run.base / run.name}")
     started = time.perf_counter()
     try:
