@@ -68,10 +68,10 @@ reporting.readable(reporting.reconciliation(prep["quality"]))
 # a scatter of reasons is typical of a few bad source rows and can be left alone.
 
 # %%
-reporting.readable(reporting.quarantine_reasons(prep["quality"]))
+reporting.readable(reporting.quarantine_reasons(prep["quality"]), empty="No row was set aside.")
 
 # %%
-reporting.readable(prep["quarantine"], rows=quarantine_rows)
+reporting.readable(prep["quarantine"], rows=quarantine_rows, empty="No row was set aside.")
 
 # %% [markdown]
 # ## 3. Event mix over time

@@ -90,7 +90,9 @@ display(Markdown(readiness_text(goal["readiness"])))
 # type, custom events, profile attributes). `label` is the name shown in factor reporting.
 
 # %%
-reporting.readable(goal["features"], columns=["label", "kind", "family", "code"])
+reporting.readable(
+    goal["features"], columns=["label", "kind", "family", "code"], labels={"label": "feature"}
+)
 
 # %% [markdown]
 # ## 5. Goal tuner: try other goal definitions

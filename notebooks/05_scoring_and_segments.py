@@ -75,7 +75,9 @@ ax = plot_expected_vs_actual(result["expected_vs_actual"]["bucket"])
 reporting.readable(result["expected_vs_actual"]["bucket"])
 
 # %%
-reporting.readable(result["expected_vs_actual"]["decile"], labels={"decile": "decile (1 = highest)"})
+reporting.readable(
+    result["expected_vs_actual"]["decile"], labels={"decile": "decile (1 = highest)"}
+)
 
 # %% [markdown]
 # ## 4. Segments

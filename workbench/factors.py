@@ -57,7 +57,16 @@ _IMPORTANCE = np.array(["low", "medium", "high"], dtype=object)
 _DIRECTION = np.array(["lowers", "raises"], dtype=object)  # index: contribution > 0
 _CURRENCY_SYMBOLS = {"$", "€", "£", "¥"}
 _MONEY_UNITS = {"usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "currency", "money"}
-_MONEY_WORDS = ("amount", "revenue", "spend", "price", "monetary", "sales", "order_value")
+_MONEY_WORDS = (
+    "amount",
+    "revenue",
+    "spend",
+    "price",
+    "monetary",
+    "sales",
+    "order_value",
+    "dollar",
+)
 
 
 # --------------------------------------------------------------------------- friendly values

@@ -34,7 +34,7 @@ def _fmt(v: Any, kind: str = "") -> str:
     if kind == "x" and isinstance(v, (int, float)):
         return f"{v:.2f}×"
     if isinstance(v, bool):
-        return str(v)
+        return "yes" if v else "no"
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
@@ -120,8 +120,8 @@ def reconciliation(quality: dict[str, Any]) -> pd.DataFrame:
         ("rows kept", quality.get("rows_kept")),
         ("profiles", quality.get("profiles")),
         ("profiles found in the profiles file", _match_text(quality)),
-        ("first event", quality.get("first_event")),
-        ("last event", quality.get("last_event")),
+        ("first event", _when(quality.get("first_event"))),
+        ("last event", _when(quality.get("last_event"))),
         ("reconciles", quality.get("reconciles")),
     ]
     steps = [
@@ -130,6 +130,18 @@ def reconciliation(quality: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(
         {"step": [s for s, _ in steps], "value": [_fmt(v) for _, v in steps]}
     ).set_index("step")
+
+
+def _when(value: Any) -> str | None:
+    """`1997-01-01T00:00:00+00:00` -> `1997-01-01 00:00 UTC`."""
+    import pandas as pd
+
+    if value is None:
+        return None
+    try:
+        return f"{pd.Timestamp(value):%Y-%m-%d %H:%M} UTC"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _match_text(quality: dict[str, Any]) -> str | None:

@@ -108,13 +108,16 @@ def _champion_figures(metrics: dict[str, Any]) -> dict[str, Any] | None:
     return m
 
 
-def verdict(metrics: dict[str, Any], calibration_gap: float | None = None) -> Verdict:
+def verdict(
+    metrics: dict[str, Any], calibration_gap: float | None = None, shifts: list[str] = ()
+) -> Verdict:
     """How far the scores can be trusted, judged on the validation date (out of time).
 
     good: ranks well (ROC AUC >= 0.75) and beats ranking by recency; usable: better than chance
     and recency (0.65-0.75); poor: below 0.65 or no better than recency; uncertain: too few
     validation positives for a firm figure, or a near-perfect figure that suggests leakage.
-    `calibration_gap`: (expected - actual) / actual conversions on the validation date.
+    `calibration_gap`: (expected - actual) / actual conversions on the validation date;
+    `shifts`: buckets whose scores today differ from validation (`scoring_shifts`).
     """
     m = _champion_figures(metrics)
     if m is None:
@@ -183,23 +186,66 @@ def verdict(metrics: dict[str, Any], calibration_gap: float | None = None) -> Ve
         )
     good = auc >= 0.75
     steps = ["target the high bucket first; the medium bucket is where campaigns can move people"]
-    if not good:
-        steps.append("to improve: add custom events describing intent, or try another window")
     reason = f"{lifted}; {ranking}"
     if isinstance(rec, (int, float)):
         reason += f"; ranking by recency alone reaches {rec:.2f}"
+    low = m.get("roc_auc_ci_low")
+    if isinstance(rec, (int, float)) and isinstance(low, (int, float)) and rec >= low:
+        # Within the champion's own 95% interval: not clearly better than recency.
+        return Verdict(
+            "usable",
+            "Usable, but about as good as targeting the most recently active",
+            reason,
+            [
+                "ranking by the latest activity picks nearly the same people; the model adds "
+                "calibrated probabilities (volumes) and the factors below",
+                "to do better: add events that describe intent, or profile attributes",
+                *shifts,
+            ],
+        )
+    if not good:
+        steps.append("to improve: add custom events describing intent, or try another window")
     if calibration_gap is not None and abs(calibration_gap) > 0.25:
         steps.append(
             f"expected counts were {abs(calibration_gap):.0%} "
             f"{'above' if calibration_gap > 0 else 'below'} what happened on the validation "
             "date: plan volumes with that margin"
         )
+    steps += list(shifts)
     return Verdict(
         "good" if good else "usable",
         "Good: the scores rank customers well" if good else "Usable: better than guessing",
         reason,
         steps,
     )
+
+
+SHIFT_FACTOR = 3.0  # a bucket's mean probability today this many times off validation's rate
+
+
+def scoring_shifts(buckets: pd.DataFrame | None, hist: pd.DataFrame | None) -> list[str]:
+    """Cautions for buckets whose mean probability at the scoring date is more than
+    `SHIFT_FACTOR` times above or below the rate the same bucket had at the newest validation
+    date: the scored profiles then look unlike those the model was checked on (for example
+    customers lapsed longer than any training profile), and its expected counts are doubtful."""
+    if buckets is None or hist is None or hist.empty:
+        return []
+    newest = hist[hist["origin"] == hist["origin"].max()].set_index(hist["bucket"].astype(str))
+    out = []
+    for _, row in buckets.iterrows():
+        bucket = str(row["bucket"])
+        if bucket not in newest.index:
+            continue
+        then = float(newest.loc[bucket, "actual_rate"])
+        now = float(row["mean"])
+        if then > 0 and now > 0 and max(now / then, then / now) > SHIFT_FACTOR:
+            out.append(
+                f"caution: the {bucket} bucket's scores average {percent(now)} today, while "
+                f"{percent(then)} of that bucket converted at the validation date; today's "
+                "profiles there look unlike those the model was checked on, so treat its "
+                "expected count as rough"
+            )
+    return out
 
 
 # ----------------------------------------------------------------------------- buckets
@@ -311,7 +357,8 @@ def segment_table(run: Run, scored: int | None) -> pd.DataFrame | None:
     summary = run.read_frame("segments_summary")
     rules = {r.name: r for r in run.config.segments}
     summary["rule"] = [
-        _rule_words(rules[n]) if n in rules else "" for n in summary["segment"].astype(str)
+        _rule_words(rules[n]) if n in rules else f"the {n} bucket" if n in BUCKETS else ""
+        for n in summary["segment"].astype(str)
     ]
     summary["share"] = summary["size"] / scored if scored else float("nan")
     summary["file"] = [

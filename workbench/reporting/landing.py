@@ -99,11 +99,21 @@ def _learned_from(goal: dict) -> str:
     return text + (f", checked on {validation} (out of time)" if validation else "")
 
 
+STAGE_PAGES = {
+    "prepare_data": "01 data preparation",
+    "define_goal": "02 goal definition",
+    "compare": "03 model comparison",
+    "explain": "04 influential factors",
+    "score_and_segment": "05 scores and segments",
+}
+
+
 def _derived_text(record: dict) -> str:
+    rerun = [STAGE_PAGES.get(s, s) for s in record.get("rerun") or []]
     return (
         f"run {record['derived_from']}: re-run interactively in JupyterLab "
-        f"({', '.join(record.get('rerun') or []) or 'no stage re-run yet'}); the earlier "
-        "stages' files come from that run, which is left as it was"
+        f"({', '.join(rerun) or 'nothing re-run yet'}); the earlier stages' files come from "
+        "that run, which is left as it was"
     )
 
 
@@ -128,7 +138,8 @@ def _failure(run: Run) -> str:
 
 
 def _verdict(run: Run, hist) -> str:
-    v = insight.verdict(run.optional_json("metrics"), insight.calibration_gap(hist))
+    shifts = insight.scoring_shifts(insight.bucket_table(run), hist)
+    v = insight.verdict(run.optional_json("metrics"), insight.calibration_gap(hist), shifts)
     steps = "".join(f"<li>{esc(s)}</li>" for s in v.next_steps)
     return (
         f'<h2>Verdict</h2>\n<div class="verdict {v.level}"><strong>{esc(v.headline)}</strong>'

@@ -177,7 +177,7 @@ _WIDE_CSS_FROM = "</style>"
 _WIDE_CSS_TO = (
     ".jp-OutputArea-output { overflow-x: auto; max-width: 100%; }\n"
     ".jp-RenderedHTMLCommon table { font-size: 13px; }\n"
-    "nav a { margin-right: 1rem; }\n</style>"
+    "nav a, nav strong { margin-right: 1rem; }\n</style>"
 )
 
 
@@ -190,7 +190,7 @@ def link_pages(run_dir: str | Path, links: list[tuple[str, str]]) -> None:
         if href == "report.html" or not page.is_file():
             continue
         items = [
-            html.escape(text)
+            f"<strong>{html.escape(text)}</strong>"
             if h == href
             else f'<a href="{html.escape(h)}">{html.escape(text)}</a>'
             for h, text in links

@@ -155,10 +155,16 @@ def readable(
     transpose: bool = False,
     caption: str | None = None,
     rows: int | None = None,
+    empty: str = "Nothing to show.",
 ):
     """A table for a notebook: `formatted` text without the row numbers, long text wrapped at
-    word boundaries; `columns` picks the columns, `rows` the first rows. `transpose=True` turns
-    a wide table (one row per model, many figures) into one row per figure."""
+    word boundaries, numbers right-aligned and text left; `columns` picks the columns, `rows`
+    the first rows; an empty frame shows `empty` instead of a bare header. `transpose=True`
+    turns a wide table (one row per model, many figures) into one row per figure."""
+    if len(frame) == 0:
+        from IPython.display import Markdown
+
+        return Markdown(f"*{empty}*")
     text = formatted(frame if rows is None else frame.head(rows), percent_columns, labels, columns)
     if transpose:
         first = text.columns[0]
@@ -169,9 +175,13 @@ def readable(
         for c in text.columns
         if len(text) and text[c].map(lambda v: v == "–" or _looks_numeric(v)).all()
     ]
+    words = [c for c in text.columns if c not in numeric]
     styler = text.style.hide(axis="index")
+    # JupyterLab right-aligns every cell: say which side each column reads from.
     if numeric:
         styler = styler.set_properties(subset=numeric, **{"text-align": "right"})
+    if words:
+        styler = styler.set_properties(subset=words, **{"text-align": "left"})
     styler = styler.set_table_styles(
         [
             {"selector": "td", "props": "max-width: 28em; white-space: normal;"},
