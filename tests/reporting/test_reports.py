@@ -112,6 +112,7 @@ def test_failing_notebook_is_saved_and_named(tmp_path, config, raise_src, code):
     err = info.value
     assert err.exit_code == code
     assert "02_broken" in str(err) and "\n" not in str(err)
+    assert ".partial" not in str(err)  # names the notebook where it is after the run ended
     (run,) = (p for p in (tmp_path / "runs").iterdir() if p.is_dir())
     assert not run.name.startswith(".")  # published under its final name, but not as latest
     assert Run.latest(tmp_path / "runs") is None

@@ -69,8 +69,15 @@ def as_table(data: dict[str, Any], skip: tuple[str, ...] = ()) -> pd.DataFrame:
 
     flat = {k: v for k, v in _flatten(data).items() if not k.startswith(skip)}
     return pd.DataFrame(
-        {"figure": list(flat), "value": [_fmt(v) for v in flat.values()]}
+        {"figure": list(flat), "value": [_fmt(v, _kind(k, v)) for k, v in flat.items()]}
     ).set_index("figure")
+
+
+def _kind(key: str, value: Any) -> str:
+    """Shares (`base_rate`, `share`) read as percentages."""
+    last = key.rsplit(".", 1)[-1]
+    is_share = "rate" in last or "share" in last
+    return "pct" if is_share and isinstance(value, float) and 0 <= value <= 1 else ""
 
 
 def key_figures(run: Run, name: str = "headline") -> pd.DataFrame:

@@ -122,7 +122,9 @@ def _failure(run: Run) -> str:
     if record.get("status") != "failed":
         return ""
     failed = next((n for n in record.get("notebooks", []) if n.get("status") == "failed"), None)
-    where = f"notebook {failed.get('title') or failed['name']}" if failed else "the run"
+    where = (
+        f"notebook {(failed.get('title') or failed['name']).split(':')[0]}" if failed else "the run"
+    )
     reason = (failed or {}).get("error") or record.get("error") or "see the notebook page"
     todo = (failed or {}).get("todo") or "fix what the reason names, then run again"
     link = (
@@ -138,6 +140,8 @@ def _failure(run: Run) -> str:
 
 
 def _verdict(run: Run, hist) -> str:
+    if run.record.get("status") == "failed" and not run.has("metrics"):
+        return ""  # the failure note above says why there is no verdict
     shifts = insight.scoring_shifts(insight.bucket_table(run), hist)
     v = insight.verdict(run.optional_json("metrics"), insight.calibration_gap(hist), shifts)
     steps = "".join(f"<li>{esc(s)}</li>" for s in v.next_steps)
@@ -354,7 +358,7 @@ def write_report(run: Run) -> Path:
     try:
         config = run.config
     except Exception:  # no readable config: a page that says so beats no page
-        body = _failure(run) + _pages(run) + _files(run)
+        body = _failure(run) + _verdict(run, None) + _pages(run) + _files(run)
         return run.write_text("report", document(f"Report {run.name}", body))
     kind = run.record.get("kind")
     words = insight.goal_words(config)

@@ -29,7 +29,7 @@ img { max-width: 100%; height: auto; }
 .failed, tr.failed td { color: #a00; }
 .note { background: #fff8e1; padding: .5rem .9rem; border-left: .3rem solid #f9a825; }
 nav.run { font-size: .9rem; padding: .4rem 0; border-bottom: 1px solid #ddd; }
-nav.run a { margin-right: .9rem; }
+nav.run a, nav.run strong { margin-right: .9rem; }
 code { font-size: .85em; color: #555; }
 .raises { color: #1b5e20; } .lowers { color: #8e1b1b; }
 """
@@ -61,7 +61,7 @@ def figure(ax: Any, alt: str) -> str:
 def nav(links: list[tuple[str, str]], here: str = "") -> str:
     """A navigation bar: (href, text) pairs; the current page is plain text."""
     items = [
-        html.escape(text)
+        f"<strong>{html.escape(text)}</strong>"
         if href == here
         else f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
         for href, text in links

@@ -191,8 +191,11 @@ def run_notebooks(
         say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
         if failure is not None:
             break
+    partial = str(run.path)
     _finish(run, started, failure)
     if failure is not None:
+        # The message names the executed notebook where it now is (the published folder).
+        failure.args = (str(failure).replace(partial, str(run.path)),)
         say(f"report (incomplete): {run.file('report')}")
         raise failure
     say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")

@@ -292,7 +292,10 @@ def score_and_segment(run: Run) -> dict[str, Any]:
     run.write_json("expected_vs_actual", _json_tables(eva))
     run.write_json(
         "score_summary",
-        scoring_figures(scores, seg_summary, summary["as_of"], model=str(run.file("model"))),
+        # where the model is once the run is published (not the `.partial` folder it is built in)
+        scoring_figures(
+            scores, seg_summary, summary["as_of"], model=str(run.base / run.name / "model")
+        ),
     )
     return {"scores": scores, "segments_summary": seg_summary, "expected_vs_actual": eva}
 
