@@ -114,6 +114,15 @@ def test_verdict_in_plain_words(metrics, level, words):
     assert v.next_steps  # always something to try
 
 
+def test_a_goal_most_profiles_reach_is_usable_not_good():
+    metrics = _metrics(0.81)
+    metrics["validation"]["positives"] = 780  # 78% of 1,000 churn
+    v = insight.verdict(metrics, churn=True)
+    assert v.level == "usable" and "most profiles reach this goal" in v.headline
+    assert "the top 10% of profiles churn" in v.reason
+    assert any(s.startswith("not selective: 78% of eligible profiles churn") and "1.3×" in s for s in v.next_steps)
+
+
 def test_verdict_warns_when_expected_counts_were_off():
     v = insight.verdict(_metrics(0.8), calibration_gap=-0.4)
     assert any("40% below what happened" in s for s in v.next_steps)

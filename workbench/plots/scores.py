@@ -120,7 +120,8 @@ def plot_score_histogram(scores: pd.DataFrame, ax=None, bins: int = 50):
             label=present,
             color=[_BUCKET_COLOURS[b] for b in present],
         )
-        ax.legend(title="bucket", frameon=False, loc="upper right")
+        # beside the plot: the bars fill the right of it for a goal most profiles reach
+        ax.legend(title="bucket", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     else:
         ax.hist(scores["probability"], bins=bins, color="#08519c")
     ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from workbench.conditions import describe
 from workbench.config import Config
+from workbench.readiness import NOT_SELECTIVE
 from workbench.reporting.tables import number, percent
 from workbench.run import Run
 
@@ -95,129 +96,182 @@ class Verdict:
     next_steps: list[str] = field(default_factory=list)
 
 
-def _champion_figures(metrics: dict[str, Any]) -> dict[str, Any] | None:
+@dataclass
+class _Figures:
+    """The champion's validation figures the verdict reads, and their sentences."""
+
+    auc: float
+    lift: float | None
+    recency: float | None
+    low: float | None
+    high: float | None
+    positives: int | None
+    base_rate: float | None
+    quality: dict[str, Any]
+    verb: str  # "reach the goal" / "churn"
+
+    @property
+    def ranking(self) -> str:
+        return f"ROC AUC {self.auc:.2f} on the validation date; 0.5 is chance, 1 is perfect"
+
+    @property
+    def lifted(self) -> str:
+        if isinstance(self.lift, (int, float)) and math.isfinite(self.lift):
+            return (
+                f"the top 10% of profiles {self.verb} {self.lift:.1f} times as often as the average"
+            )
+        return "the top scores are no more likely than the average"
+
+
+def _figures(metrics: dict[str, Any], churn: bool) -> _Figures | None:
     champion = metrics.get("champion")
     models = metrics.get("models") or {}
     if not isinstance(champion, str) or champion not in models:
         return None
-    m = dict(models[champion])
-    m["name"] = champion
-    m["recency"] = (models.get("recency_rule") or {}).get("roc_auc")
+    m = models[champion]
     validation = metrics.get("validation") or {}
-    m["positives"], m["profiles"] = validation.get("positives"), validation.get("profiles")
-    return m
-
-
-def verdict(
-    metrics: dict[str, Any], calibration_gap: float | None = None, shifts: list[str] = ()
-) -> Verdict:
-    """How far the scores can be trusted, judged on the validation date (out of time).
-
-    good: ranks well (ROC AUC >= 0.75) and beats ranking by recency; usable: better than chance
-    and recency (0.65-0.75); poor: below 0.65 or no better than recency; uncertain: too few
-    validation positives for a firm figure, or a near-perfect figure that suggests leakage.
-    `calibration_gap`: (expected - actual) / actual conversions on the validation date;
-    `shifts`: buckets whose scores today differ from validation (`scoring_shifts`).
-    """
-    m = _champion_figures(metrics)
-    if m is None:
-        return Verdict(
-            "uncertain",
-            "No verdict yet",
-            "the run stopped before the models were compared",
-            ["open the failed notebook below for the reason"],
-        )
-    auc, lift, rec = m.get("roc_auc"), m.get("lift_top_decile"), m.get("recency")
-    quality = metrics.get("quality") or {}
-    lifted = (
-        f"the top 10% of profiles reach the goal {lift:.1f} times as often as the average"
-        if isinstance(lift, (int, float)) and math.isfinite(lift)
-        else "the top scores are no more likely than the average"
+    profiles, positives = validation.get("profiles"), validation.get("positives")
+    return _Figures(
+        auc=float(m.get("roc_auc", float("nan"))),
+        lift=m.get("lift_top_decile"),
+        recency=(models.get("recency_rule") or {}).get("roc_auc"),
+        low=m.get("roc_auc_ci_low"),
+        high=m.get("roc_auc_ci_high"),
+        positives=positives,
+        base_rate=positives / profiles if profiles and positives is not None else None,
+        quality=metrics.get("quality") or {},
+        verb="churn" if churn else "reach the goal",
     )
-    ranking = f"ROC AUC {auc:.2f} on the validation date; 0.5 is chance, 1 is perfect"
-    if auc > 0.95:
-        return Verdict(
-            "uncertain",
-            "Too good to be true: check before you use it",
-            f"the scores separate almost perfectly ({ranking}); this usually means an event "
-            "that is part of the goal, or follows from it, is among the inputs",
-            [
-                "look at the top factors below for an event that happens because of the goal",
-                "leave that event out of the goal's custom events or the data, and run again",
-            ],
-        )
-    if quality.get("poor") or auc < 0.65:
+
+
+def _leakage(f: _Figures) -> Verdict | None:
+    if f.auc <= 0.95:
+        return None
+    return Verdict(
+        "uncertain",
+        "Too good to be true: check before you use it",
+        f"the scores separate almost perfectly ({f.ranking}); this usually means an event "
+        "that is part of the goal, or follows from it, is among the inputs",
+        [
+            "look at the top factors below for an event that happens because of the goal",
+            "leave that event out of the goal's custom events or the data, and run again",
+        ],
+    )
+
+
+def _poor(f: _Figures) -> Verdict | None:
+    if f.quality.get("poor") or f.auc < 0.65:
         return Verdict(
             "poor",
             "Poor: the scores barely tell likely from unlikely",
-            f"{ranking}; {lifted}",
+            f"{f.ranking}; {f.lifted}",
             [
                 "narrow the population (eligibility.active_within_days or eligibility.conditions)",
                 "shorten or lengthen the outcome window (goal.window_days)",
                 "add custom events that describe intent (viewed the product, added to cart)",
             ],
         )
-    if isinstance(rec, (int, float)) and auc <= rec:
+    if isinstance(f.recency, (int, float)) and f.auc <= f.recency:
         return Verdict(
             "poor",
             "Poor: no better than targeting the most recently active",
-            f"{ranking}, while ranking by recency alone reaches {rec:.2f}",
+            f"{f.ranking}, while ranking by recency alone reaches {f.recency:.2f}",
             [
                 "target by recency until the model beats it",
                 "add events that describe intent, or profile attributes, as inputs",
             ],
         )
-    if quality.get("uncertain"):
-        low, high = m.get("roc_auc_ci_low"), m.get("roc_auc_ci_high")
-        span = (
-            f"the true figure could be anywhere from {low:.2f} to {high:.2f}"
-            if isinstance(low, float) and math.isfinite(low)
-            else "no usable range"
+    return None
+
+
+def _uncertain(f: _Figures) -> Verdict | None:
+    if not f.quality.get("uncertain"):
+        return None
+    span = (
+        f"the true figure could be anywhere from {f.low:.2f} to {f.high:.2f}"
+        if isinstance(f.low, float) and math.isfinite(f.low)
+        else "no usable range"
+    )
+    return Verdict(
+        "uncertain",
+        "Uncertain: too few past conversions to judge firmly",
+        f"{f.ranking}, but with {number(f.positives)} conversions on the validation date {span}",
+        [
+            "add history or training snapshots (training.snapshots)",
+            "a longer goal window gives more conversions per date",
+        ],
+    )
+
+
+def _cautions(f: _Figures, calibration_gap: float | None, shifts) -> list[str]:
+    out = []
+    if f.base_rate is not None and f.base_rate > NOT_SELECTIVE:
+        out.append(
+            f"not selective: {percent(f.base_rate)} of eligible profiles {f.verb} within the "
+            f"window, so even a perfect ranking lifts the top at most {1 / f.base_rate:.1f}×; "
+            "the scores are best read from the bottom up (who will not), or narrow the goal"
         )
-        return Verdict(
-            "uncertain",
-            "Uncertain: too few past conversions to judge firmly",
-            f"{ranking}, but with {number(m.get('positives'))} conversions on the validation "
-            f"date {span}",
-            [
-                "add history or training snapshots (training.snapshots)",
-                "a longer goal window gives more conversions per date",
-            ],
-        )
-    good = auc >= 0.75
-    steps = ["target the high bucket first; the medium bucket is where campaigns can move people"]
-    reason = f"{lifted}; {ranking}"
-    if isinstance(rec, (int, float)):
-        reason += f"; ranking by recency alone reaches {rec:.2f}"
-    low = m.get("roc_auc_ci_low")
-    if isinstance(rec, (int, float)) and isinstance(low, (int, float)) and rec >= low:
-        # Within the champion's own 95% interval: not clearly better than recency.
-        return Verdict(
-            "usable",
-            "Usable, but about as good as targeting the most recently active",
-            reason,
-            [
-                "ranking by the latest activity picks nearly the same people; the model adds "
-                "calibrated probabilities (volumes) and the factors below",
-                "to do better: add events that describe intent, or profile attributes",
-                *shifts,
-            ],
-        )
-    if not good:
-        steps.append("to improve: add custom events describing intent, or try another window")
     if calibration_gap is not None and abs(calibration_gap) > 0.25:
-        steps.append(
+        out.append(
             f"expected counts were {abs(calibration_gap):.0%} "
             f"{'above' if calibration_gap > 0 else 'below'} what happened on the validation "
             "date: plan volumes with that margin"
         )
-    steps += list(shifts)
-    return Verdict(
-        "good" if good else "usable",
-        "Good: the scores rank customers well" if good else "Usable: better than guessing",
-        reason,
-        steps,
-    )
+    return out + list(shifts)
+
+
+def verdict(
+    metrics: dict[str, Any],
+    calibration_gap: float | None = None,
+    shifts: list[str] = (),
+    churn: bool = False,
+) -> Verdict:
+    """How far the scores can be trusted, judged on the validation date (out of time).
+
+    good: ranks well (ROC AUC >= 0.75) and clearly beats ranking by recency; usable: better
+    than chance and recency (0.65-0.75), or recency within the champion's 95% interval, or a
+    goal most profiles reach; poor: below 0.65 or no better than recency; uncertain: too few
+    validation positives for a firm figure, or a near-perfect figure that suggests leakage.
+    `calibration_gap`: (expected - actual) / actual conversions on the validation date;
+    `shifts`: buckets whose scores today differ from validation (`scoring_shifts`).
+    """
+    f = _figures(metrics, churn)
+    if f is None:
+        return Verdict(
+            "uncertain",
+            "No verdict yet",
+            "the run stopped before the models were compared",
+            ["open the failed notebook below for the reason"],
+        )
+    found = _leakage(f) or _poor(f) or _uncertain(f)
+    if found is not None:
+        return found
+    reason = f"{f.lifted}; {f.ranking}"
+    if isinstance(f.recency, (int, float)):
+        reason += f"; ranking by recency alone reaches {f.recency:.2f}"
+    cautions = _cautions(f, calibration_gap, shifts)
+    if (
+        isinstance(f.recency, (int, float))
+        and isinstance(f.low, (int, float))
+        and f.recency >= f.low
+    ):
+        # Within the champion's own 95% interval: not clearly better than recency.
+        steps = [
+            "ranking by the latest activity picks nearly the same people; the model adds "
+            "calibrated probabilities (volumes) and the factors below",
+            "to do better: add events that describe intent, or profile attributes",
+        ]
+        head = "Usable, but about as good as targeting the most recently active"
+        return Verdict("usable", head, reason, steps + cautions)
+    steps = ["target the high bucket first; the medium bucket is where campaigns can move people"]
+    if f.auc >= 0.75 and not (f.base_rate is not None and f.base_rate > NOT_SELECTIVE):
+        return Verdict("good", "Good: the scores rank customers well", reason, steps + cautions)
+    if f.auc >= 0.75:
+        head = "Usable: ranks well, but most profiles reach this goal"
+    else:
+        head = "Usable: better than guessing"
+        steps.append("to improve: add custom events describing intent, or try another window")
+    return Verdict("usable", head, reason, steps + cautions)
 
 
 SHIFT_FACTOR = 3.0  # a bucket's mean probability today this many times off validation's rate

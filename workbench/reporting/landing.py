@@ -143,7 +143,8 @@ def _verdict(run: Run, hist) -> str:
     if run.record.get("status") == "failed" and not run.has("metrics"):
         return ""  # the failure note above says why there is no verdict
     shifts = insight.scoring_shifts(insight.bucket_table(run), hist)
-    v = insight.verdict(run.optional_json("metrics"), insight.calibration_gap(hist), shifts)
+    churn = insight.goal_words(run.config).churn if run.has("config") else False
+    v = insight.verdict(run.optional_json("metrics"), insight.calibration_gap(hist), shifts, churn)
     steps = "".join(f"<li>{esc(s)}</li>" for s in v.next_steps)
     return (
         f'<h2>Verdict</h2>\n<div class="verdict {v.level}"><strong>{esc(v.headline)}</strong>'
