@@ -16,7 +16,7 @@ help: ## Show this help
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,spark]'
+	$(BIN)/pip install --quiet -e '.[dev,spark,postgres]'
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name workbench --display-name "Propensity Workbench" >/dev/null
 	touch $(STAMP)
 
