@@ -198,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", default=None)
     p.set_defaults(func=cmd_run)
 
+    _add_score_commands(sub, with_set)
+    return parser
+
+
+def _add_score_commands(sub, with_set) -> None:
+    """`score` and `backtest`: a summary on the terminal, `--json` for scripts."""
     p = with_set(sub.add_parser("score", help="re-score with a saved model (no retraining)"))
     p.add_argument("config")
     p.add_argument("--model", required=True, help="a run folder (or its model/ folder)")
@@ -216,7 +222,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None)
     p.add_argument("--json", action="store_true", help="print the result as JSON (for scripts)")
     p.set_defaults(func=cmd_backtest)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

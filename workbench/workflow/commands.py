@@ -179,17 +179,7 @@ def run_notebooks(
             except Exception as exc:  # keep the run going: the .ipynb is the record
                 say(f"      could not export {dest.name} to HTML: {exc}")
         record["notebooks"].append(
-            {
-                "name": src.stem,
-                "title": notebook_title(src),
-                "status": "ok" if failure is None else "failed",
-                "seconds": round(seconds, 1),
-                "parameters": params,
-                "ipynb": dest.name if dest.exists() else None,
-                "html": html_name,
-                "error": failure.error if failure is not None else None,
-                "todo": failure.todo if failure is not None else None,
-            }
+            _notebook_entry(src, dest, params, seconds, html_name, failure, notebook_title(src))
         )
         run.update_record(notebooks=record["notebooks"])
         say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
@@ -204,6 +194,21 @@ def run_notebooks(
         raise failure
     say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")
     return run
+
+
+def _notebook_entry(src, dest, params, seconds, html_name, failure, title) -> dict[str, Any]:
+    """One notebook's line in run.json: what ran, how long, its pages, and why it stopped."""
+    return {
+        "name": src.stem,
+        "title": title,
+        "status": "ok" if failure is None else "failed",
+        "seconds": round(seconds, 1),
+        "parameters": params,
+        "ipynb": dest.name if dest.exists() else None,
+        "html": html_name,
+        "error": failure.error if failure is not None else None,
+        "todo": failure.todo if failure is not None else None,
+    }
 
 
 def preflight(config: Config, as_of: str | None = None, base: str | Path | None = None) -> GoalPlan:
