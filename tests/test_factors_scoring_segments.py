@@ -294,6 +294,19 @@ def test_bucket_factors_coverage_by_hand():
     np.testing.assert_allclose(low["lowers_share"], [1.0, 0.0])
 
 
+def test_value_ranges_say_when_most_profiles_have_none():
+    from workbench.factor_summary import value_range
+
+    days = FeatureSpec("d", "Days since last purchase", unit="days")
+    assert value_range(pd.Series([2.0, 4.0, 6.0, 8.0, 10.0]), days) == ("6 days", "4–8 days")
+    many = pd.Series([10.0, 20.0, 30.0, np.nan, np.nan, np.nan, np.nan, np.nan])
+    assert value_range(many, days) == ("none", "none for 62%; 15–25 days for the others")
+    some = pd.Series([10.0, 20.0, 30.0, np.nan])
+    assert value_range(some, days) == ("20 days", "15–25 days (25% have none)")
+    tier = FeatureSpec("t", "Tier", kind="categorical")
+    assert value_range(pd.Series(["gold", "gold", "silver", None]), tier) == ("gold", "gold (50%)")
+
+
 # --------------------------------------------------------------------------- scores
 def test_percentiles_by_hand_and_ties():
     assert list(assign_percentiles(np.array([0.1, 0.5, 0.5, 0.9]))) == [1, 26, 26, 76]

@@ -118,6 +118,8 @@ def value_range(values: pd.Series, spec: FeatureSpec | None) -> tuple[str, str]:
     lo_text, hi_text = format_value(low, spec), format_value(high, spec)
     missing = 1 - len(v) / len(values)
     span = lo_text if lo_text == hi_text else f"{_bare(lo_text, hi_text)}–{hi_text}"
+    if missing >= 0.5:  # most have none (no such event): that is what is typical
+        return "none", f"none for {missing:.0%}; {span} for the others"
     if missing >= 0.25:  # "none" for many: say so beside the range of the others
         span += f" ({missing:.0%} have none)"
     return typical, span

@@ -120,7 +120,10 @@ def test_a_goal_most_profiles_reach_is_usable_not_good():
     v = insight.verdict(metrics, churn=True)
     assert v.level == "usable" and "most profiles reach this goal" in v.headline
     assert "the top 10% of profiles churn" in v.reason
-    assert any(s.startswith("not selective: 78% of eligible profiles churn") and "1.3×" in s for s in v.next_steps)
+    assert any(
+        s.startswith("not selective: 78% of eligible profiles churn") and "1.3×" in s
+        for s in v.next_steps
+    )
 
 
 def test_verdict_warns_when_expected_counts_were_off():
