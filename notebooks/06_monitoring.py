@@ -86,7 +86,7 @@ ax = plot_score_drift(
 )
 
 # %%
-reporting.readable(result.score_drift["bins"])
+reporting.readable(result.score_drift["bins"], labels={"psi": "PSI term"})
 
 # %% [markdown]
 # ## 4. Feature drift
@@ -100,7 +100,17 @@ reporting.readable(result.score_drift["bins"])
 ax = plot_feature_drift(result.feature_drift, top=top_features)
 
 # %%
-reporting.readable(result.feature_drift.head(top_features).drop(columns=["feature", "kind"]))
+reporting.readable(
+    result.feature_drift,
+    columns=["label", "family", "psi", "level", "earlier", "later"],
+    rows=top_features,
+    labels={
+        "label": "feature",
+        "psi": "PSI",
+        "earlier": "typical earlier",
+        "later": "typical later",
+    },
+)
 
 # %% [markdown]
 # ## 5. Bucket migration
@@ -126,7 +136,11 @@ reporting.readable(result.migration_figures())
 ax = plot_factor_drift(result.factor_drift)
 
 # %%
-reporting.readable(result.factor_drift)
+reporting.readable(
+    result.factor_drift,
+    percent_columns=["earlier_share", "later_share", "change"],
+    empty="Factors not measured (section 2 says why).",
+)
 
 # %% [markdown]
 # ## 7. How the earlier run's scores turned out
@@ -143,7 +157,9 @@ reporting.readable(result.realised_figures())
 ax = plot_expected_vs_actual(result.realised_by_bucket)
 
 # %%
-reporting.readable(result.realised_by_bucket)
+reporting.readable(
+    result.realised_by_bucket, empty="Not known yet: the earlier run's outcome window is open."
+)
 
 # %% [markdown]
 # ## 8. Key figures

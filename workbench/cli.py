@@ -113,7 +113,12 @@ def cmd_score(args) -> int:
     from workbench.workflow import score
 
     run = score(args.config, args.model, as_of=args.as_of, out=args.out, overrides=args.set)
-    print(json.dumps({**run.read_json("score_summary"), "run_dir": str(run.path)}, indent=2))
+    if args.json:
+        print(json.dumps({**run.read_json("score_summary"), "run_dir": str(run.path)}, indent=2))
+    else:
+        from workbench.reporting.command_pages import score_text
+
+        print(score_text(run))
     return 0
 
 
@@ -121,7 +126,12 @@ def cmd_backtest(args) -> int:
     from workbench.workflow import backtest
 
     result = backtest(args.config, args.at, out=args.out, overrides=args.set)
-    print(json.dumps(result, indent=2, default=str))
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        from workbench.reporting.command_pages import backtest_text
+
+        print(backtest_text(result))
     return 0
 
 
@@ -132,6 +142,9 @@ def cmd_compare(args) -> int:
         args.earlier, args.later, out=args.out, notebook=not args.no_notebook, progress=print
     )
     body = run.read_json("comparison")
+    if args.json:
+        print(json.dumps({**body, "run_dir": str(run.path)}, indent=2, default=str))
+        return 0
     for line in comparison_summary(body):
         print(line)
     page = next((n["html"] for n in run.record.get("notebooks", []) if n.get("html")), None)
@@ -236,11 +249,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", default=None)
     p.set_defaults(func=cmd_run)
 
+    _add_score_commands(sub, with_set)
+    _add_compare(sub)
+    return parser
+
+
+def _add_score_commands(sub, with_set) -> None:
+    """`score` and `backtest`: a summary on the terminal, `--json` for scripts."""
     p = with_set(sub.add_parser("score", help="re-score with a saved model (no retraining)"))
     p.add_argument("config")
     p.add_argument("--model", required=True, help="a run folder (or its model/ folder)")
     p.add_argument("--as-of", default=None)
     p.add_argument("--out", default=None)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (for scripts)")
     p.set_defaults(func=cmd_score)
 
     p = with_set(
@@ -251,9 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--at", required=True)
     p.add_argument("--out", default=None)
+    p.add_argument("--json", action="store_true", help="print the result as JSON (for scripts)")
     p.set_defaults(func=cmd_backtest)
-    _add_compare(sub)
-    return parser
 
 
 def _add_compare(sub) -> None:
@@ -267,6 +287,7 @@ def _add_compare(sub) -> None:
     p.add_argument(
         "--no-notebook", action="store_true", help="compute in this process, no notebook page"
     )
+    p.add_argument("--json", action="store_true", help="print every figure as JSON (for scripts)")
     p.set_defaults(func=cmd_compare)
 
 

@@ -17,7 +17,7 @@ __all__ = [
     "plot_feature_drift",
     "plot_migration",
     "plot_factor_drift",
-    "plot_history",
+    "plot_realised_over_time",
 ]
 
 _BUCKET_COLOURS = {"low": "#969696", "medium": "#6baed6", "high": "#08519c"}
@@ -111,7 +111,7 @@ def plot_factor_drift(factor_drift: pd.DataFrame, top: int = 10, ax=None):
     return ax
 
 
-def plot_history(history: pd.DataFrame, ax=None):
+def plot_realised_over_time(history: pd.DataFrame, ax=None):
     """Expected (dashed) against realised (solid) conversion rate per bucket across runs.
 
     `history` has ``as_of``, ``bucket``, ``mean_predicted`` and ``actual_rate`` (one row per

@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from workbench.errors import WorkbenchError
-from workbench.reporting.tables import figure_html, table_html
+from workbench.reporting.page import document, figure
+from workbench.reporting.tables import html_table
 from workbench.run import INDEX, LATEST, SUBFOLDERS, Run, _atomic_write
 
 __all__ = ["run_folders", "run_history", "realised_history", "write_index"]
@@ -102,7 +103,7 @@ def run_history(folder: str | Path) -> pd.DataFrame:
     """One row per scored run of the goal (newest first): its page, kind, status, scoring date,
     goal, model and validation AUC, profiles scored, high bucket, expected conversions and,
     when known, realised AUC and realised against expected conversions."""
-    from workbench.goals import describe_goal
+    from workbench.reporting.insight import goal_words
 
     folder = Path(folder)
     runs = run_folders(folder)
@@ -115,7 +116,7 @@ def run_history(folder: str | Path) -> pd.DataFrame:
         summary = run.optional_json("score_summary")
         champion, auc = _model_figures(run)
         try:
-            goal = describe_goal(run.config)
+            goal = goal_words(run.config).outcome
         except WorkbenchError:  # an unreadable config must not hide the other runs
             goal = None
         known = realised.get(str(run.path), {})
@@ -133,7 +134,7 @@ def run_history(folder: str | Path) -> pd.DataFrame:
                 "high bucket": (summary.get("buckets") or {}).get("high"),
                 "expected conversions": summary.get("expected_conversions"),
                 "realised AUC": known.get("roc_auc"),
-                "actual vs expected change": (
+                "actual vs expected": (
                     buckets["actual"].sum() / buckets["expected"].sum() - 1
                     if len(buckets) and buckets["expected"].sum() > 0
                     else None
@@ -192,7 +193,7 @@ def _comparisons(folder: Path) -> pd.DataFrame:
 def write_index(folder: str | Path) -> Path:
     """Write `<folder>/index.html`: every run of the goal with its headline figures, the
     comparisons, and expected against realised conversions per bucket across runs."""
-    from workbench.plots.monitoring import plot_history
+    from workbench.plots.monitoring import plot_realised_over_time
 
     folder = Path(folder)
     runs = run_history(folder)
@@ -205,7 +206,7 @@ def write_index(folder: str | Path) -> Path:
     else:
         goals = runs["goal"].dropna().unique()
         if len(goals) == 1:  # one goal: said once, not on every row
-            parts.append(f"<p>Goal: a profile {html.escape(str(goals[0]))}.</p>")
+            parts.append(f'<p class="sub">Goal: {html.escape(str(goals[0]))}.</p>')
             runs = runs.drop(columns="goal")
         parts.append(
             "<p>Training runs (<code>workbench run</code>), re-scorings (<code>workbench "
@@ -213,10 +214,14 @@ def write_index(folder: str | Path) -> Path:
             "once a run's outcome window has closed and a later run was compared with it "
             "(<code>workbench compare EARLIER LATER</code>) or the run was a backtest.</p>"
         )
-        parts.append(_escaped_table(runs, raw=("run",)))
+        runs["actual vs expected"] = runs["actual vs expected"].map(
+            lambda v: "–" if v is None or pd.isna(v) else f"{v:+.1%}"
+        )
+        parts.append(html_table(runs, raw_html=["run"]))
     parts.append("<h2>Expected against realised, run by run</h2>")
     if len(history):
-        parts.append(figure_html(plot_history, history, size=(9, 4), alt="expected vs realised"))
+        ax = plot_realised_over_time(history, ax=_axes((9, 3.8)))
+        parts.append(figure(ax, "expected against realised conversion rate per bucket"))
         shown = history[
             [
                 "run",
@@ -229,27 +234,22 @@ def write_index(folder: str | Path) -> Path:
                 "actual",
             ]
         ]
-        parts.append(table_html(shown.rename(columns={"as_of": "scoring date"})))
+        labels = {"as_of": "scoring date", "mean_predicted": "expected rate"}
+        parts.append(html_table(shown, labels=labels))
     else:
         parts.append("<p>No run's outcome is known yet.</p>")
     if len(compares):
         parts.append("<h2>Comparisons</h2>")
-        parts.append(_escaped_table(compares, raw=("comparison",)))
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{html.escape(title)}: every run over time</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; color: #222; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ padding: .3rem .6rem; border-bottom: 1px solid #ddd; }}
-td {{ white-space: nowrap; }}
-</style></head><body>
-{chr(10).join(parts)}
-</body></html>
-"""
+        parts.append(html_table(compares, raw_html=["comparison"]))
     path = folder / INDEX
-    _atomic_write(path, page)
+    _atomic_write(path, document(f"{title}: every run over time", "\n".join(parts)))
     return path
+
+
+def _axes(size: tuple[float, float]):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size).add_subplot()
 
 
 def _title(folder: Path) -> str:
@@ -260,12 +260,3 @@ def _title(folder: Path) -> str:
         except WorkbenchError:  # an unreadable config: try an older run
             continue
     return folder.name
-
-
-def _escaped_table(frame: pd.DataFrame, raw: tuple[str, ...]) -> str:
-    """`table_html` with text escaped, except the `raw` columns (links built here)."""
-    safe = frame.copy()
-    for column in safe.columns:
-        if column not in raw and safe[column].dtype == object:
-            safe[column] = safe[column].map(lambda v: html.escape(v) if isinstance(v, str) else v)
-    return table_html(safe)

@@ -89,6 +89,7 @@ def _run_notebook(run: Run, notebooks_dir, kernel_name):
         execute_notebook,
         export_html,
         find_notebook,
+        link_pages,
         pick_kernel,
     )
 
@@ -99,6 +100,8 @@ def _run_notebook(run: Run, notebooks_dir, kernel_name):
         src, dest, {"run_dir": str(run.path)}, pick_kernel(kernel_name), run.path
     )
     html = export_html(dest).name if dest.exists() else None
+    if html is not None:
+        link_pages(run.path, comparison_links(run, html), pages=[html])
     entry = {
         "name": src.stem,
         "status": "ok" if failure is None else "failed",
@@ -110,6 +113,20 @@ def _run_notebook(run: Run, notebooks_dir, kernel_name):
     }
     run.update_record(notebooks=[entry])
     return failure
+
+
+def comparison_links(run: Run, page: str) -> list[tuple[str, str]]:
+    """The comparison page's navigation: every run of the goal, the two runs' reports, itself
+    (paths relative to the comparison folder, which is `run.path` by the time they are read)."""
+    import os
+
+    here = run.base / run.name
+    links = [(os.path.relpath(run.goal_folder / "index.html", here), "← Every run")]
+    for side in ("earlier", "later"):
+        report = Path(run.record[side]) / "report.html"
+        if report.is_file():
+            links.append((os.path.relpath(report, here), f"{side} run's report"))
+    return [*links, (page, "06 · Monitoring")]
 
 
 def open_comparison(run_dir: str = "", earlier: str = "", later: str = "") -> Run:
