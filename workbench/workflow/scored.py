@@ -97,7 +97,7 @@ def factor_weights(side: ScoredRun, notes: list[str]) -> pd.DataFrame | None:
     """The run's global factors: factors_global.csv when the run explained its scores, else
     the same mean |contribution| computed from its model on its scoring snapshot."""
     from workbench import modeling
-    from workbench.factors import FACTOR_SUMMARY_ROWS, global_factors
+    from workbench.factor_summary import FACTOR_SUMMARY_ROWS, global_factors
 
     if side.run.has("factors_global"):
         return side.run.read_frame("factors_global")
