@@ -10,6 +10,7 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import browser_or_skip
 
 from workbench import economics, monitoring, workflow
 from workbench.cli import main
@@ -161,6 +162,28 @@ def test_workbench_compare_writes_its_page_and_the_index_lists_every_run(runs, c
         assert run.name in index
     assert "Expected against realised, run by run" in index and "data:image/png;base64" in index
     assert index.count("re-scoring") >= 1 and "Comparisons" in index
+
+
+def test_comparison_page_and_index_as_a_person_sees_them(runs, tmp_path):
+    """The monitoring page and index.html in headless Chromium at 1,400 px: no horizontal
+    scrolling, no broken image, no traceback, titled; the words a marketer looks for."""
+    browser = browser_or_skip()
+    out = runs["out"]
+    folder = workflow.compare_runs(runs["earlier"].path, runs["later"].path, progress=None)
+    pages = [folder.path / "06_monitoring.html", out / "index.html"]
+    checks = browser.check_pages(pages, tmp_path / "screenshots")
+    assert [p for c in checks for p in c.problems] == []
+    page, index = (" ".join(c.text.split()) for c in checks)
+    for words in (
+        "Read this first",
+        "Score drift",
+        "Bucket migration",
+        "turned out",
+        "← Every run",
+    ):
+        assert words in page, words
+    assert "every run over time" in index and "Expected against realised, run by run" in index
+    assert checks[0].images >= 4 and checks[1].images >= 1
 
 
 def test_compare_refuses_runs_without_scores(runs, tmp_path, capsys):

@@ -62,6 +62,8 @@ def plot_profit_curve(curve: pd.DataFrame, decision: dict[str, Any] | None = Non
             ("within_budget", "#d62728", "within budget"),
         ):
             cut = (decision or {}).get(key)
+            if key == "within_budget" and not (decision or {}).get("budget_binds"):
+                cut = None  # the budget does not bind: the same line as the optimum
             if cut:
                 ax.axvline(cut["target_share"], color=colour, linestyle="--", linewidth=1)
                 ax.annotate(

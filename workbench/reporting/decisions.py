@@ -146,13 +146,17 @@ _COHORT_COLUMNS = [
     "roc_auc",
     "flag",
 ]
+# Short headers keep the table within the page; the sentence above it says which figures are
+# today's and which the validation cutoff's.
 _COHORT_LABELS = {
     "level": "group",
-    "scored_profiles": "scored profiles",
-    "scored_share": "share of scored",
-    "high_share": "in the high bucket",
-    "base_rate": "base rate (validation)",
-    "roc_auc": "ROC AUC (validation)",
+    "scored_profiles": "scored",
+    "scored_share": "share",
+    "high_share": "high bucket",
+    "base_rate": "base rate",
+    "expected": "expected",
+    "actual": "actual",
+    "roc_auc": "AUC",
 }
 
 
@@ -191,6 +195,11 @@ def cohorts_section(run: Run) -> str:
         lambda text: ", ".join(part.split(":")[0] for part in text.split("; ")) if text else ""
     )
     shares = ["scored_share", "high_share", "base_rate"]
+    parts.append(
+        "<p>Per cohort: today's scored profiles, their share and the share in the high bucket; "
+        "on the validation cutoff (outcomes the model never saw) the base rate, expected and "
+        f"actual {_converts(run)} and the ROC AUC.</p>"
+    )
     parts.append(html_table(table[_COHORT_COLUMNS], percent_columns=shares, labels=_COHORT_LABELS))
     parts.append(
         f'<p class="sub">Flagged when a cohort\'s validation AUC is {AUC_GAP} or more below the '

@@ -75,6 +75,12 @@ def _realised(runs: list[Run]) -> dict[str, dict[str, Any]]:
     return {k: v for k, (_, v) in found.items()}
 
 
+def _kind(record: dict) -> str:
+    kind = _KINDS.get(record.get("kind", ""), record.get("kind") or "run")
+    status = record.get("status")
+    return kind if status in ("ok", None) else f"{kind} ({status})"
+
+
 def _link(folder: Path, run: Run) -> str:
     record = run.record
     page = None
@@ -100,9 +106,9 @@ def _model_figures(run: Run) -> tuple[str | None, float | None]:
 
 
 def run_history(folder: str | Path) -> pd.DataFrame:
-    """One row per scored run of the goal (newest first): its page, kind, status, scoring date,
-    goal, model and validation AUC, profiles scored, high bucket, expected conversions and,
-    when known, realised AUC and realised against expected conversions."""
+    """One row per scored run of the goal (newest first): its page, kind (and status when not
+    ok), scoring date, goal, model and validation AUC, profiles scored, expected conversions
+    and, when known, realised AUC and actual against expected conversions."""
     from workbench.reporting.insight import goal_words
 
     folder = Path(folder)
@@ -124,16 +130,14 @@ def run_history(folder: str | Path) -> pd.DataFrame:
         rows.append(
             {
                 "run": _link(folder, run),
-                "kind": _KINDS.get(record.get("kind", ""), record.get("kind") or "run"),
-                "status": record.get("status"),
-                "scoring date": summary.get("as_of"),
+                "kind": _kind(record),
+                "scored on": summary.get("as_of"),
                 "goal": goal,
                 "model": champion,
-                "validation AUC": auc,
-                "profiles scored": summary.get("profiles"),
-                "high bucket": (summary.get("buckets") or {}).get("high"),
-                "expected conversions": summary.get("expected_conversions"),
-                "realised AUC": known.get("roc_auc"),
+                "AUC (validation)": auc,
+                "profiles": summary.get("profiles"),
+                "expected": summary.get("expected_conversions"),
+                "AUC (realised)": known.get("roc_auc"),
                 "actual vs expected": (
                     buckets["actual"].sum() / buckets["expected"].sum() - 1
                     if len(buckets) and buckets["expected"].sum() > 0
@@ -145,7 +149,7 @@ def run_history(folder: str | Path) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    frame = frame.sort_values(["scoring date", "_started"], ascending=False, na_position="last")
+    frame = frame.sort_values(["scored on", "_started"], ascending=False, na_position="last")
     return frame.drop(columns="_started").reset_index(drop=True)
 
 
@@ -177,14 +181,15 @@ def _comparisons(folder: Path) -> pd.DataFrame:
         rows.append(
             {
                 "comparison": _link(folder, run),
-                "status": record.get("status"),
-                "earlier run": (body.get("earlier") or {}).get("scoring date"),
-                "later run": (body.get("later") or {}).get("scoring date"),
+                "earlier (scored on)": (body.get("earlier") or {}).get("scoring date"),
+                "later (scored on)": (body.get("later") or {}).get("scoring date"),
                 "score PSI": drift.get("psi"),
                 "kept bucket share": moved.get("kept_share"),
-                "agreement beyond chance (kappa)": moved.get("kappa"),
-                "earlier run's realised AUC": realised.get("roc_auc"),
-                "flags": len(body.get("flags") or []),
+                "kappa": moved.get("kappa"),
+                "AUC realised (earlier)": realised.get("roc_auc"),
+                "flags": "failed"
+                if record.get("status") == "failed"
+                else len(body.get("flags") or []),
             }
         )
     return pd.DataFrame(rows)
@@ -217,7 +222,7 @@ def write_index(folder: str | Path) -> Path:
         runs["actual vs expected"] = runs["actual vs expected"].map(
             lambda v: "–" if v is None or pd.isna(v) else f"{v:+.1%}"
         )
-        parts.append(html_table(runs, raw_html=["run"]))
+        parts.append(html_table(runs, labels={"expected": "expected"}, raw_html=["run"]))
     parts.append("<h2>Expected against realised, run by run</h2>")
     if len(history):
         ax = plot_realised_over_time(history, ax=_axes((9, 3.8)))
@@ -234,7 +239,7 @@ def write_index(folder: str | Path) -> Path:
                 "actual",
             ]
         ]
-        labels = {"as_of": "scoring date", "mean_predicted": "expected rate"}
+        labels = {"as_of": "scored on", "mean_predicted": "expected rate"}
         parts.append(html_table(shown, labels=labels))
     else:
         parts.append("<p>No run's outcome is known yet.</p>")

@@ -114,7 +114,7 @@ def factor_weights(side: ScoredRun, notes: list[str]) -> pd.DataFrame | None:
 
 # ----------------------------------------------------------------------------- what changed
 def side_facts(side: ScoredRun) -> dict[str, Any]:
-    from workbench.goals import describe_goal
+    from workbench.reporting.insight import goal_words
 
     config = side.run.config
     trained = side.trained_by
@@ -127,7 +127,7 @@ def side_facts(side: ScoredRun) -> dict[str, Any]:
         "run": side.run.name,
         "kind": side.kind,
         "scoring date": str(side.as_of.date()),
-        "goal": describe_goal(config),
+        "goal": goal_words(config).outcome,
         "eligibility": _eligibility_text(config),
         "feature lookback (days)": config.features.lookback_days,
         "buckets (medium, high from percentile)": (
