@@ -23,8 +23,8 @@
 # wins near-ties because it is easier to explain; the blend only on a clear win); it is then
 # refit on every snapshot and scores profiles.
 #
-# **Writes** `metrics.json` (every fold), `validation_predictions.parquet` (the newest origin),
-# `fold_predictions.parquet` (every origin), `coefficients.csv`, `importance.csv` and the saved
+# **Writes** `metrics.json` (every fold), `validation_predictions.parquet` (every origin's
+# out-of-time scores, `fold` 0 the newest), `coefficients.csv`, `importance.csv` and the saved
 # champion in `model/`.
 #
 # Run by `workbench run` (parameters injected, code hidden in the HTML report). Opened on its
@@ -56,8 +56,8 @@ run = Run.resolve(run_dir)
 # %% [markdown]
 # ## 1. Leaderboard
 #
-# One row per model. `roc_auc` is the figure the report prints: the **newest origin's** when the
-# folds move steadily one way (the population is changing, so an average over older origins
+# One column per model. `roc_auc` is the figure the report prints: the **newest origin's** when
+# the folds move steadily one way (the population is changing, so an average over older origins
 # would describe a population that is gone), else the **fold mean**; `roc_auc_fold_mean` and
 # `roc_auc_sd` are the mean and spread over the origins.
 #
@@ -66,9 +66,9 @@ run = Run.resolve(run_dir)
 #   the events carry little signal: try a different window, custom events, or more history);
 #   0.7-0.85 is typical of useful propensity models; **above 0.95 is suspicious**: check that no
 #   event that *is* the goal, or happens because of it, sneaks into the features.
-# - **lift_top_decile**: how many times the base rate the top 10% converts at.
-# - **log_loss / brier / ece**: how trustworthy the probabilities are (lower is better).
-# - **beats_recency**: a model that does not beat "most recent activity first" adds no value.
+# - **lift in top 10%**: how many times the base rate the top 10% converts at.
+# - **log loss / Brier score / calibration error**: how trustworthy the probabilities are (lower is better).
+# - **beats the recency rule**: a model that does not beat "most recent activity first" adds no value.
 #
 # The notes below the table flag poor quality, a changing population, features that look unlike
 # training at the scoring date, how far off the expected conversions were at past origins,
@@ -77,7 +77,7 @@ run = Run.resolve(run_dir)
 # %%
 cmp = workflow.compare(run)
 display(Markdown(reporting.reported_figure(cmp.metrics)))
-cmp.leaderboard
+reporting.readable(cmp.leaderboard, transpose=True)
 
 # %%
 reporting.notes(cmp.metrics["quality"]["messages"])
@@ -95,7 +95,7 @@ reporting.notes(cmp.metrics["quality"]["messages"])
 ax = plot_fold_auc(cmp.metrics)
 
 # %%
-reporting.fold_table(cmp.metrics)
+reporting.readable(reporting.fold_table(cmp.metrics), percent_columns=[])
 
 # %% [markdown]
 # ## 3. Features that look unlike training
@@ -107,7 +107,9 @@ reporting.fold_table(cmp.metrics)
 # under "Read this first". Features identical on every training row keep the longer horizon.
 
 # %%
-reporting.drift_table(cmp.metrics)
+reporting.readable(
+    reporting.drift_table(cmp.metrics), percent_columns=["outside the training range"]
+)
 
 # %% [markdown]
 # ## 4. ROC curves
@@ -150,16 +152,18 @@ ax = plot_score_distribution(cmp.validation_predictions, model=cmp.champion)
 # ## 7. What the logistic model learned
 #
 # Coefficients on standardised features (at the newest origin's fold): positive values raise the
-# propensity, negative lower it. A feature the goal gives a direction (how often and how
-# recently the goal event and any activity happened) never gets a coefficient against it: when
-# collinear partners would give it one, it is left out (the notes say which). Inputs are clipped
-# to the training range. Large values on features you did not expect are worth a look.
+# propensity, negative lower it. The table gives each as an odds ratio: ×1.6 per SD means one
+# standard deviation more of the feature multiplies the odds of the goal by 1.6. A feature the
+# goal gives a direction (how often and how recently the goal event and any activity happened)
+# never gets a coefficient against it: when collinear partners would give it one, it is left out
+# (the notes say which). Inputs are clipped to the training range. Large values on features you
+# did not expect are worth a look (leakage, tracking quirks).
 
 # %%
 ax = plot_coefficients(cmp.coefficients, top=top_features)
 
 # %%
-cmp.coefficients.head(top_features)
+reporting.coefficient_table(cmp.coefficients, top=top_features)
 
 # %% [markdown]
 # ## 8. What the boosted model relies on
@@ -177,4 +181,4 @@ ax = plot_importance(cmp.importance, top=top_features)
 # The machine-readable record is `metrics.json` in the run folder.
 
 # %%
-reporting.key_figures(run, "headline")
+reporting.figures_table(run, "headline")

@@ -62,3 +62,19 @@ def contradicting_factors(scores, model, outcome: str = "occurs") -> int:
                 bad += 1
                 break
     return bad
+
+
+def browser_or_skip():
+    """`workbench.reporting.browser` with Playwright and the system Chromium, or a skip that
+    says which is missing."""
+    import pytest
+
+    from workbench.reporting import browser
+
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
+    if browser.chromium_path() is None:
+        pytest.skip("no Chromium here: apt-get install -y chromium (.ci/run does)")
+    return browser

@@ -215,11 +215,11 @@ def _factor_frame(G, rep, fam, X, typical, top_up, top_down, thresholds) -> pd.D
 def family_tables(
     contributions: pd.DataFrame, X: pd.DataFrame, buckets: pd.Series, specs: Sequence[FeatureSpec]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(global, by bucket) influential factor families: the tables of `factors.global_factors`
-    and `factors.bucket_factors` with one row per family (its contribution the sum of its
-    features'); `typical_value` and `leading_feature` are those of the family's feature with
-    the largest mean |contribution|."""
-    from workbench.factors import bucket_factors, global_factors
+    """(global, by bucket) influential factor families: the tables of
+    `factor_summary.global_factors` and `bucket_factors` with one row per family (its
+    contribution the sum of its features'); `typical_value` and `leading_feature` are those of
+    the family's feature with the largest mean |contribution|."""
+    from workbench.factor_summary import bucket_factors, global_factors
 
     fam, G, C = family_contributions(contributions, specs)
     mean_abs = np.abs(C).mean(axis=0) if len(C) else np.zeros(len(fam.codes))

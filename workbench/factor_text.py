@@ -28,7 +28,8 @@ def _is_money(spec: FeatureSpec) -> bool:
 
 
 def format_value(value: object, spec: FeatureSpec) -> str:
-    """One value as an analyst reads it: `3`, `12.50 USD`, `$12.50`, `2.75 days`, `none`, `email`.
+    """One value as an analyst reads it: `3`, `12.50 USD`, `$12.50`, `2.75 days`, `3 hours`,
+    `none`, `email`.
 
     Missing -> ``none``; categoricals as text; money (a currency unit, or a code naming an
     amount/revenue/spend) with 2 decimals and thousands separators; whole numbers without
@@ -46,6 +47,11 @@ def format_value(value: object, spec: FeatureSpec) -> str:
     if math.isnan(x):
         return "none"
     unit = (spec.unit or "").strip()
+    if unit == "days" and 0 < abs(x) < 1:
+        # A fraction of a day reads as hours ("3 hours", not "0.12 days").
+        hours = round(abs(x) * 24)
+        sign = "-" if x < 0 else ""
+        return "under an hour" if hours == 0 else f"{sign}{hours} hour{'s' if hours != 1 else ''}"
     if _is_money(spec):
         text = f"{x:,.2f}"
     elif x.is_integer():

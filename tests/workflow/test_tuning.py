@@ -181,8 +181,62 @@ def test_bad_goals_are_one_line_config_errors(run_dir):
         evaluate_goal(run_dir)
     with pytest.raises(ConfigError, match="unknown field 'nope'"):
         evaluate_goal(run_dir, field="nope", op="==", value="1")
-    with pytest.raises(ConfigError, match="active_within_days"):
+    with pytest.raises(ConfigError, match="^active within days: .* 30"):
         evaluate_goal(run_dir, event_type=PURCHASE, active_within_days=5)
+
+
+def test_tuner_errors_name_the_control_not_a_file(run_dir):
+    """Choosing a field before typing its value is a hint about that field, never a path."""
+    from workbench.workflow import evaluate_goal
+
+    with pytest.raises(ConfigError) as info:
+        evaluate_goal(run_dir, event_type=PURCHASE, field="channel", op="==", value="")
+    message = str(info.value)
+    assert message.startswith("channel == …: enter a value") and "config.yaml" not in message
+    with pytest.raises(ConfigError) as info:
+        evaluate_goal(
+            run_dir, event_type=PURCHASE, field="commerce.order.priceTotal", op=">", value="abc"
+        )
+    assert "field condition (commerce.order.priceTotal)" in str(info.value)
+    assert "/" not in str(info.value).split(":")[0]
+
+
+def test_tuner_says_when_a_longer_window_leaves_the_newest_fold_few_training_dates(run_dir):
+    """Every labelled date trains the final model (issue 11's folds); what a longer window takes
+    away is the newest fold's training dates (their outcome windows would reach its origin),
+    and the tuner says so with the count, recounted here from the cutoffs."""
+    from workbench.workflow import evaluate_goal
+
+    def newest_fold_dates(result, window: int) -> int:
+        c = result["cutoffs"]
+        cutoffs = pd.to_datetime(c["cutoff"])
+        origin = cutoffs[c["role"] == "validation"].max()
+        labelled = cutoffs[c["role"] != "scoring"]
+        return int((labelled + pd.Timedelta(days=window) <= origin).sum())
+
+    short = evaluate_goal(run_dir, event_type=PURCHASE, window_days=30, active_within_days=None)
+    long = evaluate_goal(run_dir, event_type=PURCHASE, window_days=180, active_within_days=None)
+    assert newest_fold_dates(short, 30) >= 2
+    assert not any("newest validation fold trains" in m for m in short["readiness"]["messages"])
+    used = newest_fold_dates(long, 180)
+    assert used < 2
+    assert f"the newest validation fold trains on {used} training date(s)" in " ".join(
+        long["readiness"]["messages"]
+    )
+
+
+def test_goal_most_profiles_reach_is_not_selective(run_dir):
+    from workbench.reporting.tuner import readiness_text
+    from workbench.workflow import evaluate_goal
+
+    # any event within 90 days: nearly every eligible profile has one
+    res = evaluate_goal(
+        run_dir, field="profile_id", op="exists", window_days=60, active_within_days=None
+    )
+    assert res["readiness"]["base_rate"] > 0.5 and res["readiness"]["selective"] is False
+    text = readiness_text({**res["readiness"], "ok": True})
+    assert "not selective" in text and "Ready to train, but not selective" in text
+    assert "has an event where" in res["goal_text"]
 
 
 def test_static_summary_under_papermill(run_dir, monkeypatch):

@@ -4,12 +4,20 @@
 - `landing`: `report.html`, the run's landing page;
 - `display`: headline and key figures, reconciliation and notes for the notebooks;
 - `evaluation`: the folds, the drift check and the reported figure as tables (notebook 03);
-- `tuner`: the goal tuner's widgets (notebook 02).
+- `tuner`: the goal tuner's widgets (notebook 02);
+- `tables`: readable numbers and tables (`readable` for notebooks, `html_table` for pages);
+- `insight`: what the landing page says (goal in words, verdict, buckets, factors, history);
+- `browser`: headless Chromium renders a run's pages, screenshots and checks them;
+- `decisions`: the landing page's parts for decisions (whom to contact, cohorts);
+- `history`: `index.html`, every run of a goal over time (`write_index`).
 """
 
+from workbench.reporting.decisions import page_section
 from workbench.reporting.display import (
     as_table,
+    coefficient_table,
     data_warnings,
+    figures_table,
     headline,
     key_figures,
     notes,
@@ -17,23 +25,33 @@ from workbench.reporting.display import (
     reconciliation,
 )
 from workbench.reporting.evaluation import drift_table, fold_table, reported_figure
+from workbench.reporting.history import write_index
 from workbench.reporting.landing import write_report
 from workbench.reporting.notebooks import NOTEBOOKS, NotebookError, export_html, find_notebooks
+from workbench.reporting.tables import html_table, number, percent, readable
 
 __all__ = [
     "NOTEBOOKS",
     "NotebookError",
     "as_table",
+    "coefficient_table",
     "data_warnings",
     "drift_table",
     "fold_table",
+    "figures_table",
+    "html_table",
+    "number",
+    "percent",
+    "readable",
     "export_html",
     "find_notebooks",
     "headline",
     "key_figures",
     "notes",
+    "page_section",
     "quarantine_reasons",
     "reconciliation",
     "reported_figure",
+    "write_index",
     "write_report",
 ]

@@ -22,9 +22,10 @@ import pandas as pd
 
 from workbench.config import Config, load_config
 from workbench.engine import connect, events_table
-from workbench.errors import DataError, ModelMismatchError, WorkbenchError
+from workbench.errors import DataError, ModelMismatchError, NotReadyError, WorkbenchError
 from workbench.goals import eligible_labels, to_day
 from workbench.run import Run
+from workbench.workflow.insights import decide_and_segment
 from workbench.workflow.stages import (
     GoalPlan,
     compare,
@@ -33,7 +34,6 @@ from workbench.workflow.stages import (
     open_events,
     plan_goal,
     prepare_data,
-    save_scores,
     score_and_segment,
     scoring_figures,
 )
@@ -53,19 +53,26 @@ def as_config(config: ConfigLike, overrides: list[str] | dict[str, Any] | None =
 
 def check_sources(config: Config, events=None) -> None:
     """Fail before a run folder is made when an input file is missing, naming the config key."""
+    from workbench.ingest.sources import list_files
+
     sources = [("events", config.events.path if events is None else None)]
     if config.profiles is not None:
         sources.append(("profiles", config.profiles.path))
+    if config.identities is not None:
+        sources.append(("identities", config.identities.path))
     for what, path in sources:
-        if path is not None and not Path(path).exists():
-            raise DataError(f"{config.where()}: {what}.path: {path}: file not found")
+        if path is not None:
+            list_files(path, "auto", what, key=f"{config.where()}: {what}.path")
     if events is None and config.events.path is None and config.events.table is None:
         raise DataError(f"{config.where()}: events: give path (a file) or table")
 
 
 def _finish(run: Run, started: float, error: BaseException | None = None) -> Run:
-    """Record how the run ended, write its landing page, give it its final name."""
-    from workbench.reporting.landing import write_report
+    """Record how the run ended, write its landing page, give it its final name, and rewrite
+    the goal's index.html (every run over time)."""
+    from workbench.reporting.history import write_index
+    from workbench.reporting.landing import notebook_links, write_report
+    from workbench.reporting.notebooks import link_pages
 
     status = "ok" if error is None else "failed"
     changes: dict[str, Any] = {"status": status, "seconds": round(time.perf_counter() - started, 1)}
@@ -74,8 +81,10 @@ def _finish(run: Run, started: float, error: BaseException | None = None) -> Run
     run.update_record(**changes)
     try:
         write_report(run)
+        link_pages(run.path, notebook_links(run))
     finally:
         run.publish(succeeded=error is None)
+    write_index(run.goal_folder)
     return run
 
 
@@ -95,7 +104,8 @@ def run_pipeline(
     cfg = as_config(config, overrides)
     check_sources(cfg, events)
     say = progress or (lambda _msg: None)
-    run = Run.create(out or cfg.output_dir, cfg, record={"kind": "pipeline", "as_of": as_of or ""})
+    record = {"kind": "pipeline", "as_of": as_of or "", "overrides": list(overrides or [])}
+    run = Run.create(out or cfg.output_dir, cfg, record=record)
     say(f"run folder: {run.base / run.name}")
     started = time.perf_counter()
     try:
@@ -131,6 +141,7 @@ def run_notebooks(
         execute_notebook,
         export_html,
         find_notebooks,
+        notebook_title,
         pick_kernel,
     )
 
@@ -138,6 +149,10 @@ def run_notebooks(
     cfg = load_config(config_path, overrides)
     check_sources(cfg)
     notebooks = find_notebooks(notebooks_dir)
+    if any(nb.stem == "02_goal_definition" for nb in notebooks):
+        # The goal notebook is among them: check the goal before a run folder exists.
+        say("checking the data and the goal ...")
+        preflight(cfg, as_of, base=out)
     kernel = pick_kernel(kernel_name)
     record = {
         "kind": "notebooks",
@@ -167,26 +182,55 @@ def run_notebooks(
             except Exception as exc:  # keep the run going: the .ipynb is the record
                 say(f"      could not export {dest.name} to HTML: {exc}")
         record["notebooks"].append(
-            {
-                "name": src.stem,
-                "status": "ok" if failure is None else "failed",
-                "seconds": round(seconds, 1),
-                "parameters": params,
-                "ipynb": dest.name if dest.exists() else None,
-                "html": html_name,
-                "error": failure.error if failure is not None else None,
-            }
+            _notebook_entry(src, dest, params, seconds, html_name, failure, notebook_title(src))
         )
         run.update_record(notebooks=record["notebooks"])
         say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
         if failure is not None:
             break
+    partial = str(run.path)
     _finish(run, started, failure)
     if failure is not None:
+        # The message names the executed notebook where it now is (the published folder).
+        failure.args = (str(failure).replace(partial, str(run.path)),)
         say(f"report (incomplete): {run.file('report')}")
         raise failure
     say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")
     return run
+
+
+def _notebook_entry(src, dest, params, seconds, html_name, failure, title) -> dict[str, Any]:
+    """One notebook's line in run.json: what ran, how long, its pages, and why it stopped."""
+    return {
+        "name": src.stem,
+        "title": title,
+        "status": "ok" if failure is None else "failed",
+        "seconds": round(seconds, 1),
+        "parameters": params,
+        "ipynb": dest.name if dest.exists() else None,
+        "html": html_name,
+        "error": failure.error if failure is not None else None,
+        "todo": failure.todo if failure is not None else None,
+    }
+
+
+def preflight(config: Config, as_of: str | None = None, base: str | Path | None = None) -> GoalPlan:
+    """What `workbench validate` checks (the data reads, the goal's fields exist and fit, enough
+    positives and negatives per cutoff), before `workbench run` makes a run folder: a goal the
+    data cannot support stops here (NotReadyError, exit 3) and leaves no folder behind. Works
+    in a hidden temporary folder under the output folder (same disk as the runs), removed after."""
+    base = Path(base if base is not None else config.output_dir)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        base = Path(tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(prefix=".check-", dir=base) as tmp:
+        run = Run.create(tmp, config, record={"kind": "check"})
+        prepare_data(run)
+        goal = plan_goal(open_events(run, config), config, as_of)
+    if not goal.readiness["ok"]:
+        raise NotReadyError(goal.readiness["messages"])
+    return goal
 
 
 # ----------------------------------------------------------------------------- validate
@@ -210,7 +254,8 @@ def validate(
     readiness, in a new folder under `out` (default `<output dir>/validate`)."""
     cfg = as_config(config, overrides)
     check_sources(cfg)
-    run = Run.create(out or cfg.output_dir / "validate", cfg, record={"kind": "validate"})
+    record = {"kind": "validate", "as_of": as_of or ""}
+    run = Run.create(out or cfg.output_dir / "validate", cfg, record=record)
     started = time.perf_counter()
     try:
         quality = prepare_data(run)["quality"]
@@ -288,10 +333,12 @@ def score(
 
     cfg = as_config(config, overrides)
     check_sources(cfg)
-    model_dir = model_directory(model)
+    model_dir = model_directory(model).resolve()  # recorded: later commands run elsewhere
     fitted = modeling.load_model(model_dir)
     run = Run.create(
-        out or cfg.output_dir / "scores", cfg, record={"kind": "score", "model": str(model_dir)}
+        out or cfg.output_dir / "scores",
+        cfg,
+        record={"kind": "score", "model": str(model_dir), "as_of": as_of or ""},
     )
     started = time.perf_counter()
     try:
@@ -306,7 +353,8 @@ def score(
         scores = score_profiles(
             fitted, frame[["profile_id", *codes]], fitted.feature_specs_, cfg, day
         )
-        seg_summary = save_scores(run, scores, cfg)
+        run.write_frame("scoring_snapshot", frame)  # what `workbench compare` measures drift on
+        seg_summary = decide_and_segment(run, scores, frame, cfg)["segments_summary"]
         run.write_json(
             "score_summary",
             scoring_figures(

@@ -8,6 +8,7 @@ steps of every command that looks at a goal: validate, snapshot, score, backtest
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -33,6 +34,35 @@ from workbench.readiness import check_readiness
 from workbench.run import Run
 
 Progress = Callable[[str], Any] | None
+
+
+def stage(name: str):
+    """Mark a stage function: before it runs, `Run.begin` clears an interactive run's files of
+    this and later stages; after it ran there, the run's landing page is refreshed (a finished
+    run is never written: the notebooks work in a run derived from it, see `Run.writable`)."""
+
+    def wrap(func):
+        @functools.wraps(func)
+        def run_stage(run: Run, *args, **kwargs):
+            run.begin(name)
+            try:
+                return func(run, *args, **kwargs)
+            finally:
+                if run.is_interactive:
+                    _refresh_report(run)
+
+        return run_stage
+
+    return wrap
+
+
+def _refresh_report(run: Run) -> None:
+    from workbench.reporting.landing import write_report
+
+    try:
+        write_report(run)
+    except Exception as exc:  # the page is a convenience: never hide the stage's own outcome
+        print(f"could not refresh {run.file('report')}: {exc}")
 
 
 # ----------------------------------------------------------------------------- shared steps
@@ -98,6 +128,7 @@ def plan_goal(
 
 
 # ----------------------------------------------------------------------------- 01 data
+@stage("prepare_data")
 def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
     """Read and clean the events (and profiles): events.parquet, profiles.parquet,
     quarantine.csv, data_quality.json, event_mix.csv. `events`/`profiles`: pandas or Arrow
@@ -105,7 +136,9 @@ def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
     from workbench.ingest import build_event_mix, ingest_events
 
     config = run.config
-    quality = ingest_events(config, run.ingest_targets(), events=events, profiles=profiles)
+    quality = ingest_events(
+        config, run.ingest_targets(), events=events, profiles=profiles, horizon=run.data_horizon
+    )
     run.write_json("quality", quality)
     mix = build_event_mix(events_table(connect(config), run.file("events")))
     run.write_frame("event_mix", mix)
@@ -137,6 +170,7 @@ def goal_summary(config: Config, goal: GoalPlan) -> dict[str, Any]:
     }
 
 
+@stage("define_goal")
 def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -> dict[str, Any]:
     """Cutoffs, labels, eligibility and features: snapshots.parquet, scoring_snapshot.parquet,
     feature_spec.json, goal_summary.json. Raises NotReadyError when the data cannot support
@@ -153,6 +187,7 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
 
     started = time.perf_counter()
     plan = plan_features(ctx.events, config, ctx.profiles, before=goal.as_of)
+    check_cohorts(config, ctx.profiles, plan)
     snapshots, scoring = build_goal_snapshots(
         ctx.events, config, goal.cutoffs, goal.counts, plan, ctx.profiles, progress
     )
@@ -182,6 +217,14 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
     }
 
 
+def check_cohorts(config: Config, profiles, plan: FeaturePlan) -> None:
+    """`reporting.cohorts` must name profile attributes or features: fail before the snapshots."""
+    from workbench.workflow.insights import resolve_cohorts
+
+    columns = [] if profiles is None else list(profiles.columns)
+    resolve_cohorts(config, columns, ["profile_id", *(s.code for s in plan.specs)])
+
+
 def feature_table(plan: FeaturePlan) -> pd.DataFrame:
     return pd.DataFrame(
         [(s.code, s.label, s.kind, s.family) for s in plan.specs],
@@ -196,6 +239,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- 03 models
+@stage("compare")
 def compare(run: Run):
     """Logistic vs boosted vs their blend vs the recency rule, out of time at every validation
     origin: metrics.json, the validation and fold predictions, coefficients.csv,
@@ -221,8 +265,9 @@ def compare(run: Run):
     )
     champion = modeling.refit_champion(comparison, snapshots, specs, config)
     modeling.save_model(champion, specs, config, run.file("model"))
-    run.write_frame("validation_predictions", comparison.validation_predictions)
-    run.write_frame("fold_predictions", comparison.fold_predictions)
+    # every origin, `fold` 0 the newest: the target size and the cohorts read them all
+    # (`workflow.validation_frames`)
+    run.write_frame("validation_predictions", comparison.fold_predictions)
     run.write_frame("coefficients", comparison.coefficients)
     run.write_frame("importance", comparison.importance)
     run.write_json("metrics", comparison.metrics)
@@ -230,11 +275,12 @@ def compare(run: Run):
 
 
 # ----------------------------------------------------------------------------- 04 factors
+@stage("explain")
 def explain(run: Run, examples: int = 5) -> dict[str, pd.DataFrame]:
     """Influential factors of the scoring population: factors_global.csv,
     factors_by_bucket.csv (with coverage) and examples.csv."""
     from workbench import modeling
-    from workbench.factors import build_factor_report
+    from workbench.factor_summary import build_factor_report
 
     config = run.config
     model = modeling.load_model(run.file("model"))
@@ -247,42 +293,60 @@ def explain(run: Run, examples: int = 5) -> dict[str, pd.DataFrame]:
 
 
 # ----------------------------------------------------------------------------- 05 scores
+@stage("score_and_segment")
 def score_and_segment(run: Run) -> dict[str, Any]:
     """Score every eligible profile as of as_of, build segments, expected vs actual on the
     validation cutoff: scores.parquet/csv, segments/, expected_vs_actual.json, score_summary.json."""
     from workbench import modeling, scoring
+    from workbench.workflow.insights import decide_and_segment
 
     config = run.config
     summary = run.read_json("goal_summary")
     model = modeling.load_model(run.file("model"))
     frame = run.read_frame("scoring_snapshot")
     scores = scoring.score_profiles(model, frame, model.feature_specs_, config, summary["as_of"])
-    seg_summary = save_scores(run, scores, config)
+    decided = decide_and_segment(run, scores, frame, config)
+    seg_summary = decided["segments_summary"]
     metrics = run.read_json("metrics")
     preds = run.read_frame("validation_predictions")
+    if "fold" in preds.columns:  # the newest origin, the one the landing page's verdict reads
+        preds = preds[preds["fold"] == preds["fold"].min()]
     eva = scoring.expected_vs_actual(preds, metrics["champion"], config.scoring.buckets)
     run.write_json("expected_vs_actual", _json_tables(eva))
     run.write_json(
         "score_summary",
+        # where the model is once the run is published (not the `.partial` folder it is built in)
         scoring_figures(
             scores,
             seg_summary,
             summary["as_of"],
-            model=str(run.file("model")),
+            model=str(run.base / run.name / "model"),
             factor_direction_guard=scores.attrs.get("factor_direction_guard"),
         ),
     )
-    return {"scores": scores, "segments_summary": seg_summary, "expected_vs_actual": eva}
+    return {
+        "scores": scores,
+        "segments_summary": seg_summary,
+        "expected_vs_actual": eva,
+        "target": decided["target"],
+        "economics": decided["economics"],
+        "cohorts": decided["cohorts"],
+    }
 
 
-def save_scores(run: Run, scores: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """scores.parquet, scores.csv and one CSV per segment plus segments/summary.csv."""
+def save_scores(
+    run: Run, scores: pd.DataFrame, config: Config, audience: int | None = None
+) -> pd.DataFrame:
+    """scores.parquet, scores.csv and one CSV per segment plus segments/summary.csv
+    (`audience`: how many profiles a `top_by_profit` segment takes)."""
     from workbench.segments import build_segments
 
     run.write_frame("scores", scores)
     run.write_frame("scores_csv", scores)
     profiles = run.read_frame("profiles") if run.has("profiles") else None
-    segments, seg_summary = build_segments(scores, config.segments, profiles)
+    segments, seg_summary = build_segments(
+        scores, config.segments, profiles, top_by_profit=audience
+    )
     for name, audience in segments.items():
         path = run.segment_file(name)
         path.parent.mkdir(parents=True, exist_ok=True)
