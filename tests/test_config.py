@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from helpers import write_config
 
-from workbench.config import load_config, parse_overrides
+from workbench.config import load_config
+from workbench.config_files import parse_overrides
 from workbench.errors import ConfigError
 
 MINIMAL = {
