@@ -17,7 +17,8 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
-from workbench.engine import duckdb_connection, spill_directory
+from workbench.csv_safety import escape_column
+from workbench.engine import duckdb_connection, spill_directory, write_table
 from workbench.errors import ConfigError, DataError
 from workbench.ingest.profiles import ingest_profiles, profile_match
 from workbench.ingest.readers import (
@@ -34,9 +35,11 @@ from workbench.ingest.readers import (
 from workbench.ingest.timestamps import (
     OUT_OF_RANGE,
     UNPARSEABLE,
+    check_day_order,
     day_order,
     day_order_notices,
     in_range,
+    serial_notices,
     timestamp_parsers,
     timestamp_report,
 )
@@ -46,6 +49,24 @@ if TYPE_CHECKING:
     from workbench.config import Config, EventsConfig
 
 CANONICAL = ("profile_id", "timestamp", "event_type")
+# Names the workbench uses for its own columns while staging events and building snapshots.
+RESERVED = ("cutoff_s",)
+
+
+def reserved_renames(columns: list[str]) -> dict[str, str]:
+    """Source columns named like the workbench's own (`_reason`, `_ts`, `cutoff_s`...) and the
+    names they are kept under (`source_reason`, `source_cutoff_s`), like a column named like a
+    canonical one that is not mapped to it."""
+    taken = set(columns)
+    renames = {}
+    for c in columns:
+        if c.startswith("_") or c in RESERVED:
+            new = f"source_{c.lstrip('_')}" if c.lstrip("_") else "source_column"
+            while new in taken:
+                new += "_"
+            taken.add(new)
+            renames[c] = new
+    return renames
 
 
 def _check_dedupe_keys(dedupe, columns: list[str], path: Path) -> None:
@@ -56,13 +77,14 @@ def _check_dedupe_keys(dedupe, columns: list[str], path: Path) -> None:
         )
 
 
-def stage_events(source, cfg: EventsConfig, where: Path | str):
+def stage_events(source, cfg: EventsConfig, where: Path | str, renamed: dict | None = None):
     """Map to canonical columns, with the timestamp parsed every way it might need to be.
 
     Besides `profile_id`, `event_type` and the other columns, the staged rows carry `_ts` (the
     neutral parse), `_ts_month_first`/`_ts_day_first` (text columns without a format only),
     `_ts_missing` and `_raw_timestamp` (the source text, kept for rows that may be quarantined).
-    `finish_events` then picks the day order and adds `_reason`."""
+    `finish_events` then picks the day order and adds `_reason`. Source columns named like
+    those are kept under another name (`reserved_renames`), listed in `renamed` when given."""
     cols = cfg.columns
     needed = {
         "profile_id": mapped_column(cols, "profile_id"),
@@ -110,7 +132,14 @@ def stage_events(source, cfg: EventsConfig, where: Path | str):
                 )
             )
     used = set(needed.values())
-    rest = [source[c] for c in source.columns if c not in used and c not in CANONICAL]
+    renames = reserved_renames([c for c in source.columns if c not in used])
+    if renamed is not None:
+        renamed.update(renames)
+    rest = [
+        source[c].name(renames.get(c, c))
+        for c in source.columns
+        if c not in used and c not in CANONICAL
+    ]
     clashes = [c for c in source.columns if c in CANONICAL and c not in used]
     if clashes:
         # A column literally named like a canonical one but not mapped to it keeps its data under a new name.
@@ -121,12 +150,13 @@ def stage_events(source, cfg: EventsConfig, where: Path | str):
         *rest,
         neutral.name("_ts"),
         *extra,
+        *([parsers["serial"].name("_ts_serial")] if "serial" in parsers else []),
         ts_missing.name("_ts_missing"),
         ibis.cases((suspect, raw_text), else_=ibis.null("string")).name("_raw_timestamp"),
     )
 
 
-_STAGING_COLUMNS = ("_ts", "_ts_month_first", "_ts_day_first", "_ts_missing")
+_STAGING_COLUMNS = ("_ts", "_ts_month_first", "_ts_day_first", "_ts_serial", "_ts_missing")
 
 
 def finish_events(staged, order: dict[str, Any] | None):
@@ -159,30 +189,35 @@ def finish_events(staged, order: dict[str, Any] | None):
 
 @dataclass(frozen=True)
 class IngestTargets:
-    """Where ingest writes: the cleaned events, the quarantined rows and the profiles (named by
-    the run folder, `Run.ingest_targets`)."""
+    """Where ingest writes: the cleaned events, the quarantined rows, the profiles and the
+    profile rows set aside (named by the run folder, `Run.ingest_targets`)."""
 
     events: Path
     quarantine: Path
     profiles: Path
+    profiles_quarantine: Path | None = None  # default: profiles_quarantine.csv next to profiles
 
 
-def _stage(con, cfg: EventsConfig, where, tmpdir: Path, frame=None):
+def _stage(con, cfg: EventsConfig, where, tmpdir: Path, frame=None, renamed=None):
     """The staged events as a temp table (see `stage_events`)."""
-    if frame is not None:
-        build = lambda full_scan: stage_events(frame_table(con, frame, "events"), cfg, where)  # noqa: E731
-        return materialise(con, "_staged_events", build, where, "frame", retry=False)
-    if cfg.path is None and cfg.table is None:
+    if frame is None and cfg.path is None and cfg.table is None:
         raise ConfigError("events: give path (a file) or table, or pass the events as a frame")
-    if cfg.path is None:
-        build = lambda full_scan: stage_events(external_table(con, cfg), cfg, where)  # noqa: E731
-        return materialise(con, "_staged_events", build, where, "table", retry=False)
 
     def build(full_scan: bool):
-        return stage_events(source_table(con, cfg, tmpdir, full_scan), cfg, where)
+        if frame is not None:
+            source = frame_table(con, frame, "events")
+        elif cfg.path is None:
+            source = external_table(con, cfg)
+        else:
+            source = source_table(con, cfg, tmpdir, full_scan)
+        return stage_events(source, cfg, where, renamed)
 
-    label = f"as {detect_format(cfg.path, cfg.format)}"
-    return materialise(con, "_staged_events", build, where, label)
+    if frame is not None or cfg.path is None:
+        label = "frame" if frame is not None else "table"
+        return materialise(con, "_staged_events", build, where, label, retry=False)
+    return materialise(
+        con, "_staged_events", build, where, f"as {detect_format(cfg.path, cfg.format)}"
+    )
 
 
 def ingest_events(
@@ -208,14 +243,22 @@ def ingest_events(
     with ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="workbench-"))
         bar = stack.enter_context(steps("ingest", 3))
-        staged = _stage(con, cfg, where, Path(tmp), events)
+        renamed: dict[str, str] = {}
+        staged = _stage(con, cfg, where, Path(tmp), events, renamed)
         bar("read")
         rows_read = int(staged.count().to_pyarrow().as_py())
         if rows_read == 0:
             raise DataError(f"{where}: file has no rows")
         order = day_order(staged)
         if order is not None:
+            check_day_order(staged, order, ts_column, where)
             notices += day_order_notices(staged, order, ts_column)
+        notices += serial_notices(staged, ts_column)
+        notices += [
+            f"column '{old}' is kept as '{new}': names starting with '_' and 'cutoff_s' are "
+            "the workbench's own"
+            for old, new in renamed.items()
+        ]
         final = finish_events(staged, order)
 
         bad = final.filter(final._reason.notnull())
@@ -242,7 +285,7 @@ def ingest_events(
         else:
             kept = _dedupe_by_key(good, keys)
         events_path = targets.events
-        con.to_parquet(kept, str(events_path))
+        write_table(con, kept, events_path, "parquet")
         bar("events")
 
     events = con.read_parquet(str(events_path))
@@ -287,11 +330,14 @@ def ingest_events(
         "notices": notices,
     }
     if config.profiles is not None or profiles is not None:
-        profiles_quality = ingest_profiles(config, targets.profiles, con, frame=profiles)
+        profiles_quality = ingest_profiles(
+            config, targets.profiles, con, frame=profiles, quarantine=targets.profiles_quarantine
+        )
         profiles_quality["match"] = profile_match(
             con.read_parquet(str(events_path)), con.read_parquet(profiles_quality["file"])
         )
         quality["profiles_file"] = profiles_quality
+        quality["notices"] += profiles_quality.get("notices", [])
     return quality
 
 
@@ -350,9 +396,10 @@ def _write_quarantine(con, bad, path: Path) -> None:
     renamed = bad.mutate(timestamp=bad._raw_timestamp).drop("_raw_timestamp")
     renamed = renamed.rename(reason="_reason")
     cols = ["reason"] + [c for c in renamed.columns if c != "reason"]
-    # Text everywhere so a mixed-type quarantine still writes; the rows are for people to read.
-    renamed = renamed.select([renamed[c].cast("string").name(c) for c in cols])
-    con.to_csv(renamed, str(path))
+    # Text everywhere so a mixed-type quarantine still writes; the rows are for people to read,
+    # escaped like every CSV the workbench writes (`workbench.csv_safety`).
+    renamed = renamed.select([escape_column(renamed[c].cast("string")).name(c) for c in cols])
+    write_table(con, renamed, path, "csv")
 
 
 def iso_utc(value) -> str | None:

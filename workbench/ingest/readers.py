@@ -16,6 +16,7 @@ import pandas as pd
 
 from workbench.config import DELIMITERS
 from workbench.errors import ConfigError, DataError
+from workbench.ingest import diagnose
 
 if TYPE_CHECKING:
     from workbench.config import EventsConfig
@@ -73,6 +74,17 @@ def duckdb_message(exc: BaseException, what: str = "events") -> str:
     return text
 
 
+def file_message(exc: BaseException, path, what: str = "events") -> str:
+    """`duckdb_message`, with the row named where DuckDB's own line number is not that row's."""
+    if "Maximum line size" in str(exc) and isinstance(path, Path) and path.is_file():
+        found = diagnose.overlong_line(path)
+        if found:
+            return found
+    if isinstance(path, Path) and path.is_file() and "gzip" in str(exc).lower():
+        diagnose.check_gzip_complete(path)
+    return duckdb_message(exc, what)
+
+
 def _retry_with_full_scan(exc: BaseException) -> bool:
     """Errors that a type detection over the whole file (not DuckDB's first rows) can cure."""
     import duckdb
@@ -113,6 +125,7 @@ def _whitespace_to_parquet(
     import pyarrow.parquet as pq
 
     writer = None
+    diagnose.check_first_row_width(path, encoding)
     try:
         reader = pd.read_csv(
             path,
@@ -190,6 +203,8 @@ def read_source(
     when a later row does not fit those types) it looks at every row."""
     path = _check_file(path, what)
     fmt = detect_format(path, fmt)
+    if fmt == "csv":
+        diagnose.check_not_spreadsheet(path, what)
     if fmt != "csv" and (encoding or decimal_separator):
         key = "encoding" if encoding else "decimal_separator"
         raise ConfigError(f"{what}.{key}: only for csv/text files, {path.name} is read as {fmt}")
@@ -217,6 +232,9 @@ def read_source(
             if decimal_separator is not None:
                 kwargs["decimal_separator"] = decimal_separator
             probe = con.read_csv(str(path), **kwargs)
+            if len(probe.columns) == 1 and any(d in probe.columns[0] for d in ",;\t|"):
+                # The sniffer gave up (a ragged file, a cut-off .gz): say where, not "not found".
+                diagnose.check_csv_rows(path, kwargs.get("delim"), encoding)
             types = {c: "VARCHAR" for c in text_columns if c in probe.columns}
             if full_scan:
                 kwargs["sample_size"] = -1
@@ -224,7 +242,7 @@ def read_source(
     except (ConfigError, DataError):
         raise
     except Exception as exc:  # DuckDB raises many error types for a file in the wrong format
-        raise DataError(f"{path}: cannot read as {fmt}: {duckdb_message(exc, what)}") from None
+        raise DataError(f"{path}: cannot read as {fmt}: {file_message(exc, path, what)}") from None
     table = flatten_structs(table)
     if len(table.columns) == 0:
         raise DataError(f"{path}: no columns found")
@@ -299,6 +317,7 @@ def external_table(con, cfg: EventsConfig):
                     f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}"
                 )
             return flatten_structs(con.table(cfg.table, database=("source_db", "main")))
+        _check_database_url(conn)
         src = ibis.connect(conn)
         tables = src.list_tables()
         if cfg.table not in tables:
@@ -312,6 +331,16 @@ def external_table(con, cfg: EventsConfig):
         raise
     except Exception as exc:
         raise DataError(f"{conn}: cannot open table '{cfg.table}': {first_line(exc)}") from None
+
+
+def _check_database_url(conn: str) -> None:
+    """A file-backed URL (duckdb://, sqlite://) to a file that does not exist would create an
+    empty database there: refuse it instead."""
+    scheme, _, rest = conn.partition("://")
+    if scheme.lower() in ("duckdb", "sqlite") and rest and rest != ":memory:":
+        path = Path(rest.split("?")[0]).expanduser()
+        if not path.is_file():
+            raise DataError(f"{conn}: database file {path} not found")
 
 
 def materialise(con, name: str, build, where, label: str, what: str = "events", retry=True):
@@ -333,7 +362,10 @@ def materialise(con, name: str, build, where, label: str, what: str = "events", 
             if first is None:
                 raise
             error = first
-        raise DataError(f"{where}: cannot read {label}: {duckdb_message(error, what)}") from None
+        path = Path(str(where))
+        raise DataError(
+            f"{where}: cannot read {label}: {file_message(error, path, what)}"
+        ) from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -360,8 +392,11 @@ def scalar_column(col, name: str, canonical: str, where: Path | str):
 
 def normalise_profile_id(col):
     """Ids as text, trimmed; an integral float id ("12346.0", from a column with blanks that was
-    read as DOUBLE) becomes "12346", so events and profiles files agree."""
+    read as DOUBLE) becomes "12346", so events and profiles files agree. A NaN id is a missing
+    one (quarantined), never a profile named "nan"."""
     text = col.cast("string").strip()
+    if col.type().is_floating():
+        text = ibis.cases((col.isnan() | col.isinf(), ibis.null("string")), else_=text)
     return ibis.cases(
         (text.contains(".") & text.endswith("0"), text.re_replace(r"^(-?[0-9]+)\.0+$", r"\1")),
         else_=text,
