@@ -10,7 +10,9 @@ else. A negation is the complement of its positive (`x != v` is "not `x == v`"),
 is on exactly one side of a condition and its negation: a profile without a loyalty tier is in
 `loyaltyTier != gold`, and an event without a channel is in `channel not_in [store]`.
 
-Values are typed literals of the column's type (a number for a numeric column, a timestamp for
+A field holding lists (`tags: [a, b]`) takes `contains` (does the list hold the value),
+`exists` and `not_exists`; comparing a whole list with `==`, `>` or `in` is refused, naming the
+field. Values are typed literals of the column's type (a number for a numeric column, a timestamp for
 a date column); ordering operators against a number on a text column are refused (text would
 compare as words: "18,0" < "5"). Conditions never become `eval`, `exec`, `DataFrame.query` or
 SQL text: Ibis expressions for events, pandas masks for profiles.
@@ -22,6 +24,7 @@ import datetime as dt
 import operator
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from workbench.errors import ConfigError
@@ -135,6 +138,14 @@ def _ibis_kind(dtype) -> Kind:
     return "text"
 
 
+def _nested(condition: Condition, shown: str, key: str) -> ConfigError:
+    return ConfigError(
+        f"{key}: field '{condition.field}' holds lists or records ({shown}), so "
+        f"'{condition.op}' cannot compare it with {condition.value!r}; use op: contains to test "
+        "whether a list holds a value, or exists / not_exists"
+    )
+
+
 def condition_expr(table, condition: Condition, key: str = "conditions"):
     """One condition as an Ibis boolean expression over `table` (never NULL)."""
     name, op = condition.field, condition.op
@@ -145,6 +156,12 @@ def condition_expr(table, condition: Condition, key: str = "conditions"):
         return col.notnull()
     if op == "not_exists":
         return col.isnull()
+    dtype = col.type()
+    if dtype.is_array() and op == "contains":
+        value = coerce(condition.value, _ibis_kind(dtype.value_type), name, key)
+        return col.contains(value).fill_null(False)
+    if dtype.is_array() or dtype.is_struct() or dtype.is_map():
+        raise _nested(condition, str(dtype), key)
     if op in TEXT_OPERATORS:
         text = col.cast("string")
         value = str(condition.value)
@@ -177,6 +194,9 @@ def conditions_expr(
 
 
 # ----------------------------------------------------------------------------- profiles (pandas)
+_NESTED = (list, tuple, np.ndarray, dict)
+
+
 def _pandas_kind(series: pd.Series) -> Kind:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
@@ -205,6 +225,11 @@ def condition_mask(frame: pd.DataFrame, condition: Condition, key: str = "condit
         return present
     if op == "not_exists":
         return ~present
+    first = s[present].head(1)
+    if s.dtype == object and len(first) and isinstance(first.iloc[0], _NESTED):
+        if op == "contains":
+            return s.map(lambda v: isinstance(v, _NESTED[:-1]) and condition.value in list(v))
+        raise _nested(condition, type(first.iloc[0]).__name__, key)
     if op in TEXT_OPERATORS:
         text = s.astype("string")
         value = str(condition.value)
