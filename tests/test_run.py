@@ -38,6 +38,7 @@ def test_every_artifact_has_one_name_one_file_and_one_writer():
 
 
 def test_run_is_named_by_time_built_aside_and_never_reused(tmp_path, config):
+    tmp_path = tmp_path / "runs"
     a = Run.create(tmp_path, config, now=NOW)
     assert (
         a.is_partial and a.path.name == ".20260301-093005.partial" and a.name == "20260301-093005"
@@ -53,6 +54,7 @@ def test_run_is_named_by_time_built_aside_and_never_reused(tmp_path, config):
 
 
 def test_latest_moves_only_when_a_run_succeeds(tmp_path, config):
+    tmp_path = tmp_path / "runs"
     ok = Run.create(tmp_path, config, now=NOW).publish(succeeded=True)
     assert _latest(tmp_path) == ok.name
     Run.create(tmp_path, config, now=NOW + dt.timedelta(days=1)).publish(succeeded=False)
@@ -66,7 +68,7 @@ def test_latest_moves_only_when_a_run_succeeds(tmp_path, config):
 
 
 def test_files_are_named_by_the_run_and_missing_ones_say_who_writes_them(tmp_path, config):
-    run = Run.create(tmp_path, config)
+    run = Run.create(tmp_path / "runs", config)
     assert run.file("metrics") == run.path / "metrics.json"
     with pytest.raises(DataError, match="metrics.json: not found .*compare"):
         run.read_json("metrics")

@@ -5,8 +5,11 @@
 - `validate`, `snapshot`, `score` (a saved model on newer data), `backtest` (as if today were
   DATE, then compared with what happened).
 
-Every command that writes makes a new run folder (`Run.create`) and never writes anywhere else,
-so no input file is ever overwritten by an output.
+Every command that writes makes a new run folder (`Run.create`, which refuses an output folder
+that is or holds an input) and never writes anywhere else, so no input file is ever overwritten
+by an output. A run interrupted (Ctrl-C, `kill -9`, a full disk) stays a `.partial` folder
+marked `interrupted`; `run_notebooks(resume=...)` continues it from the first notebook that did
+not finish.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ import pandas as pd
 from workbench.config import Config, load_config
 from workbench.engine import connect, events_table
 from workbench.errors import DataError, ModelMismatchError, WorkbenchError
-from workbench.goals import eligible_labels, to_day
-from workbench.run import Run
+from workbench.goals import eligible_labels, parse_day, to_day
+from workbench.run import Run, check_output, write_frame_file
 from workbench.workflow.stages import (
     GoalPlan,
+    check_plan,
     compare,
     define_goal,
     explain,
@@ -63,19 +67,30 @@ def check_sources(config: Config, events=None) -> None:
         raise DataError(f"{config.where()}: events: give path (a file) or table")
 
 
-def _finish(run: Run, started: float, error: BaseException | None = None) -> Run:
-    """Record how the run ended, write its landing page, give it its final name."""
+def _finish(
+    run: Run, started: float, error: BaseException | None = None, *, report: bool = True
+) -> Run:
+    """Record how the run ended, write its landing page, give it its final name (`latest`
+    moves only on success). When finishing fails itself (the disk filled up), the run is
+    published as failed and that error raised; an earlier `error` stays the one reported."""
     from workbench.reporting.landing import write_report
 
     status = "ok" if error is None else "failed"
+    if isinstance(error, KeyboardInterrupt):
+        status = "interrupted"
     changes: dict[str, Any] = {"status": status, "seconds": round(time.perf_counter() - started, 1)}
     if error is not None:
         changes["error"] = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    run.update_record(**changes)
     try:
-        write_report(run)
-    finally:
-        run.publish(succeeded=error is None)
+        run.update_record(**changes)
+        if report:
+            write_report(run)
+    except Exception:
+        run.publish(succeeded=False)
+        if error is not None:
+            return run  # the caller raises `error`: the cause, not this consequence
+        raise
+    run.publish(succeeded=error is None)
     return run
 
 
@@ -94,6 +109,8 @@ def run_pipeline(
     route. `events`/`profiles`: pandas or Arrow frames instead of the config's files."""
     cfg = as_config(config, overrides)
     check_sources(cfg, events)
+    if as_of:
+        parse_day(as_of, "as_of")
     say = progress or (lambda _msg: None)
     run = Run.create(out or cfg.output_dir, cfg, record={"kind": "pipeline", "as_of": as_of or ""})
     say(f"run folder: {run.base / run.name}")
@@ -111,54 +128,83 @@ def run_pipeline(
 
 
 def run_notebooks(
-    config_path: str | Path,
+    config_path: str | Path | None,
     out: str | Path | None = None,
     as_of: str | None = None,
     overrides: list[str] | None = None,
     notebooks_dir: str | Path | None = None,
     kernel_name: str | None = None,
     progress: Progress = print,
+    resume: str | Path | None = None,
 ) -> Run:
     """Run the pipeline as notebooks 01-05 into a new run folder (`workbench run`).
 
     Each notebook is executed by papermill with `run_dir` (and `as_of`) injected, saved with
     its HTML (code hidden) in the run folder; `report.html` links them. Raises `NotebookError`
     when a notebook fails: its executed copy and HTML are still in the run folder, which is
-    then published as failed (`latest` does not move).
+    then published as failed (`latest` does not move). Interrupted (Ctrl-C), the run stays a
+    `.partial` folder marked `interrupted`. `resume`: such a run folder (or a failed one),
+    continued from the first notebook that did not finish, with its own config and as_of.
     """
-    from workbench.reporting.notebooks import (
-        declared_parameters,
-        execute_notebook,
-        export_html,
-        find_notebooks,
-        pick_kernel,
-    )
+    from workbench.reporting.notebooks import find_notebooks, pick_kernel
+    from workbench.workflow.resume import open_for_resume
 
     say = progress or (lambda _msg: None)
-    cfg = load_config(config_path, overrides)
-    check_sources(cfg)
     notebooks = find_notebooks(notebooks_dir)
-    kernel = pick_kernel(kernel_name)
-    record = {
-        "kind": "notebooks",
-        "config": str(Path(config_path).resolve()),
-        "overrides": list(overrides or []),
-        "as_of": as_of or "",
-        "kernel": kernel,
-        "notebooks": [],
-    }
-    run = Run.create(Path(out) if out is not None else cfg.output_dir, cfg, record=record)
-    values = {"run_dir": str(run.path), "as_of": as_of or "", "interactive": False}
-    say(f"run folder: {run.base / run.name}")
-    failure = None
+    if resume is not None:
+        run, record = open_for_resume(resume, config_path, overrides, as_of, notebooks)
+        say(f"resuming {run.path}")
+    else:
+        if config_path is None:
+            raise WorkbenchError("run: give a config file (or --resume RUN)")
+        cfg = load_config(config_path, overrides)
+        check_sources(cfg)
+        if as_of:
+            parse_day(as_of, "--as-of")
+        record = {
+            "kind": "notebooks",
+            "config": str(Path(config_path).resolve()),
+            "overrides": list(overrides or []),
+            "as_of": as_of or "",
+            "kernel": pick_kernel(kernel_name),
+            "notebooks": [],
+        }
+        run = Run.create(Path(out) if out is not None else cfg.output_dir, cfg, record=record)
+        say(f"run folder: {run.base / run.name}")
     started = time.perf_counter()
+    try:
+        failure = _run_each(run, record, notebooks, say)
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a disk that filled up between notebooks
+        if isinstance(exc, KeyboardInterrupt):
+            _mark_interrupted(run, started, say)
+        else:
+            _finish(run, started, exc)
+        raise
+    _finish(run, started, failure)
+    if failure is not None:
+        say(f"report (incomplete): {run.file('report')}")
+        raise failure
+    say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")
+    return run
+
+
+def _run_each(run: Run, record: dict[str, Any], notebooks: list[Path], say):
+    """Execute the notebooks not yet done (`record["notebooks"]` entries with status ok), one
+    by one, recording each in run.json as it ends; the first failure, or None."""
+    from workbench.reporting.notebooks import declared_parameters, execute_notebook, export_html
+
+    values = {"run_dir": str(run.path), "as_of": record.get("as_of") or "", "interactive": False}
+    done = {nb["name"] for nb in record["notebooks"] if nb.get("status") == "ok"}
     for i, src in enumerate(notebooks, 1):
+        if src.stem in done:
+            say(f"[{i}/{len(notebooks)}] {src.stem}: done before, kept")
+            continue
         dest = run.path / src.name
         declared = declared_parameters(src)
         params = {k: v for k, v in values.items() if k in declared}
         say(f"[{i}/{len(notebooks)}] {src.stem} ...")
         t0 = time.perf_counter()
-        failure = execute_notebook(src, dest, params, kernel, run.path)
+        failure = execute_notebook(src, dest, params, record["kernel"], run.path)
         seconds = time.perf_counter() - t0
         html_name = None
         if dest.exists():
@@ -180,13 +226,18 @@ def run_notebooks(
         run.update_record(notebooks=record["notebooks"])
         say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
         if failure is not None:
-            break
-    _finish(run, started, failure)
-    if failure is not None:
-        say(f"report (incomplete): {run.file('report')}")
-        raise failure
-    say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")
-    return run
+            return failure
+    return None
+
+
+def _mark_interrupted(run: Run, started: float, say) -> None:
+    """Leave an interrupted run as it is (`.partial`, never `latest`), marked for --resume."""
+    try:
+        seconds = round(time.perf_counter() - started, 1)
+        run.update_record(status="interrupted", seconds=seconds)
+    except WorkbenchError:  # a full or read-only disk: the next run marks it instead
+        pass
+    say(f"interrupted: continue with  workbench run --resume {run.path}")
 
 
 # ----------------------------------------------------------------------------- validate
@@ -210,32 +261,46 @@ def validate(
     readiness, in a new folder under `out` (default `<output dir>/validate`)."""
     cfg = as_config(config, overrides)
     check_sources(cfg)
+    if as_of:
+        parse_day(as_of, "--as-of")
     run = Run.create(out or cfg.output_dir / "validate", cfg, record={"kind": "validate"})
     started = time.perf_counter()
     try:
         quality = prepare_data(run)["quality"]
-        goal = plan_goal(open_events(run, cfg), cfg, as_of)
-    except BaseException:
-        run.update_record(status="failed", seconds=round(time.perf_counter() - started, 1))
-        run.publish(succeeded=False)
+        ctx = open_events(run, cfg)
+        goal = plan_goal(ctx, cfg, as_of)
+        check_plan(ctx, cfg, goal.as_of)
+    except BaseException as exc:
+        _finish(run, started, exc, report=False)
         raise
-    run.update_record(status="ok", seconds=round(time.perf_counter() - started, 1))
-    run.publish(succeeded=True)
+    _finish(run, started, report=False)
     return Validation(run, quality, goal)
 
 
 # ----------------------------------------------------------------------------- snapshot
 def snapshot(
-    config: ConfigLike, at: str, *, overrides: list[str] | None = None
+    config: ConfigLike,
+    at: str,
+    *,
+    overrides: list[str] | None = None,
+    out: str | Path | None = None,
 ) -> tuple[pd.DataFrame, str | None]:
     """One point-in-time snapshot (features strictly before `at`, label from the window after
-    it), with a note when the outcome window reaches past the data."""
+    it), with a note when the outcome window reaches past the data; written to `out` (.csv or
+    .parquet, never an input) when given."""
     from workbench.goals import check_fields
     from workbench.snapshots import build_snapshots
 
     cfg = as_config(config, overrides)
     check_sources(cfg)
-    cutoff = to_day(at)
+    cutoff = parse_day(at, "--at")
+    if out is not None:
+        out = Path(out)
+        if out.suffix not in (".csv", ".parquet"):
+            raise DataError(f"{out}: --out must end in .csv or .parquet")
+        if out.is_dir():
+            raise DataError(f"{out}: --out is a folder, expected a .csv or .parquet file name")
+        check_output(out, cfg, what="--out file")
     with tempfile.TemporaryDirectory(prefix="workbench-snapshot-") as tmp:
         run = Run.create(tmp, cfg)
         quality = prepare_data(run)["quality"]
@@ -253,7 +318,10 @@ def snapshot(
             f"the outcome window ends {window_end.date()}, after the last event "
             f"({quality['last_event'][:10]}): labels are incomplete"
         )
-    return frame.drop(columns=["cutoff"]), note
+    frame = frame.drop(columns=["cutoff"])
+    if out is not None:
+        write_frame_file(frame, out)
+    return frame, note
 
 
 # ----------------------------------------------------------------------------- score
@@ -276,22 +344,34 @@ def score(
     as_of: str | None = None,
     out: str | Path | None = None,
     overrides: list[str] | None = None,
+    force: bool = False,
 ) -> Run:
     """Re-score with a saved model (no retraining) on the config's (possibly newer) events, in
     a new folder under `out` (default `<output dir>/scores`); refuses data whose features do not
-    match the model's, naming them."""
+    match the model's, naming them, and a config whose goal or outcome window differs from the
+    one the model was trained for (unless `force`: the differences are then recorded)."""
     from workbench import modeling
     from workbench.features import plan_features
     from workbench.goals import check_fields, resolve_as_of
     from workbench.scoring import score_profiles
+    from workbench.segments import check_segments
     from workbench.snapshots import build_snapshots
 
     cfg = as_config(config, overrides)
     check_sources(cfg)
+    if as_of:
+        parse_day(as_of, "--as-of")
     model_dir = model_directory(model)
     fitted = modeling.load_model(model_dir)
+    differences = modeling.check_trained_for(fitted, cfg, model_dir)
+    if differences and not force:
+        raise ModelMismatchError(
+            f"{model_dir}: {'; '.join(differences)}: its scores would answer another question; "
+            "retrain with workbench run, or pass --force to score anyway"
+        )
+    record = {"kind": "score", "model": str(model_dir), "forced": differences}
     run = Run.create(
-        out or cfg.output_dir / "scores", cfg, record={"kind": "score", "model": str(model_dir)}
+        out or cfg.output_dir / "scores", cfg, record=record, inputs=(("--model", model_dir),)
     )
     started = time.perf_counter()
     try:
@@ -301,16 +381,16 @@ def score(
         day = resolve_as_of(cfg, as_of, ctx.first_event, ctx.last_event)
         plan = plan_features(ctx.events, cfg, ctx.profiles, before=day)
         _check_model_features(fitted, plan.specs, model_dir)
+        profiles = ctx.profiles.limit(0).to_pandas() if ctx.profiles is not None else None
+        check_segments(cfg.segments, [s.code for s in plan.specs], profiles, cfg.where())
         frame, _ = build_snapshots(ctx.events, cfg, [day], plan, ctx.profiles, with_label=False)
         codes = [s.code for s in fitted.feature_specs_]
         scores = score_profiles(
             fitted, frame[["profile_id", *codes]], fitted.feature_specs_, cfg, day
         )
         seg_summary = save_scores(run, scores, cfg)
-        run.write_json(
-            "score_summary",
-            scoring_figures(scores, seg_summary, str(day.date()), model=str(model_dir)),
-        )
+        figures = scoring_figures(scores, seg_summary, str(day.date()), model=str(model_dir))
+        run.write_json("score_summary", {**figures, **({"forced": differences} if force else {})})
     except BaseException as exc:
         _finish(run, started, exc)
         raise
@@ -355,7 +435,7 @@ def backtest(
 
     cfg = as_config(config, overrides)
     check_sources(cfg)
-    at_day = to_day(at)
+    at_day = parse_day(at, "--at")
     run = Run.create(
         out or cfg.output_dir / "backtests",
         cfg,

@@ -25,6 +25,7 @@ from workbench.goals import (
     check_fields,
     counts_by_role,
     describe_goal,
+    goal_hints,
     plan_cutoffs,
     resolve_as_of,
     to_day,
@@ -94,7 +95,22 @@ def plan_goal(
     counts = counts_by_role(ctx.events, config, cutoffs, with_scoring=with_scoring)
     labelled = counts[counts["role"] != "scoring"]
     readiness = check_readiness(labelled, config, ctx.first_event, ctx.last_event)
+    met = "positives" if config.goal.outcome == "occurs" else "negatives"
+    if not readiness["ok"] and int(labelled[met].sum()) == 0:  # the goal event never happened
+        readiness["messages"] += goal_hints(ctx.events, config)
     return GoalPlan(day, cutoffs, counts, readiness)
+
+
+def check_plan(ctx: EventsContext, config: Config, as_of) -> FeaturePlan:
+    """What a run would meet after the goal, checked before any snapshot is built: the feature
+    plan (`features.exclude/identifiers/quantities` name real columns) and the segments (their
+    fields, factors and values, on empty frames of the real columns)."""
+    from workbench.segments import check_segments
+
+    plan = plan_features(ctx.events, config, ctx.profiles, before=as_of)
+    profiles = ctx.profiles.limit(0).to_pandas() if ctx.profiles is not None else None
+    check_segments(config.segments, [s.code for s in plan.specs], profiles, config.where())
+    return plan
 
 
 # ----------------------------------------------------------------------------- 01 data
@@ -145,7 +161,7 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
         raise NotReadyError(goal.readiness["messages"])
 
     started = time.perf_counter()
-    plan = plan_features(ctx.events, config, ctx.profiles, before=goal.as_of)
+    plan = check_plan(ctx, config, goal.as_of)
     snapshots = build_training_snapshots(
         ctx.events, config, goal.cutoffs, goal.counts, plan, ctx.profiles, progress
     )
