@@ -95,3 +95,31 @@ def test_resolve_explicit_config_or_latest(tmp_path, config, monkeypatch):
     assert not started.is_partial and started.record["kind"] == "interactive"
     assert Run.resolve("").path == started.path  # the latest run, found from notebooks/
     assert Run.resolve(str(started.path)).path == started.path
+
+
+def test_an_output_folder_that_is_or_holds_an_input_is_refused(tmp_path, config):
+    from workbench.run import check_output
+
+    events = config.events.path
+    for bad in (tmp_path, events, events.parent):  # holds the events and the config; is them
+        with pytest.raises(WorkbenchError, match="outputs never go where inputs are"):
+            Run.create(bad, config)
+    model = tmp_path / "old-run" / "model"
+    model.mkdir(parents=True)
+    for bad in (model, model / "scores", model.parent):
+        with pytest.raises(WorkbenchError, match=r"\(--model\)"):
+            check_output(bad, config, (("--model", model),))
+    check_output(tmp_path / "runs", config, (("--model", model),))  # beside the inputs is fine
+
+
+def test_a_partial_run_whose_process_died_is_marked_interrupted(tmp_path, config):
+    from workbench.run import mark_interrupted
+
+    base = tmp_path / "runs"
+    dead = Run.create(base, config, now=NOW)
+    dead.update_record(pid=2**22 + 12345)  # no such process
+    alive = Run.create(base, config, now=NOW + dt.timedelta(seconds=1))  # this process
+    assert [r.path for r in mark_interrupted(base)] == [dead.path]
+    assert dead.record["status"] == "interrupted" and alive.record["status"] == "running"
+    assert alive.is_running_elsewhere and not dead.is_running_elsewhere
+    assert Run.latest(base) is None  # neither became latest

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from workbench import __version__
-from workbench.errors import NotReadyError, WorkbenchError, os_reason
+from workbench.errors import ConfigError, NotReadyError, WorkbenchError, os_reason
 
 
 def _print_table(frame, out=sys.stdout) -> None:
@@ -100,7 +100,7 @@ def cmd_run(args) -> int:
     from workbench.workflow import run_notebooks
 
     if args.config is None and args.resume is None:
-        raise WorkbenchError("run: give a config file, or --resume RUN to continue a run")
+        raise ConfigError("run: give a config file, or --resume RUN to continue a run")
     run = run_notebooks(
         args.config,
         out=Path(args.out) if args.out else None,

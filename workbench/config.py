@@ -339,7 +339,10 @@ class DuckDBConfig(_Strict):
     @classmethod
     def _memory_parses(cls, v: str | None) -> str | None:
         if v is not None and not memory_bytes(v):
-            raise ValueError(f"{v!r} is not an amount of memory; write e.g. '6GB' or '512MiB'")
+            raise ValueError(
+                f"{v!r} is not an amount of memory (a number and a unit; anything else is not "
+                "allowed), e.g. '6GB' or '512MiB'"
+            )
         return v
 
     @field_validator("threads")

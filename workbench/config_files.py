@@ -129,9 +129,10 @@ def read_yaml_file(path: Path) -> Any:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            f"{path}: not a UTF-8 text file (byte {exc.start} is {data[exc.start]:#04x}); "
-            "save the config as UTF-8 YAML"
+            f"{path}: not a UTF-8 text file (line {line}: byte {exc.start:,} is "
+            f"{data[exc.start]:#04x}); save the config as UTF-8 YAML"
         ) from None
     return load_yaml_text(text, str(path))
 

@@ -392,7 +392,9 @@ def feature_prefixes(plan: FeaturePlan) -> dict[tuple[str, Any], str]:
             f"{p}_days_since_first",
         ]
 
-    for t in plan.event_types:
+    # In name order (names already in code form first), not by frequency: the same event
+    # types always get the same codes, whichever is more common this time.
+    for t in sorted(plan.event_types, key=lambda t: (slug(t) != t, t)):
         claim(("event_type", t), slug(t), per_event)
     for i, ce in enumerate(plan.custom_events):
         claim(("custom_event", i), f"custom_{slug(ce.name)}", per_event)
@@ -418,7 +420,8 @@ def event_codes(plan: FeaturePlan) -> list[tuple[str, str, str]]:
     names = [humanize(t) for t in plan.event_types]
     out = []
     for t, name in zip(plan.event_types, names, strict=True):
-        friendly = name if names.count(name) == 1 else t
+        # types that read alike ('search' / 'Search') are told apart by their exact names
+        friendly = name if names.count(name) == 1 else f"'{t}' events"
         out.append((prefixes[("event_type", t)], friendly, "event_type"))
     for i, ce in enumerate(plan.custom_events):
         out.append((prefixes[("custom_event", i)], ce.name, "custom_event"))

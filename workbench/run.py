@@ -147,6 +147,9 @@ class Run:
 
         base = Path(base)
         check_output(base, config, inputs)
+        root = config.output_dir.expanduser().resolve()
+        if base.expanduser().resolve().is_relative_to(root):  # e.g. <output.dir>/validate
+            check_output(root, config, inputs, what="output.dir")
         try:
             base.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):

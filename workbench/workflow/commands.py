@@ -71,8 +71,9 @@ def _finish(
     run: Run, started: float, error: BaseException | None = None, *, report: bool = True
 ) -> Run:
     """Record how the run ended, write its landing page, give it its final name (`latest`
-    moves only on success). When finishing fails itself (the disk filled up), the run is
-    published as failed and that error raised; an earlier `error` stays the one reported."""
+    moves only on success). When recording the end fails itself (the disk filled up), the run
+    stays `.partial` (the next run in the folder marks it interrupted; `--resume` continues it
+    once there is room) and that error is raised, unless an earlier `error` is the cause."""
     from workbench.reporting.landing import write_report
 
     status = "ok" if error is None else "failed"
@@ -86,7 +87,6 @@ def _finish(
         if report:
             write_report(run)
     except Exception:
-        run.publish(succeeded=False)
         if error is not None:
             return run  # the caller raises `error`: the cause, not this consequence
         raise
@@ -147,7 +147,12 @@ def run_notebooks(
     continued from the first notebook that did not finish, with its own config and as_of.
     """
     from workbench.reporting.notebooks import find_notebooks, pick_kernel
-    from workbench.workflow.resume import open_for_resume
+    from workbench.workflow.notebook_run import (
+        mark_interrupted,
+        open_for_resume,
+        run_each,
+        stop_requests,
+    )
 
     say = progress or (lambda _msg: None)
     notebooks = find_notebooks(notebooks_dir)
@@ -173,10 +178,11 @@ def run_notebooks(
         say(f"run folder: {run.base / run.name}")
     started = time.perf_counter()
     try:
-        failure = _run_each(run, record, notebooks, say)
+        with stop_requests() as stop:
+            failure = run_each(run, record, notebooks, say, stop)
     except BaseException as exc:  # Ctrl-C, SIGTERM, a disk that filled up between notebooks
         if isinstance(exc, KeyboardInterrupt):
-            _mark_interrupted(run, started, say)
+            mark_interrupted(run, started, say)
         else:
             _finish(run, started, exc)
         raise
@@ -186,58 +192,6 @@ def run_notebooks(
         raise failure
     say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")
     return run
-
-
-def _run_each(run: Run, record: dict[str, Any], notebooks: list[Path], say):
-    """Execute the notebooks not yet done (`record["notebooks"]` entries with status ok), one
-    by one, recording each in run.json as it ends; the first failure, or None."""
-    from workbench.reporting.notebooks import declared_parameters, execute_notebook, export_html
-
-    values = {"run_dir": str(run.path), "as_of": record.get("as_of") or "", "interactive": False}
-    done = {nb["name"] for nb in record["notebooks"] if nb.get("status") == "ok"}
-    for i, src in enumerate(notebooks, 1):
-        if src.stem in done:
-            say(f"[{i}/{len(notebooks)}] {src.stem}: done before, kept")
-            continue
-        dest = run.path / src.name
-        declared = declared_parameters(src)
-        params = {k: v for k, v in values.items() if k in declared}
-        say(f"[{i}/{len(notebooks)}] {src.stem} ...")
-        t0 = time.perf_counter()
-        failure = execute_notebook(src, dest, params, record["kernel"], run.path)
-        seconds = time.perf_counter() - t0
-        html_name = None
-        if dest.exists():
-            try:
-                html_name = export_html(dest).name
-            except Exception as exc:  # keep the run going: the .ipynb is the record
-                say(f"      could not export {dest.name} to HTML: {exc}")
-        record["notebooks"].append(
-            {
-                "name": src.stem,
-                "status": "ok" if failure is None else "failed",
-                "seconds": round(seconds, 1),
-                "parameters": params,
-                "ipynb": dest.name if dest.exists() else None,
-                "html": html_name,
-                "error": failure.error if failure is not None else None,
-            }
-        )
-        run.update_record(notebooks=record["notebooks"])
-        say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
-        if failure is not None:
-            return failure
-    return None
-
-
-def _mark_interrupted(run: Run, started: float, say) -> None:
-    """Leave an interrupted run as it is (`.partial`, never `latest`), marked for --resume."""
-    try:
-        seconds = round(time.perf_counter() - started, 1)
-        run.update_record(status="interrupted", seconds=seconds)
-    except WorkbenchError:  # a full or read-only disk: the next run marks it instead
-        pass
-    say(f"interrupted: continue with  workbench run --resume {run.path}")
 
 
 # ----------------------------------------------------------------------------- validate
@@ -390,6 +344,11 @@ def score(
         )
         seg_summary = save_scores(run, scores, cfg)
         figures = scoring_figures(scores, seg_summary, str(day.date()), model=str(model_dir))
+        if scores.empty:
+            figures["note"] = (
+                f"no profile is eligible at {day.date()} (the last event is {ctx.last_event[:10]};"
+                " see eligibility in the config): nothing to score"
+            )
         run.write_json("score_summary", {**figures, **({"forced": differences} if force else {})})
     except BaseException as exc:
         _finish(run, started, exc)

@@ -125,7 +125,7 @@ def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
     run.write_json("quality", quality)
     mix = build_event_mix(events_table(connect(config), run.file("events")))
     run.write_frame("event_mix", mix)
-    quarantine = pd.read_csv(run.file("quarantine"), nrows=1000, dtype=str)
+    quarantine = run.read_frame("quarantine", nrows=1000, dtype=str)
     return {"quality": quality, "event_mix": mix, "quarantine": quarantine}
 
 
@@ -287,9 +287,7 @@ def save_scores(run: Run, scores: pd.DataFrame, config: Config) -> pd.DataFrame:
     profiles = run.read_frame("profiles") if run.has("profiles") else None
     segments, seg_summary = build_segments(scores, config.segments, profiles)
     for name, audience in segments.items():
-        path = run.segment_file(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        audience.to_csv(path, index=False)
+        run.write_segment(name, audience)
     run.write_frame("segments_summary", seg_summary)
     return seg_summary
 
