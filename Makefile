@@ -15,7 +15,7 @@ help: ## Show this help
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,spark]'
+	$(BIN)/pip install --quiet -e '.[dev,spark,postgres]'
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name workbench --display-name "Propensity Workbench" >/dev/null
 	touch $(STAMP)
 
@@ -36,8 +36,9 @@ format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format workbench tests benchmarks
 	$(BIN)/ruff check --fix workbench tests benchmarks
 
-lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project's kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+lab: $(STAMP) ## Open JupyterLab at the project root (notebooks/ and reports/) with the project's kernel
+	JUPYTER_CONFIG_PATH=$(CURDIR)/.jupyter $(BIN)/jupyter lab --notebook-dir=$(CURDIR) \
+		--ServerApp.default_url=/lab/tree/notebooks
 
 bench: $(STAMP) ## Run the benchmarks (prints figures; slow)
 	$(BIN)/python benchmarks/run_all.py

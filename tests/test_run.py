@@ -98,7 +98,7 @@ def test_resolve_explicit_config_or_latest(tmp_path, config, monkeypatch):
 
 
 def test_an_output_folder_that_is_or_holds_an_input_is_refused(tmp_path, config):
-    from workbench.run import check_output
+    from workbench.inputs import check_output
 
     events = config.events.path
     for bad in (tmp_path, events, events.parent):  # holds the events and the config; is them
@@ -118,8 +118,11 @@ def test_a_partial_run_whose_process_died_is_marked_interrupted(tmp_path, config
     base = tmp_path / "runs"
     dead = Run.create(base, config, now=NOW)
     dead.update_record(pid=2**22 + 12345)  # no such process
-    alive = Run.create(base, config, now=NOW + dt.timedelta(seconds=1))  # this process
     assert [r.path for r in mark_interrupted(base)] == [dead.path]
+    assert dead.record["status"] == "interrupted"
+    dead.update_record(status="running")
+    alive = Run.create(base, config, now=NOW + dt.timedelta(seconds=1))  # marks the dead one
     assert dead.record["status"] == "interrupted" and alive.record["status"] == "running"
+    assert mark_interrupted(base) == []  # this process is alive: its run is left alone
     assert alive.is_running_elsewhere and not dead.is_running_elsewhere
     assert Run.latest(base) is None  # neither became latest

@@ -10,9 +10,10 @@ else. A negation is the complement of its positive (`x != v` is "not `x == v`"),
 is on exactly one side of a condition and its negation: a profile without a loyalty tier is in
 `loyaltyTier != gold`, and an event without a channel is in `channel not_in [store]`.
 
-A field holding lists (`tags: [a, b]`) takes `contains` (does the list hold the value),
-`exists` and `not_exists`; comparing a whole list with `==`, `>` or `in` is refused, naming the
-field. Values are typed literals of the column's type (a number for a numeric column, a timestamp for
+A field holding lists (`items.item_id`) holds a condition when any of its values does (`==`,
+`in`, `contains`, `starts_with`; `exists`: a non-empty list), on events and profiles alike;
+ordering a list (`>`) and comparing a record (a struct or map) are refused, naming the field.
+Values are typed literals of the column's type (a number for a numeric column, a timestamp for
 a date column); ordering operators against a number on a text column are refused (text would
 compare as words: "18,0" < "5"). Conditions never become `eval`, `exec`, `DataFrame.query` or
 SQL text: Ibis expressions for events, pandas masks for profiles.
@@ -24,6 +25,7 @@ import datetime as dt
 import operator
 from typing import TYPE_CHECKING, Any, Literal
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -100,6 +102,15 @@ def coerce(value: Any, kind: Kind, field: str, key: str) -> Any:
     return str(value)
 
 
+class TextAsNumberError(ConfigError):
+    """An ordering against a number on a text column. The message suggests declaring the type;
+    `csv_hint` is the decimal-comma option, which only a csv source has (see check_fields)."""
+
+    def __init__(self, message: str, csv_hint: str):
+        super().__init__(f"{message} ({csv_hint})")
+        self.message, self.csv_hint = message, csv_hint
+
+
 def _check_ordered_on_text(condition: Condition, kind: Kind, key: str) -> None:
     value = condition.value
     if (
@@ -108,10 +119,12 @@ def _check_ordered_on_text(condition: Condition, kind: Kind, key: str) -> None:
         and isinstance(value, int | float)
         and not isinstance(value, bool)
     ):
-        raise ConfigError(
-            f"{key}: field '{condition.field}' holds text, so '{condition.op} {value}' would "
-            "compare it as words, not numbers; if it is a number written with a decimal comma "
-            "set events.decimal_separator: ','"
+        field = condition.field
+        raise TextAsNumberError(
+            f"{key}: field '{field}' holds text, so '{condition.op} {value}' would compare it "
+            f"as words, not numbers; if it holds numbers written as text, declare them: "
+            f"events.types: {{{field}: number}}",
+            "a csv with decimal commas: events.decimal_separator: ','",
         )
 
 
@@ -140,9 +153,15 @@ def _ibis_kind(dtype) -> Kind:
 
 def _nested(condition: Condition, shown: str, key: str) -> ConfigError:
     return ConfigError(
-        f"{key}: field '{condition.field}' holds lists or records ({shown}), so "
-        f"'{condition.op}' cannot compare it with {condition.value!r}; use op: contains to test "
-        "whether a list holds a value, or exists / not_exists"
+        f"{key}: field '{condition.field}' holds records ({shown}), so '{condition.op}' cannot "
+        f"compare it with {condition.value!r}; use one of its fields (e.g. "
+        f"{condition.field}.<name>), or exists / not_exists"
+    )
+
+
+def _ordered_list(condition: Condition, key: str) -> ConfigError:
+    return ConfigError(
+        f"{key}: field '{condition.field}' is a list of values; use ==, in or contains"
     )
 
 
@@ -152,16 +171,14 @@ def condition_expr(table, condition: Condition, key: str = "conditions"):
     if name not in table.columns:
         raise _unknown_field(name, table.columns, key)
     col = table[name]
+    if col.type().is_array():
+        return _list_condition(col, condition, key)
     if op == "exists":
         return col.notnull()
     if op == "not_exists":
         return col.isnull()
-    dtype = col.type()
-    if dtype.is_array() and op == "contains":
-        value = coerce(condition.value, _ibis_kind(dtype.value_type), name, key)
-        return col.contains(value).fill_null(False)
-    if dtype.is_array() or dtype.is_struct() or dtype.is_map():
-        raise _nested(condition, str(dtype), key)
+    if col.type().is_struct() or col.type().is_map():
+        raise _nested(condition, str(col.type()), key)
     if op in TEXT_OPERATORS:
         text = col.cast("string")
         value = str(condition.value)
@@ -181,12 +198,32 @@ def condition_expr(table, condition: Condition, key: str = "conditions"):
     return COMPARISONS[op](col, literal).fill_null(op in NEGATIONS)
 
 
+def _list_condition(col, condition: Condition, key: str):
+    """A condition on a list field (`items.item_id`: the ids of an event's objects) holds when
+    any value does (`==`, `in`, `contains`, `starts_with`); `exists` means a non-empty list and
+    the negations are the complements, as for one value."""
+    op = condition.op
+    present = col.notnull() & (col.length() > 0)
+    if op in PRESENCE_OPERATORS:
+        return present if op == "exists" else ~present
+    if op in ORDERED:
+        raise _ordered_list(condition, key)
+    kind = _ibis_kind(col.type().value_type)
+    literal = _literals(condition, kind, key)
+    values = literal if isinstance(literal, list) else [literal]
+    if op in TEXT_OPERATORS:
+        text = str(condition.value)
+        hits = col.filter(lambda v: v.cast("string").contains(text) if op == "contains"
+                          else v.cast("string").startswith(text))  # fmt: skip
+        return (hits.length() > 0).fill_null(False)
+    hit = ibis.or_(*[col.contains(v) for v in values]).fill_null(False)
+    return ~hit if op in NEGATIONS else hit
+
+
 def conditions_expr(
     table, conditions: list[Condition], match: str = "all", key: str = "conditions"
 ):
     """All conditions on the same event (`all`) or at least one of them (`any`); True when empty."""
-    import ibis
-
     if not conditions:
         return ibis.literal(True)
     parts = [condition_expr(table, c, f"{key}[{i}]") for i, c in enumerate(conditions)]
@@ -194,7 +231,32 @@ def conditions_expr(
 
 
 # ----------------------------------------------------------------------------- profiles (pandas)
-_NESTED = (list, tuple, np.ndarray, dict)
+_LISTS = (list, tuple, np.ndarray)
+
+
+def _list_mask(s: pd.Series, condition: Condition, key: str) -> pd.Series:
+    """A profile attribute holding lists answers as an event's list field does
+    (`_list_condition`): any value meets the condition; exists is a non-empty list."""
+    op = condition.op
+    lists = s.map(lambda v: list(v) if isinstance(v, _LISTS) else [])
+    present = lists.map(len) > 0
+    if op in PRESENCE_OPERATORS:
+        return present if op == "exists" else ~present
+    if op in ORDERED:
+        raise _ordered_list(condition, key)
+    if op in TEXT_OPERATORS:
+        text = str(condition.value)
+        test = (
+            (lambda v: text in str(v)) if op == "contains" else (lambda v: str(v).startswith(text))
+        )
+        return lists.map(lambda vs: any(test(v) for v in vs)).astype(bool)
+    sample = next(v for vs in lists for v in vs)
+    kind: Kind = "number" if isinstance(sample, int | float | np.number) else "text"
+    literal = _literals(condition, kind, key)
+    values = set(literal if isinstance(literal, list) else [literal])
+    wanted = (lambda v: float(v) in values) if kind == "number" else (lambda v: str(v) in values)
+    hit = lists.map(lambda vs: any(wanted(v) for v in vs)).astype(bool)
+    return ~hit if op in NEGATIONS else hit
 
 
 def _pandas_kind(series: pd.Series) -> Kind:
@@ -221,15 +283,15 @@ def condition_mask(frame: pd.DataFrame, condition: Condition, key: str = "condit
         raise _unknown_field(name, frame.columns, key)
     s = frame[name]
     present = s.notna()
+    first = s[present].head(1)
+    if s.dtype == object and len(first) and isinstance(first.iloc[0], dict):
+        raise _nested(condition, "dict", key)
+    if s.dtype == object and len(first) and isinstance(first.iloc[0], _LISTS):
+        return _list_mask(s, condition, key)
     if op == "exists":
         return present
     if op == "not_exists":
         return ~present
-    first = s[present].head(1)
-    if s.dtype == object and len(first) and isinstance(first.iloc[0], _NESTED):
-        if op == "contains":
-            return s.map(lambda v: isinstance(v, _NESTED[:-1]) and condition.value in list(v))
-        raise _nested(condition, type(first.iloc[0]).__name__, key)
     if op in TEXT_OPERATORS:
         text = s.astype("string")
         value = str(condition.value)

@@ -1,4 +1,5 @@
-"""Reading config files: safe YAML, and `--set key=value` overrides applied to it.
+"""Reading config files: safe YAML, `--set key=value` overrides applied to it, and pydantic's
+errors reported as one line.
 
 The YAML loader is PyYAML's safe loader plus the refusals it does not make:
 
@@ -17,10 +18,13 @@ Python object.
 
 from __future__ import annotations
 
+import difflib
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 from yaml.constructor import ConstructorError
 
 from workbench.errors import ConfigError
@@ -191,3 +195,51 @@ def apply_overrides(
         overrides = parse_overrides(overrides)
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value, where)
+
+
+# ----------------------------------------------------------------------------- errors
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside `X`, `X | None`, `list[X]`, `dict[str, X]`..."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _keys_at(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
+    """The keys the config accepts in the section holding `loc` (for "did you mean")."""
+    model: type[BaseModel] | None = root
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(str(part))
+        model = _model_in(field.annotation) if field is not None else None
+    return list(model.model_fields) if model is not None else []
+
+
+def format_validation_error(exc: ValidationError, where: str, root: type[BaseModel]) -> str:
+    """pydantic's errors as one line: the key (an unknown one first, with "did you mean"),
+    the problem, and how many more there are."""
+    # An unknown key is usually the typo behind the other errors ("event:" also makes "events"
+    # missing), so it is the one to report.
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    err = errors[0]
+    parts = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
+    loc = ".".join(str(p) for p in parts)
+    msg = err["msg"]
+    others = len(errors) - 1
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+        close = difflib.get_close_matches(str(parts[-1]), _keys_at(parts, root), n=1, cutoff=0.6)
+        if close:
+            msg += f" (did you mean '{close[0]}'?)"
+            meant = parts[:-1] + (close[0],)
+            others -= sum(e["type"] == "missing" and tuple(e["loc"]) == meant for e in errors[1:])
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    msg = msg.removeprefix("Value error, ")
+    more = f" (and {others} more)" if others > 0 else ""
+    return f"{where}: {loc or '<top>'}: {msg}{more}"

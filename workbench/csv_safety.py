@@ -84,7 +84,9 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        escape_frame(frame).to_csv(tmp, index=False)
+        # CRLF (RFC 4180): the csv module then quotes a cell holding a bare CR, which would
+        # otherwise end the row in every reader
+        escape_frame(frame).to_csv(tmp, index=False, lineterminator="\r\n")
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.csv_safety import unescape_frame, write_csv
 from workbench.errors import ConfigError, DataError, WorkbenchError, output_error
+from workbench.inputs import check_output
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -399,6 +400,17 @@ class Run:
         day = self.record.get("visible_before")
         return pd.Timestamp(day) if day else None
 
+    @property
+    def data_horizon(self):
+        """The day from which this run uses no event (None: it may use any): the as-of date of
+        a run that trains or scores as of one. Backtests and snapshots look past their date."""
+        import pandas as pd
+
+        if self.record.get("kind") not in ("pipeline", "notebooks", "validate", "score"):
+            return None
+        as_of = self.record.get("as_of") or self.config.scoring.as_of
+        return pd.Timestamp(as_of).normalize() if as_of else None
+
 
 def _atomic_write(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash or full disk never leaves half a file."""
@@ -430,35 +442,6 @@ def write_frame_file(frame: pd.DataFrame, path: Path) -> Path:
     except OSError as exc:
         raise output_error(path, exc) from None
     return path
-
-
-# ----------------------------------------------------------------------------- inputs and outputs
-def input_paths(config: Config, extra=()) -> list[tuple[str, Path]]:
-    """What a command reads: `(what, resolved path)` of the events, profiles, config file, an
-    events database file, and `extra` (e.g. `("--model", model folder)`)."""
-    found: list[tuple[str, Any]] = [("events.path", config.events.path)]
-    if config.profiles is not None:
-        found.append(("profiles.path", config.profiles.path))
-    scheme, _, database = (config.events.connection or "").rpartition("://")
-    if database and scheme in ("", "duckdb", "sqlite"):  # a database file
-        found.append(("events.connection", database.split("?")[0]))
-    found.append(("the config file", config.source))
-    found += list(extra)
-    return [(what, Path(p).expanduser().resolve()) for what, p in found if p]
-
-
-def check_output(path: str | Path, config: Config, extra=(), what: str = "output folder") -> None:
-    """Refuse an output that is an input, holds one (`output.dir: .` next to the events) or lies
-    inside an input folder (the model's): inputs are never written."""
-    out = Path(path).expanduser().resolve()
-    for label, source in input_paths(config, extra):
-        inside_source = source.is_dir() and out.is_relative_to(source)
-        if out == source or source.is_relative_to(out) or inside_source:
-            relation = "is" if out == source else ("is inside" if inside_source else "holds")
-            raise ConfigError(
-                f"{path}: the {what} {relation} the input {source} ({label}): outputs never "
-                "go where inputs are (they could be overwritten); choose another folder"
-            )
 
 
 # ----------------------------------------------------------------------------- interrupted runs

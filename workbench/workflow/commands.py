@@ -27,7 +27,8 @@ from workbench.config import Config, load_config
 from workbench.engine import connect, events_table
 from workbench.errors import DataError, ModelMismatchError, WorkbenchError
 from workbench.goals import eligible_labels, parse_day, to_day
-from workbench.run import Run, check_output, write_frame_file
+from workbench.inputs import check_output
+from workbench.run import Run, write_frame_file
 from workbench.workflow.stages import (
     GoalPlan,
     check_plan,
@@ -57,12 +58,16 @@ def as_config(config: ConfigLike, overrides: list[str] | dict[str, Any] | None =
 
 def check_sources(config: Config, events=None) -> None:
     """Fail before a run folder is made when an input file is missing, naming the config key."""
+    from workbench.ingest.sources import list_files
+
     sources = [("events", config.events.path if events is None else None)]
     if config.profiles is not None:
         sources.append(("profiles", config.profiles.path))
+    if config.identities is not None:
+        sources.append(("identities", config.identities.path))
     for what, path in sources:
-        if path is not None and not Path(path).exists():
-            raise DataError(f"{config.where()}: {what}.path: {path}: file not found")
+        if path is not None:
+            list_files(path, "auto", what, key=f"{config.where()}: {what}.path")
     if events is None and config.events.path is None and config.events.table is None:
         raise DataError(f"{config.where()}: events: give path (a file) or table")
 
@@ -217,13 +222,14 @@ def validate(
     check_sources(cfg)
     if as_of:
         parse_day(as_of, "--as-of")
-    run = Run.create(out or cfg.output_dir / "validate", cfg, record={"kind": "validate"})
+    record = {"kind": "validate", "as_of": as_of or ""}
+    run = Run.create(out or cfg.output_dir / "validate", cfg, record=record)
     started = time.perf_counter()
     try:
         quality = prepare_data(run)["quality"]
         ctx = open_events(run, cfg)
         goal = plan_goal(ctx, cfg, as_of)
-        check_plan(ctx, cfg, goal.as_of)
+        check_plan(ctx, cfg, goal.as_of, quality)
     except BaseException as exc:
         _finish(run, started, exc, report=False)
         raise
@@ -323,7 +329,7 @@ def score(
             f"{model_dir}: {'; '.join(differences)}: its scores would answer another question; "
             "retrain with workbench run, or pass --force to score anyway"
         )
-    record = {"kind": "score", "model": str(model_dir), "forced": differences}
+    record = {"kind": "score", "model": str(model_dir), "as_of": as_of or "", "forced": differences}
     run = Run.create(
         out or cfg.output_dir / "scores", cfg, record=record, inputs=(("--model", model_dir),)
     )

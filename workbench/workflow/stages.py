@@ -101,12 +101,17 @@ def plan_goal(
     return GoalPlan(day, cutoffs, counts, readiness)
 
 
-def check_plan(ctx: EventsContext, config: Config, as_of) -> FeaturePlan:
+def check_plan(ctx: EventsContext, config: Config, as_of, quality=None) -> FeaturePlan:
     """What a run would meet after the goal, checked before any snapshot is built: the feature
-    plan (`features.exclude/identifiers/quantities` name real columns) and the segments (their
-    fields, factors and values, on empty frames of the real columns)."""
+    plan (`features.exclude/identifiers/quantities` name real columns; `quality`: the run's
+    data_quality.json, for the columns a warehouse query left in the database) and the
+    segments (their fields, factors and values, on empty frames of the real columns)."""
+    from workbench.features import check_excluded
     from workbench.segments import check_segments
 
+    columns = list(ctx.events.columns) + (list(ctx.profiles.columns) if ctx.profiles else [])
+    pruned = ((quality or {}).get("warehouse") or {}).get("pruned_columns") or {}
+    check_excluded(config, columns, pruned)
     plan = plan_features(ctx.events, config, ctx.profiles, before=as_of)
     profiles = ctx.profiles.limit(0).to_pandas() if ctx.profiles is not None else None
     check_segments(config.segments, [s.code for s in plan.specs], profiles, config.where())
@@ -121,7 +126,9 @@ def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
     from workbench.ingest import build_event_mix, ingest_events
 
     config = run.config
-    quality = ingest_events(config, run.ingest_targets(), events=events, profiles=profiles)
+    quality = ingest_events(
+        config, run.ingest_targets(), events=events, profiles=profiles, horizon=run.data_horizon
+    )
     run.write_json("quality", quality)
     mix = build_event_mix(events_table(connect(config), run.file("events")))
     run.write_frame("event_mix", mix)
@@ -161,7 +168,7 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
         raise NotReadyError(goal.readiness["messages"])
 
     started = time.perf_counter()
-    plan = check_plan(ctx, config, goal.as_of)
+    plan = check_plan(ctx, config, goal.as_of, run.read_json("quality"))
     snapshots = build_training_snapshots(
         ctx.events, config, goal.cutoffs, goal.counts, plan, ctx.profiles, progress
     )
