@@ -527,7 +527,7 @@ S.add(
     VALIDATE,
     (2,),
     ONE_LINE,
-    message=r"events\.csv: events path is a folder",
+    message=r"events\.csv: the folder holds no files",
 )
 S.add(
     "empty_events_file",

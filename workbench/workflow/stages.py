@@ -109,7 +109,9 @@ def check_plan(ctx: EventsContext, config: Config, as_of, quality=None) -> Featu
     from workbench.features import check_excluded
     from workbench.segments import check_segments
 
-    columns = list(ctx.events.columns) + (list(ctx.profiles.columns) if ctx.profiles else [])
+    columns = list(ctx.events.columns) + (
+        list(ctx.profiles.columns) if ctx.profiles is not None else []
+    )
     pruned = ((quality or {}).get("warehouse") or {}).get("pruned_columns") or {}
     check_excluded(config, columns, pruned)
     plan = plan_features(ctx.events, config, ctx.profiles, before=as_of)
