@@ -65,7 +65,10 @@ def cmd_validate(args) -> int:
     shown["base_rate"] = shown["base_rate"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
     _print_table(shown)
     run = found.run
-    print(f"wrote {run.file('quality')} and {run.file('quarantine')}")
+    set_aside = [run.file("quarantine")]
+    if run.has("profiles_quarantine"):
+        set_aside.append(run.file("profiles_quarantine"))
+    print(f"wrote {run.file('quality')} and {' and '.join(map(str, set_aside))}")
     if not goal.readiness["ok"]:
         raise NotReadyError(goal.readiness["messages"])
     print("ready: yes")
