@@ -64,18 +64,20 @@ ax = plot_bucket_sizes(result["scores"])
 # ## 3. Expected vs actual (validation backtest)
 #
 # On the validation cutoff, the expected number of conversions (sum of probabilities) against
-# what actually happened, per bucket and per decile. Close agreement means volumes can be
-# planned from the scores. A large gap means calibration drift: re-run with more recent data
-# or check whether behaviour changed (section 3 of notebook 01).
+# what actually happened, per bucket and per decile (decile 1 = the highest scores). Close
+# agreement means volumes can be planned from the scores. A large gap means calibration drift:
+# re-run with more recent data or check whether behaviour changed (section 3 of notebook 01).
 
 # %%
 ax = plot_expected_vs_actual(result["expected_vs_actual"]["bucket"])
 
 # %%
-result["expected_vs_actual"]["bucket"]
+reporting.readable(result["expected_vs_actual"]["bucket"])
 
 # %%
-result["expected_vs_actual"]["decile"]
+reporting.readable(
+    result["expected_vs_actual"]["decile"], labels={"decile": "decile (1 = highest)"}
+)
 
 # %% [markdown]
 # ## 4. Segments
@@ -85,10 +87,10 @@ result["expected_vs_actual"]["decile"]
 # population.
 
 # %%
-result["segments_summary"]
+reporting.readable(result["segments_summary"])
 
 # %%
-result["scores"].head(preview_rows)
+reporting.readable(result["scores"], rows=preview_rows)
 
 # %% [markdown]
 # ## 5. Key figures
@@ -96,4 +98,4 @@ result["scores"].head(preview_rows)
 # The machine-readable record is `metrics.json`; the scores are in `scores.csv` / `scores.parquet`.
 
 # %%
-reporting.key_figures(run, "headline")
+reporting.figures_table(run, "headline")

@@ -6,6 +6,7 @@ says so; `--debug` shows the traceback)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -126,7 +127,12 @@ def cmd_score(args) -> int:
         overrides=args.set,
         force=args.force,
     )
-    print(json.dumps({**run.read_json("score_summary"), "run_dir": str(run.path)}, indent=2))
+    if args.json:
+        print(json.dumps({**run.read_json("score_summary"), "run_dir": str(run.path)}, indent=2))
+    else:
+        from workbench.reporting.command_pages import score_text
+
+        print(score_text(run))
     return 0
 
 
@@ -134,7 +140,12 @@ def cmd_backtest(args) -> int:
     from workbench.workflow import backtest
 
     result = backtest(args.config, args.at, out=args.out, overrides=args.set)
-    print(json.dumps(result, indent=2, default=str))
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        from workbench.reporting.command_pages import backtest_text
+
+        print(backtest_text(result))
     return 0
 
 
@@ -177,6 +188,20 @@ def _whole(minimum: int):
     return parse
 
 
+def _command(sub, common, name: str, help: str, with_set: bool = True):
+    """A subcommand with `--debug` (and `--set KEY=VALUE` unless `with_set` is False)."""
+    p = sub.add_parser(name, help=help, parents=[common])
+    if with_set:
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config value, e.g. goal.window_days=60",
+        )
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="workbench",
@@ -189,18 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    def command(name: str, help: str, with_set: bool = True):
-        p = sub.add_parser(name, help=help, parents=[common])
-        if with_set:
-            p.add_argument(
-                "--set",
-                action="append",
-                default=[],
-                metavar="KEY=VALUE",
-                help="override a config value, e.g. goal.window_days=60",
-            )
-        return p
+    command = functools.partial(_command, sub, common)
 
     p = command(
         "validate", "check the data and the goal; write data_quality.json and quarantine.csv"
@@ -244,10 +258,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         default=None,
         metavar="RUN",
-        help="continue an interrupted or failed run folder from the first notebook that did not finish",
+        help="continue an interrupted run folder from the first notebook that did not finish",
     )
     p.set_defaults(func=cmd_run)
 
+    _add_score_commands(command)
+    return parser
+
+
+def _add_score_commands(command) -> None:
+    """`score` and `backtest`: a summary on the terminal, `--json` for scripts."""
     p = command("score", "re-score with a saved model (no retraining)")
     p.add_argument("config")
     p.add_argument("--model", required=True, help="a run folder (or its model/ folder)")
@@ -258,14 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score even when the config's goal or window differs from the model's",
     )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (for scripts)")
     p.set_defaults(func=cmd_score)
 
     p = command("backtest", "run the pipeline as if today were DATE and compare with what happened")
     p.add_argument("config")
     p.add_argument("--at", required=True, type=_day("--at"))
     p.add_argument("--out", default=None)
+    p.add_argument("--json", action="store_true", help="print the result as JSON (for scripts)")
     p.set_defaults(func=cmd_backtest)
-    return parser
 
 
 def _terminate(signum, frame):

@@ -220,6 +220,49 @@ def test_report_links_resolve_and_show_headline(run):
     assert f"{auc:.3f}" in page and metrics["champion"] in page
 
 
+def _browser_or_skip():
+    """Playwright and the system Chromium, or a skip that says which is missing."""
+    from workbench.reporting import browser
+
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
+    if browser.chromium_path() is None:
+        pytest.skip("no Chromium here: apt-get install -y chromium (.ci/run does)")
+    return browser
+
+
+@pytest.mark.notebooks
+@pytest.mark.browser
+def test_pages_as_a_person_sees_them_in_chromium(run):
+    """report.html and every notebook page rendered at 1,400 px in headless Chromium: no
+    horizontal scrolling, no broken image, no traceback or exception text, every page titled;
+    the landing page shows the goal, scoring date, verdict, buckets and factors. The
+    screenshots are kept in the run folder (what `make screenshots` writes)."""
+    browser = _browser_or_skip()
+    run_dir, _ = run
+    pages = browser.run_pages(run_dir)
+    assert [p.name for p in pages] == ["report.html", *(f"{s}.html" for s in NOTEBOOKS)]
+    checks = browser.check_pages(pages, run_dir / "screenshots")
+    assert [p for c in checks for p in c.problems] == []
+    for c in checks:
+        assert c.screenshot.stat().st_size > 10_000 and c.images >= 1, c.page.name
+    landing = " ".join(checks[0].text.split())
+    goal = json.loads((run_dir / "goal_summary.json").read_text())
+    for words in (
+        "Likely to have a commerce.purchases event within 30 days",
+        f"Scoring date {goal['as_of']}",
+        "Verdict",
+        "Whom to target: buckets",
+        "high bucket",
+        "Why they score high or low",
+    ):
+        assert words in landing, words
+    for c in checks[1:]:
+        assert "← Report" in c.text and c.title.startswith(c.page.stem[:2] + " · ")
+
+
 CDNOW = REPO / "examples" / "cdnow.yaml"
 
 

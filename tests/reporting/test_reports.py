@@ -112,6 +112,7 @@ def test_failing_notebook_is_saved_and_named(tmp_path, config, raise_src, code):
     err = info.value
     assert err.exit_code == code
     assert "02_broken" in str(err) and "\n" not in str(err)
+    assert ".partial" not in str(err)  # names the notebook where it is after the run ended
     (run,) = (p for p in (tmp_path / "runs").iterdir() if p.is_dir())
     assert not run.name.startswith(".")  # published under its final name, but not as latest
     assert Run.latest(tmp_path / "runs") is None
@@ -121,13 +122,35 @@ def test_failing_notebook_is_saved_and_named(tmp_path, config, raise_src, code):
     assert any(o.get("output_type") == "error" for o in outputs)
     assert (run / "02_broken.html").exists()
     assert not (run / "03_never.ipynb").exists()
-    assert "did not finish" in (run / "report.html").read_text()
+    report = (run / "report.html").read_text()
+    assert "did not finish" in report and "What to do:" in report
+    # The page shows the one-line reason and what to do, never papermill's banner or a traceback.
+    page = (run / "02_broken.html").read_text()
+    assert "This step stopped." in page and "What to do:" in page
+    assert "Traceback" not in page and "An Exception was encountered" not in page
+    assert err.error.split(": ")[-1] in page
+    assert 'href="report.html"' in page
 
 
-def test_report_without_metrics_still_renders(tmp_path):
-    run = Run(tmp_path)
-    run.write_record({"notebooks": [], "status": "ok"})
-    assert "Headline figures" in write_report(run).read_text()
+def test_a_goal_the_data_cannot_support_stops_before_a_run_folder(tmp_path):
+    """`workbench run` checks readiness (as `validate` does) before it makes a run folder."""
+    from workbench.errors import NotReadyError
+    from workbench.ingest.sample import write_sample
+
+    config = write_sample(tmp_path / "sample", profiles=400, seed=2)
+    never = ["goal.conditions.0.value=never.happens"]
+    with pytest.raises(NotReadyError, match="only 0 positive training examples"):
+        run_notebooks(config, out=tmp_path / "runs", overrides=never, progress=None)
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == []  # no folder, no check left
+
+
+def test_report_without_metrics_still_renders(tmp_path, config):
+    from workbench.config import load_config
+
+    run = Run.create(tmp_path / "runs", load_config(config))
+    page = write_report(run).read_text()
+    assert "Likely to have a purchase event within 30 days" in page  # the goal in words
+    assert "No verdict yet" in page and "Traceback" not in page
 
 
 def test_headline_and_key_figures_read_the_run_files(tmp_path):

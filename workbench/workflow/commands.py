@@ -25,7 +25,7 @@ import pandas as pd
 
 from workbench.config import Config, load_config
 from workbench.engine import connect, events_table
-from workbench.errors import DataError, ModelMismatchError, WorkbenchError
+from workbench.errors import DataError, ModelMismatchError, NotReadyError, WorkbenchError
 from workbench.goals import eligible_labels, parse_day, to_day
 from workbench.inputs import check_output
 from workbench.run import Run, write_frame_file
@@ -79,7 +79,8 @@ def _finish(
     moves only on success). When recording the end fails itself (the disk filled up), the run
     stays `.partial` (the next run in the folder marks it interrupted; `--resume` continues it
     once there is room) and that error is raised, unless an earlier `error` is the cause."""
-    from workbench.reporting.landing import write_report
+    from workbench.reporting.landing import notebook_links, write_report
+    from workbench.reporting.notebooks import link_pages
 
     status = "ok" if error is None else "failed"
     if isinstance(error, KeyboardInterrupt):
@@ -91,6 +92,7 @@ def _finish(
         run.update_record(**changes)
         if report:
             write_report(run)
+            link_pages(run.path, notebook_links(run))
     except Exception:
         if error is not None:
             return run  # the caller raises `error`: the cause, not this consequence
@@ -117,7 +119,8 @@ def run_pipeline(
     if as_of:
         parse_day(as_of, "as_of")
     say = progress or (lambda _msg: None)
-    run = Run.create(out or cfg.output_dir, cfg, record={"kind": "pipeline", "as_of": as_of or ""})
+    record = {"kind": "pipeline", "as_of": as_of or "", "overrides": list(overrides or [])}
+    run = Run.create(out or cfg.output_dir, cfg, record=record)
     say(f"run folder: {run.base / run.name}")
     started = time.perf_counter()
     try:
@@ -148,8 +151,8 @@ def run_notebooks(
     its HTML (code hidden) in the run folder; `report.html` links them. Raises `NotebookError`
     when a notebook fails: its executed copy and HTML are still in the run folder, which is
     then published as failed (`latest` does not move). Interrupted (Ctrl-C), the run stays a
-    `.partial` folder marked `interrupted`. `resume`: such a run folder (or a failed one),
-    continued from the first notebook that did not finish, with its own config and as_of.
+    `.partial` folder marked `interrupted`. `resume`: such a run folder, continued from the
+    first notebook that did not finish, with its own config and as_of.
     """
     from workbench.reporting.notebooks import find_notebooks, pick_kernel
     from workbench.workflow.notebook_run import (
@@ -171,6 +174,11 @@ def run_notebooks(
         check_sources(cfg)
         if as_of:
             parse_day(as_of, "--as-of")
+        check_output(Path(out) if out is not None else cfg.output_dir, cfg)
+        if any(nb.stem == "02_goal_definition" for nb in notebooks):
+            # The goal notebook is among them: check the goal before a run folder exists.
+            say("checking the data and the goal ...")
+            preflight(cfg, as_of, base=out)
         record = {
             "kind": "notebooks",
             "config": str(Path(config_path).resolve()),
@@ -191,12 +199,34 @@ def run_notebooks(
         else:
             _finish(run, started, exc)
         raise
+    partial = str(run.path)
     _finish(run, started, failure)
     if failure is not None:
+        # The message names the executed notebook where it now is (the published folder).
+        failure.args = (str(failure).replace(partial, str(run.path)),)
         say(f"report (incomplete): {run.file('report')}")
         raise failure
     say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")
     return run
+
+
+def preflight(config: Config, as_of: str | None = None, base: str | Path | None = None) -> GoalPlan:
+    """What `workbench validate` checks (the data reads, the goal's fields exist and fit, enough
+    positives and negatives per cutoff), before `workbench run` makes a run folder: a goal the
+    data cannot support stops here (NotReadyError, exit 3) and leaves no folder behind. Works
+    in a hidden temporary folder under the output folder (same disk as the runs), removed after."""
+    base = Path(base if base is not None else config.output_dir)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        base = Path(tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(prefix=".check-", dir=base) as tmp:
+        run = Run.create(tmp, config, record={"kind": "check"})
+        prepare_data(run)
+        goal = plan_goal(open_events(run, config), config, as_of)
+    if not goal.readiness["ok"]:
+        raise NotReadyError(goal.readiness["messages"])
+    return goal
 
 
 # ----------------------------------------------------------------------------- validate

@@ -6,8 +6,9 @@ first; `mark_interrupted` leaves the run as `.partial`, marked for resuming.
 
 `workbench run --resume RUN` (`open_for_resume`): continue a run that did not finish.
 
-A run killed (`kill -9`, a closed laptop), interrupted (Ctrl-C) or failed stays in its folder
-with `run.json` listing the notebooks that finished. Resuming reopens that folder, keeps those
+A run killed (`kill -9`, a closed laptop), interrupted (Ctrl-C, SIGTERM) or stopped by a full
+disk stays a `.partial` folder with `run.json` listing the notebooks that finished (a run that
+ended, ok or failed, is published and never written again). Resuming reopens that folder, keeps those
 notebooks (and the files they wrote) and runs the first one that did not finish and every one
 after it, with the run's own config and as_of, so a resumed run is the run that was started.
 """
@@ -62,8 +63,13 @@ def open_for_resume(
             "only notebook runs are resumed"
         )
     status = record.get("status")
-    if status == "ok":
-        raise WorkbenchError(f"{run.path}: this run finished; there is nothing to resume")
+    if status == "ok" or run.is_finished:
+        failed = [nb["name"] for nb in record.get("notebooks", []) if nb.get("status") == "failed"]
+        raise WorkbenchError(
+            f"{run.path}: this run finished"
+            + (f" (failed in {failed[0]}) and stays as it is" if failed else "")
+            + "; there is nothing to resume: start a new run with workbench run"
+        )
     if run.is_running_elsewhere:
         raise WorkbenchError(f"{run.path}: still running (pid {record.get('pid')})")
     if config_path is not None:
@@ -124,7 +130,12 @@ def run_each(run: Run, record: dict[str, Any], notebooks: list[Path], say, stop)
     """Execute the notebooks not yet done (`record["notebooks"]` entries with status ok), one
     by one, recording each in run.json as it ends; the first failure, or None. A stop request
     (`stop` set) ends it as an interruption, the interrupted notebook not recorded."""
-    from workbench.reporting.notebooks import declared_parameters, execute_notebook, export_html
+    from workbench.reporting.notebooks import (
+        declared_parameters,
+        execute_notebook,
+        export_html,
+        notebook_title,
+    )
 
     values = {"run_dir": str(run.path), "as_of": record.get("as_of") or "", "interactive": False}
     done = {nb["name"] for nb in record["notebooks"] if nb.get("status") == "ok"}
@@ -148,15 +159,7 @@ def run_each(run: Run, record: dict[str, Any], notebooks: list[Path], say, stop)
             except Exception as exc:  # keep the run going: the .ipynb is the record
                 say(f"      could not export {dest.name} to HTML: {exc}")
         record["notebooks"].append(
-            {
-                "name": src.stem,
-                "status": "ok" if failure is None else "failed",
-                "seconds": round(seconds, 1),
-                "parameters": params,
-                "ipynb": dest.name if dest.exists() else None,
-                "html": html_name,
-                "error": failure.error if failure is not None else None,
-            }
+            notebook_entry(src, dest, params, seconds, html_name, failure, notebook_title(src))
         )
         run.update_record(notebooks=record["notebooks"])
         say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
@@ -173,3 +176,18 @@ def mark_interrupted(run: Run, started: float, say) -> None:
     except WorkbenchError:  # a full or read-only disk: the next run marks it instead
         pass
     say(f"interrupted: continue with  workbench run --resume {run.path}")
+
+
+def notebook_entry(src, dest, params, seconds, html_name, failure, title) -> dict[str, Any]:
+    """One notebook's line in run.json: what ran, how long, its pages, and why it stopped."""
+    return {
+        "name": src.stem,
+        "title": title,
+        "status": "ok" if failure is None else "failed",
+        "seconds": round(seconds, 1),
+        "parameters": params,
+        "ipynb": dest.name if dest.exists() else None,
+        "html": html_name,
+        "error": failure.error if failure is not None else None,
+        "todo": failure.todo if failure is not None else None,
+    }

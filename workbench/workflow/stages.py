@@ -8,6 +8,7 @@ steps of every command that looks at a goal: validate, snapshot, score, backtest
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -34,6 +35,35 @@ from workbench.readiness import check_readiness
 from workbench.run import Run
 
 Progress = Callable[[str], Any] | None
+
+
+def stage(name: str):
+    """Mark a stage function: before it runs, `Run.begin` clears an interactive run's files of
+    this and later stages; after it ran there, the run's landing page is refreshed (a finished
+    run is never written: the notebooks work in a run derived from it, see `Run.writable`)."""
+
+    def wrap(func):
+        @functools.wraps(func)
+        def run_stage(run: Run, *args, **kwargs):
+            run.begin(name)
+            try:
+                return func(run, *args, **kwargs)
+            finally:
+                if run.is_interactive:
+                    _refresh_report(run)
+
+        return run_stage
+
+    return wrap
+
+
+def _refresh_report(run: Run) -> None:
+    from workbench.reporting.landing import write_report
+
+    try:
+        write_report(run)
+    except Exception as exc:  # the page is a convenience: never hide the stage's own outcome
+        print(f"could not refresh {run.file('report')}: {exc}")
 
 
 # ----------------------------------------------------------------------------- shared steps
@@ -121,6 +151,7 @@ def check_plan(ctx: EventsContext, config: Config, as_of, quality=None) -> Featu
 
 
 # ----------------------------------------------------------------------------- 01 data
+@stage("prepare_data")
 def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
     """Read and clean the events (and profiles): events.parquet, profiles.parquet,
     quarantine.csv, data_quality.json, event_mix.csv. `events`/`profiles`: pandas or Arrow
@@ -155,6 +186,7 @@ def goal_summary(config: Config, goal: GoalPlan) -> dict[str, Any]:
     }
 
 
+@stage("define_goal")
 def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -> dict[str, Any]:
     """Cutoffs, labels, eligibility and features: snapshots.parquet, scoring_snapshot.parquet,
     feature_spec.json, goal_summary.json. Raises NotReadyError when the data cannot support
@@ -217,6 +249,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- 03 models
+@stage("compare")
 def compare(run: Run):
     """Logistic vs boosted vs the recency rule, out of time: metrics.json, the validation
     predictions, coefficients.csv, importance.csv and the refit champion in model/."""
@@ -248,11 +281,12 @@ def compare(run: Run):
 
 
 # ----------------------------------------------------------------------------- 04 factors
+@stage("explain")
 def explain(run: Run, examples: int = 5) -> dict[str, pd.DataFrame]:
     """Influential factors of the scoring population: factors_global.csv,
     factors_by_bucket.csv (with coverage) and examples.csv."""
     from workbench import modeling
-    from workbench.factors import build_factor_report
+    from workbench.factor_summary import build_factor_report
 
     config = run.config
     model = modeling.load_model(run.file("model"))
@@ -265,6 +299,7 @@ def explain(run: Run, examples: int = 5) -> dict[str, pd.DataFrame]:
 
 
 # ----------------------------------------------------------------------------- 05 scores
+@stage("score_and_segment")
 def score_and_segment(run: Run) -> dict[str, Any]:
     """Score every eligible profile as of as_of, build segments, expected vs actual on the
     validation cutoff: scores.parquet/csv, segments/, expected_vs_actual.json, score_summary.json."""
@@ -282,7 +317,10 @@ def score_and_segment(run: Run) -> dict[str, Any]:
     run.write_json("expected_vs_actual", _json_tables(eva))
     run.write_json(
         "score_summary",
-        scoring_figures(scores, seg_summary, summary["as_of"], model=str(run.file("model"))),
+        # where the model is once the run is published (not the `.partial` folder it is built in)
+        scoring_figures(
+            scores, seg_summary, summary["as_of"], model=str(run.base / run.name / "model")
+        ),
     )
     return {"scores": scores, "segments_summary": seg_summary, "expected_vs_actual": eva}
 
