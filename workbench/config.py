@@ -388,6 +388,8 @@ class SegmentRule(_Strict):
     percentile_max: Annotated[int, Field(ge=1, le=100)] | None = None
     factor: str | None = None
     conditions: list[Condition] = Field(default_factory=list)
+    # The profit-optimal target size (within the budget, if any) from `economics:`.
+    top_by_profit: bool = False
 
     @model_validator(mode="after")
     def _percentiles_ordered(self) -> SegmentRule:
@@ -397,6 +399,22 @@ class SegmentRule(_Strict):
                 f"percentile_min {low} is above percentile_max {high}: the segment would be empty"
             )
         return self
+
+
+class EconomicsConfig(_Strict):
+    """What a contact costs and a conversion is worth: turns scores into a target size."""
+
+    cost_per_contact: Annotated[float, Field(ge=0)]
+    value_per_conversion: Annotated[float, Field(gt=0)]
+    budget: Annotated[float, Field(gt=0)] | None = None  # most a campaign may spend on contacts
+    currency: Annotated[str, Field(max_length=8)] = ""  # shown beside amounts: "$", "EUR"
+
+
+class ReportingConfig(_Strict):
+    """What the reports add: cohorts are profile attributes (or feature codes) whose groups get
+    their own score distribution, base rate, calibration and AUC."""
+
+    cohorts: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
 
 
 class SparkConfig(_Strict):
@@ -467,6 +485,8 @@ class Config(_Strict):
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     segments: list[SegmentRule] = Field(default_factory=list)
+    economics: EconomicsConfig | None = None
+    reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark: SparkConfig = Field(default_factory=SparkConfig)
@@ -494,6 +514,14 @@ class Config(_Strict):
         seg = [s.name for s in self.segments]
         if len(seg) != len(set(seg)):
             raise ValueError("segments: names must be unique")
+        for i, rule in enumerate(self.segments):
+            if rule.top_by_profit and self.economics is None:
+                raise ValueError(
+                    f"segments.{i}.top_by_profit: needs an economics section "
+                    "(cost_per_contact, value_per_conversion)"
+                )
+        if len(set(self.reporting.cohorts)) != len(self.reporting.cohorts):
+            raise ValueError("reporting.cohorts: each attribute once")
         return self
 
     @property

@@ -242,4 +242,6 @@ def format_validation_error(exc: ValidationError, where: str, root: type[BaseMod
         msg = "required key is missing"
     msg = msg.removeprefix("Value error, ")
     more = f" (and {others} more)" if others > 0 else ""
-    return f"{where}: {loc or '<top>'}: {msg}{more}"
+    if not loc:  # a check across sections names its keys in the message
+        return f"{where}: {msg}{more}"
+    return f"{where}: {loc}: {msg}{more}"

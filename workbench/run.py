@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 PARTIAL_SUFFIX = ".partial"
 LATEST = "latest"
+INDEX = "index.html"  # beside the runs of a goal: every run over time (reporting.history)
+# Where the commands put their runs inside a goal's output folder (`workbench run` at the top).
+SUBFOLDERS = ("scores", "backtests", "compares", "validate")
 FINISHED = ("ok", "failed")  # a run with this status is never written again
 # The stages in order (each writes the artifacts whose `writer` it is).
 STAGE_ORDER = ("prepare_data", "define_goal", "compare", "explain", "score_and_segment")
@@ -105,7 +108,32 @@ ARTIFACTS: tuple[Artifact, ...] = (
         "score_and_segment",
         "Scoring figures: profiles, buckets, segments",
     ),
+    Artifact(
+        "economics",
+        "economics.json",
+        "score_and_segment",
+        "Target size: profit-optimal and budget cut-offs, cost and profit per bucket and segment",
+    ),
+    Artifact(
+        "profit_curve",
+        "profit_curve.csv",
+        "score_and_segment",
+        "Conversions (and profit) by target size on the validation cutoff",
+    ),
+    Artifact(
+        "cohorts",
+        "cohorts.csv",
+        "score_and_segment",
+        "Scores, base rate, calibration, AUC per cohort",
+    ),
     Artifact("backtest", "backtest.json", "backtest", "Scores compared with what happened"),
+    Artifact(
+        "comparison",
+        "comparison.json",
+        "monitor",
+        "Two runs compared: score drift, bucket migration, factor drift, realised figures",
+    ),
+    Artifact("feature_drift", "feature_drift.csv", "monitor", "How far each feature moved (PSI)"),
     Artifact("report", "report.html", "write_report", "The landing page of this run"),
 )
 _BY_NAME = {a.name: a for a in ARTIFACTS}
@@ -153,7 +181,8 @@ class Run:
         check_output(base, config, inputs)
         root = config.output_dir.expanduser().resolve()
         if base.expanduser().resolve().is_relative_to(root):  # e.g. <output.dir>/validate
-            check_output(root, config, inputs, what="output.dir")
+            # (its earlier runs, a model among them, may be inputs: they are under it by design)
+            check_output(root, config, what="output.dir")
         try:
             base.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -328,6 +357,12 @@ class Run:
     def base(self) -> Path:
         """The folder that holds this config's runs (`reports/<name>/`)."""
         return self.path.parent
+
+    @property
+    def goal_folder(self) -> Path:
+        """The goal's output folder (`reports/<name>/`), also for runs in its `scores/`,
+        `backtests/` or `compares/` (where `index.html` lists them all)."""
+        return self.base.parent if self.base.name in SUBFOLDERS else self.base
 
     @property
     def is_partial(self) -> bool:

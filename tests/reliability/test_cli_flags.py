@@ -60,6 +60,27 @@ S.add(
     "refused: --out inside the model folder",
     message=r"the output folder is inside the input <case>/in/run/model \(--model\)",
 )
+
+
+def model_in_reports(ws):
+    import shutil
+
+    ws.base()
+    shutil.copytree(ws.fixtures.get("run"), ws.work / "reports" / "adv" / "20260101-000000")
+
+
+S.add(
+    "score_default_out_beside_the_model",
+    model_in_reports,
+    ["score", "{in}/config.yaml", "--model", "{work}/reports/adv/20260101-000000"],
+    (0,),
+    "the usual layout: the model in reports/<name>/<run>, the scores into reports/<name>/scores",
+    check=lambda ws, o: (
+        None
+        if list((ws.work / "reports" / "adv" / "scores").glob("*/scores.csv"))
+        else "no scores under reports/adv/scores"
+    ),
+)
 S.add(
     "backtest_out_is_input_folder",
     lambda ws: ws.base(fmt="parquet"),

@@ -12,9 +12,12 @@ import pytest
 from helpers import REPO
 
 from workbench.reporting import NOTEBOOKS, find_notebooks
+from workbench.reporting.notebooks import MONITORING
 
 NOTEBOOK_DIR = REPO / "notebooks"
-PATHS = [NOTEBOOK_DIR / f"{stem}.ipynb" for stem in NOTEBOOKS]
+# 01-05 (`workbench run`) and 06 (`workbench compare`), which tests/workflow/test_comparison.py
+# executes end to end.
+PATHS = [NOTEBOOK_DIR / f"{stem}.ipynb" for stem in (*NOTEBOOKS, MONITORING)]
 LOGIC = (
     ast.FunctionDef,
     ast.AsyncFunctionDef,
@@ -25,6 +28,7 @@ LOGIC = (
     ast.If,
     ast.Try,
     ast.With,
+    ast.IfExp,
 )
 
 
@@ -218,6 +222,12 @@ def test_report_links_resolve_and_show_headline(run):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     auc = metrics["models"][metrics["champion"]]["roc_auc"]
     assert f"{auc:.3f}" in page and metrics["champion"] in page
+    # the sample's config has economics, a top_by_profit segment and cohorts
+    assert "Whom to contact" in page and "The budget of $3,000 does not bind" in page
+    assert "Who the model serves badly" in page and "loyaltyTier" in page
+    economics = json.loads((run_dir / "economics.json").read_text())
+    audience = economics["decision"]["audience"]["contacts"]
+    assert len(pd.read_csv(run_dir / "segments" / "best-to-contact.csv")) == audience
 
 
 def _browser_or_skip():
@@ -281,6 +291,8 @@ def test_cdnow_example_runs_end_to_end(tmp_path):
     assert figures["profiles scored"] > 1000
     for stem in NOTEBOOKS:
         assert "data:image/png;base64" in (run_dir / f"{stem}.html").read_text()
+    page = (run_dir / "report.html").read_text()
+    assert "Whom to contact" in page and "purchase_count_365d" in page
 
 
 def test_jupyterlab_saves_templates_without_outputs():

@@ -186,13 +186,20 @@ def test_headline_and_key_figures_read_the_run_files(tmp_path):
 def test_installed_package_finds_its_own_notebook_copies(tmp_path, monkeypatch):
     import workbench
     from workbench.reporting import find_notebooks
+    from workbench.reporting.notebooks import find_notebook
 
     site = tmp_path / "site-packages" / "workbench"
     (site / "notebooks").mkdir(parents=True)
-    for name in ("02_goal_definition.ipynb", "01_data_prep.ipynb", "_build_notebooks.py"):
+    for name in (
+        "02_goal_definition.ipynb",
+        "01_data_prep.ipynb",
+        "06_monitoring.ipynb",
+        "_build_notebooks.py",
+    ):
         (site / "notebooks" / name).write_text("{}")
     monkeypatch.setattr(workbench, "__file__", str(site / "__init__.py"))
     assert [p.name for p in find_notebooks()] == ["01_data_prep.ipynb", "02_goal_definition.ipynb"]
+    assert find_notebook("06_monitoring") == site / "notebooks" / "06_monitoring.ipynb"
 
 
 def test_wheel_carries_the_notebooks(tmp_path):
@@ -221,7 +228,7 @@ def test_wheel_carries_the_notebooks(tmp_path):
     )
     (wheel,) = tmp_path.glob("*.whl")
     sources = sorted((repo / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert len(sources) == 5
+    assert len(sources) == 6  # 01-05 for `workbench run`, 06 for `workbench compare`
     with zipfile.ZipFile(wheel) as zf:
         for src in sources:
             assert zf.read(f"workbench/notebooks/{src.name}") == src.read_bytes()
@@ -238,3 +245,32 @@ def test_missing_events_file_fails_before_a_run_folder_is_made(tmp_path):
     with pytest.raises(DataError, match=r"my.yaml: events.path: .*nope.csv: file not found"):
         run_notebooks(cfg, out=tmp_path / "runs", progress=None)
     assert not (tmp_path / "runs").exists()
+
+
+def test_economics_section_speaks_of_the_goal_and_says_when_nothing_pays(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from workbench.config import EconomicsConfig, load_config
+    from workbench.economics import profit_curve, target_decision
+    from workbench.reporting.decisions import economics_section
+
+    (tmp_path / "events.csv").write_text("profile_id,timestamp,event_type\n")
+    (tmp_path / "churn.yaml").write_text(
+        "name: churn\nevents: {path: events.csv}\n"
+        "goal: {outcome: does_not_occur, conditions: [{field: event_type, value: buy}], window_days: 60}\n"
+    )
+    run = Run.create(tmp_path / "runs", load_config(tmp_path / "churn.yaml"))
+    validation = pd.DataFrame(
+        {"probability": np.linspace(0.9, 0.0, 10), "label": [1, 1, 0, 1, 0, 0, 1, 0, 0, 0]}
+    )
+    for cost, expected in ((1, "churners reached"), (10, "No target size pays")):
+        economics = EconomicsConfig(cost_per_contact=cost, value_per_conversion=4, currency="$")
+        curve = profit_curve([validation], economics)
+        decision = target_decision(curve, np.linspace(0.95, 0.0, 20), economics)
+        run.write_frame("profit_curve", curve)
+        run.write_json(
+            "economics", {"economics": economics.model_dump(), "decision": decision, "groups": []}
+        )
+        page = economics_section(run)
+        assert "Whom to contact" in page and expected in page and "data:image/png" in page

@@ -93,6 +93,9 @@ def plot_expected_vs_actual(table: pd.DataFrame, ax=None):
     """Mean predicted vs actual rate per bucket or decile (a table from `expected_vs_actual`)."""
     key = "bucket" if "bucket" in table.columns else "decile"
     ax = _axes(ax)
+    if table.empty:
+        ax.text(0.5, 0.5, "not known yet", ha="center", va="center", transform=ax.transAxes)
+        return ax
     x = np.arange(len(table))
     w = 0.4
     ax.bar(

@@ -400,6 +400,8 @@ def _rule_words(rule) -> str:
         parts.append(f"percentile up to {rule.percentile_max}")
     if rule.factor:
         parts.append(f"factor {rule.factor} among their top factors")
+    if rule.top_by_profit:
+        parts.append("the most profitable target size (economics)")
     parts += [describe(c) for c in rule.conditions]
     return "; ".join(parts) or "everyone scored"
 

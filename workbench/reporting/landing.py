@@ -2,9 +2,11 @@
 
 It leads with the goal in words, who was scored and when, and a verdict in plain words; then
 whom to target (buckets, as a table and a chart), the score distribution, why profiles score
-high or low (top factors per bucket with direction and values), the segments, how expected
-conversions compared with what happened at past validation dates, and finally the notebook
-pages and the run's files, each named by what it holds. Sections whose files a (failed) run
+high or low (top factors per bucket with direction and values), the segments, whom to contact
+given what a contact costs and a conversion is worth, the cohorts the model serves badly
+(`reporting.decisions`), how expected conversions compared with what happened at past
+validation dates, a link to every run of the goal, and finally the notebook pages and the
+run's files, each named by what it holds. Sections whose files a (failed) run
 lacks are left out; the page never fails because a figure is missing.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from workbench.reporting import insight
+from workbench.reporting import decisions, insight
 from workbench.reporting.page import document, figure, nav
 from workbench.reporting.tables import html_table, number, percent
 from workbench.run import ARTIFACTS, Run
@@ -36,6 +38,9 @@ LINKED = {
     "model",
     "record",
     "backtest",
+    "economics",
+    "profit_curve",
+    "cohorts",
 }
 
 
@@ -375,7 +380,11 @@ def write_report(run: Run) -> Path:
         _distribution(run),
         _factors(run),
         _segments(run, summary.get("profiles"), words),
+        # decisions (issue 15): the target size, the cohorts served badly, every run over time
+        decisions.economics_section(run),
+        decisions.cohorts_section(run),
         _history(hist, words),
+        decisions.history_link(run),
         _pages(run),
         _model_details(run),
         _files(run),

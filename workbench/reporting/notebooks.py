@@ -22,6 +22,9 @@ NOTEBOOKS = (
     "05_scoring_and_segments",
 )
 
+# The monitoring notebook `workbench compare` executes (not part of `workbench run`).
+MONITORING = "06_monitoring"
+
 # Exit codes of the errors a notebook may raise (by exception class name, as papermill reports it).
 _EXIT_CODES = {"ConfigError": 2, "DataError": 2, "ModelMismatchError": 2, "NotReadyError": 3}
 
@@ -47,8 +50,25 @@ class NotebookError(WorkbenchError):
 
 
 def find_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
-    """The notebooks to run, in order: from `notebooks_dir`, else the source checkout's
-    `notebooks/` (editable install), else the copies an installed wheel carries."""
+    """The notebooks `workbench run` executes, in order: from `notebooks_dir`, else the source
+    checkout's `notebooks/` (editable install), else the copies an installed wheel carries
+    (the monitoring notebook, which `workbench compare` runs, is not among them)."""
+    notebooks_dir = _notebooks_dir(notebooks_dir)
+    found = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb") if p.stem != MONITORING)
+    if not found:
+        raise WorkbenchError(f"{notebooks_dir}: no notebooks (01_*.ipynb ...) found")
+    return found
+
+
+def find_notebook(stem: str, notebooks_dir: str | Path | None = None) -> Path:
+    """One notebook by name (`06_monitoring`), found where `find_notebooks` looks."""
+    path = _notebooks_dir(notebooks_dir) / f"{stem}.ipynb"
+    if not path.is_file():
+        raise WorkbenchError(f"{path}: notebook not found")
+    return path
+
+
+def _notebooks_dir(notebooks_dir: str | Path | None) -> Path:
     if notebooks_dir is None:
         import workbench
 
@@ -56,11 +76,7 @@ def find_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
         checkout = package.parent / "notebooks"
         has_notebooks = checkout.is_dir() and any(checkout.glob("[0-9][0-9]_*.ipynb"))
         notebooks_dir = checkout if has_notebooks else package / "notebooks"
-    notebooks_dir = Path(notebooks_dir)
-    found = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
-    if not found:
-        raise WorkbenchError(f"{notebooks_dir}: no notebooks (01_*.ipynb ...) found")
-    return found
+    return Path(notebooks_dir)
 
 
 def pick_kernel(kernel_name: str | None = None) -> str:
@@ -181,13 +197,15 @@ _WIDE_CSS_TO = (
 )
 
 
-def link_pages(run_dir: str | Path, links: list[tuple[str, str]]) -> None:
-    """Rewrite the navigation bar of every notebook page in the run folder: the report, then
-    each page (`links`: (href, text)); the page itself is plain text."""
+def link_pages(
+    run_dir: str | Path, links: list[tuple[str, str]], pages: list[str] | None = None
+) -> None:
+    """Rewrite the navigation bar of every notebook page in the run folder (or of `pages`
+    only): the report, then each page (`links`: (href, text)); the page itself is plain text."""
     run_dir = Path(run_dir)
     for href, _ in links:
         page = run_dir / href
-        if href == "report.html" or not page.is_file():
+        if href == "report.html" or not page.is_file() or (pages is not None and href not in pages):
             continue
         items = [
             f"<strong>{html.escape(text)}</strong>"

@@ -6,7 +6,12 @@
 - `commands`: `run_notebooks` (`workbench run`), `run_pipeline` (the same stages in this
   process), `validate`, `snapshot`, `score`, `backtest`;
 - `notebook_run`: the notebooks of `workbench run` one by one, interruption and `--resume`;
-- `tuning`: `evaluate_goal`, the goal tuner's logic.
+- `tuning`: `evaluate_goal`, the goal tuner's logic;
+- `insights`: the target size, audiences and cohort tables of a scored run (`economics`,
+  `reporting.cohorts`), and `validation_frames`, the one reader of validation predictions;
+- `comparison`: `compare_runs` (`workbench compare`), `open_comparison` and `monitor`, the
+  stage notebook 06 runs; `scored`: the two runs it reads (`scored_run`, their facts, the
+  realised outcome of the earlier run's scores).
 """
 
 from workbench.workflow.commands import (
@@ -20,6 +25,9 @@ from workbench.workflow.commands import (
     snapshot,
     validate,
 )
+from workbench.workflow.comparison import Monitoring, compare_runs, monitor, open_comparison
+from workbench.workflow.insights import training_run, validation_frames
+from workbench.workflow.scored import ScoredRun, scored_run
 from workbench.workflow.stages import (
     STAGES,
     EventsContext,
@@ -38,6 +46,14 @@ __all__ = [
     "STAGES",
     "EventsContext",
     "GoalPlan",
+    "Monitoring",
+    "ScoredRun",
+    "compare_runs",
+    "monitor",
+    "open_comparison",
+    "scored_run",
+    "training_run",
+    "validation_frames",
     "Validation",
     "backtest",
     "compare",

@@ -29,6 +29,7 @@ from workbench.errors import DataError, ModelMismatchError, NotReadyError, Workb
 from workbench.goals import eligible_labels, parse_day, to_day
 from workbench.inputs import check_output
 from workbench.run import Run, write_frame_file
+from workbench.workflow.insights import decide_and_segment
 from workbench.workflow.stages import (
     GoalPlan,
     check_plan,
@@ -38,7 +39,6 @@ from workbench.workflow.stages import (
     open_events,
     plan_goal,
     prepare_data,
-    save_scores,
     score_and_segment,
     scoring_figures,
 )
@@ -76,9 +76,11 @@ def _finish(
     run: Run, started: float, error: BaseException | None = None, *, report: bool = True
 ) -> Run:
     """Record how the run ended, write its landing page, give it its final name (`latest`
-    moves only on success). When recording the end fails itself (the disk filled up), the run
-    stays `.partial` (the next run in the folder marks it interrupted; `--resume` continues it
-    once there is room) and that error is raised, unless an earlier `error` is the cause."""
+    moves only on success) and rewrite the goal's index.html (every run over time). When
+    recording the end fails itself (the disk filled up), the run stays `.partial` (the next run
+    in the folder marks it interrupted; `--resume` continues it once there is room) and that
+    error is raised, unless an earlier `error` is the cause."""
+    from workbench.reporting.history import write_index
     from workbench.reporting.landing import notebook_links, write_report
     from workbench.reporting.notebooks import link_pages
 
@@ -98,6 +100,8 @@ def _finish(
             return run  # the caller raises `error`: the cause, not this consequence
         raise
     run.publish(succeeded=error is None)
+    if report:
+        write_index(run.goal_folder)
     return run
 
 
@@ -351,7 +355,7 @@ def score(
     check_sources(cfg)
     if as_of:
         parse_day(as_of, "--as-of")
-    model_dir = model_directory(model)
+    model_dir = model_directory(model).resolve()  # recorded: later commands run elsewhere
     fitted = modeling.load_model(model_dir)
     differences = modeling.check_trained_for(fitted, cfg, model_dir)
     if differences and not force:
@@ -378,7 +382,8 @@ def score(
         scores = score_profiles(
             fitted, frame[["profile_id", *codes]], fitted.feature_specs_, cfg, day
         )
-        seg_summary = save_scores(run, scores, cfg)
+        run.write_frame("scoring_snapshot", frame)  # what `workbench compare` measures drift on
+        seg_summary = decide_and_segment(run, scores, frame, cfg)["segments_summary"]
         figures = scoring_figures(scores, seg_summary, str(day.date()), model=str(model_dir))
         if scores.empty:
             figures["note"] = (

@@ -134,8 +134,9 @@ def plan_goal(
 def check_plan(ctx: EventsContext, config: Config, as_of, quality=None) -> FeaturePlan:
     """What a run would meet after the goal, checked before any snapshot is built: the feature
     plan (`features.exclude/identifiers/quantities` name real columns; `quality`: the run's
-    data_quality.json, for the columns a warehouse query left in the database) and the
-    segments (their fields, factors and values, on empty frames of the real columns)."""
+    data_quality.json, for the columns a warehouse query left in the database), the segments
+    (their fields, factors and values, on empty frames of the real columns) and
+    `reporting.cohorts`."""
     from workbench.features import check_excluded
     from workbench.segments import check_segments
 
@@ -147,6 +148,7 @@ def check_plan(ctx: EventsContext, config: Config, as_of, quality=None) -> Featu
     plan = plan_features(ctx.events, config, ctx.profiles, before=as_of)
     profiles = ctx.profiles.limit(0).to_pandas() if ctx.profiles is not None else None
     check_segments(config.segments, [s.code for s in plan.specs], profiles, config.where())
+    check_cohorts(config, ctx.profiles, plan)
     return plan
 
 
@@ -235,6 +237,14 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
     }
 
 
+def check_cohorts(config: Config, profiles, plan: FeaturePlan) -> None:
+    """`reporting.cohorts` must name profile attributes or features: fail before the snapshots."""
+    from workbench.workflow.insights import resolve_cohorts
+
+    columns = [] if profiles is None else list(profiles.columns)
+    resolve_cohorts(config, columns, ["profile_id", *(s.code for s in plan.specs)])
+
+
 def feature_table(plan: FeaturePlan) -> pd.DataFrame:
     return pd.DataFrame(
         [(s.code, s.label, s.kind, s.family) for s in plan.specs],
@@ -304,13 +314,15 @@ def score_and_segment(run: Run) -> dict[str, Any]:
     """Score every eligible profile as of as_of, build segments, expected vs actual on the
     validation cutoff: scores.parquet/csv, segments/, expected_vs_actual.json, score_summary.json."""
     from workbench import modeling, scoring
+    from workbench.workflow.insights import decide_and_segment
 
     config = run.config
     summary = run.read_json("goal_summary")
     model = modeling.load_model(run.file("model"))
     frame = run.read_frame("scoring_snapshot")
     scores = scoring.score_profiles(model, frame, model.feature_specs_, config, summary["as_of"])
-    seg_summary = save_scores(run, scores, config)
+    decided = decide_and_segment(run, scores, frame, config)
+    seg_summary = decided["segments_summary"]
     metrics = run.read_json("metrics")
     preds = run.read_frame("validation_predictions")
     eva = scoring.expected_vs_actual(preds, metrics["champion"], config.scoring.buckets)
@@ -322,17 +334,29 @@ def score_and_segment(run: Run) -> dict[str, Any]:
             scores, seg_summary, summary["as_of"], model=str(run.base / run.name / "model")
         ),
     )
-    return {"scores": scores, "segments_summary": seg_summary, "expected_vs_actual": eva}
+    return {
+        "scores": scores,
+        "segments_summary": seg_summary,
+        "expected_vs_actual": eva,
+        "target": decided["target"],
+        "economics": decided["economics"],
+        "cohorts": decided["cohorts"],
+    }
 
 
-def save_scores(run: Run, scores: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """scores.parquet, scores.csv and one CSV per segment plus segments/summary.csv."""
+def save_scores(
+    run: Run, scores: pd.DataFrame, config: Config, audience: int | None = None
+) -> pd.DataFrame:
+    """scores.parquet, scores.csv and one CSV per segment plus segments/summary.csv
+    (`audience`: how many profiles a `top_by_profit` segment takes)."""
     from workbench.segments import build_segments
 
     run.write_frame("scores", scores)
     run.write_frame("scores_csv", scores)
     profiles = run.read_frame("profiles") if run.has("profiles") else None
-    segments, seg_summary = build_segments(scores, config.segments, profiles)
+    segments, seg_summary = build_segments(
+        scores, config.segments, profiles, top_by_profit=audience
+    )
     for name, audience in segments.items():
         run.write_segment(name, audience)
     run.write_frame("segments_summary", seg_summary)
