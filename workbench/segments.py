@@ -185,6 +185,8 @@ def check_segments(
     kinds = {"probability": "float64", "percentile": "int16"}
     scores = pd.DataFrame({c: pd.Series(dtype=kinds.get(c, "object")) for c in SCORE_COLUMNS})
     try:
-        build_segments(scores, rules, profiles, feature_codes=feature_codes)
+        # top_by_profit: the economics cut-off exists only once there are scores (config.py
+        # already requires the economics section); 0 stands for it here
+        build_segments(scores, rules, profiles, feature_codes=feature_codes, top_by_profit=0)
     except ConfigError as exc:
         raise ConfigError(f"{where}: segments: {exc}") from None
