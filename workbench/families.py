@@ -9,17 +9,15 @@ the phrase its value reads in ("3 purchases in the last 90 days").
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from workbench.features import (
     RECENCY_FEATURE,
     FeaturePlan,
     FeatureSpec,
     event_codes,
+    feature_prefixes,
     humanize,
     plural,
     singular,
-    slug,
 )
 
 
@@ -32,10 +30,13 @@ def plan_specs(plan: FeaturePlan) -> list[FeatureSpec]:
     specs: list[FeatureSpec] = []
     for prefix, name, family in event_codes(plan):
         specs += _event_specs(plan, prefix, name, family)
-    specs += _field_specs(plan)
+    prefixes = feature_prefixes(plan)
+    specs += _field_specs(plan, prefixes)
     specs += _overall_specs(plan)
-    specs += _profile_specs(plan)
-    return _unique_codes(specs)
+    specs += _profile_specs(plan, prefixes)
+    codes = [s.code for s in specs]
+    assert len(set(codes)) == len(codes), "feature_prefixes left a repeated code"
+    return specs
 
 
 def _event_specs(plan: FeaturePlan, prefix: str, name: str, family: str) -> list[FeatureSpec]:
@@ -144,7 +145,7 @@ def _goal_timing_specs(
     ]
 
 
-def _field_specs(plan: FeaturePlan) -> list[FeatureSpec]:
+def _field_specs(plan: FeaturePlan, prefixes: dict) -> list[FeatureSpec]:
     """Sums and means of numeric fields (30 days, the lookback, ever); distinct identifiers."""
     L = plan.lookback_days
     specs = []
@@ -155,7 +156,7 @@ def _field_specs(plan: FeaturePlan) -> list[FeatureSpec]:
             for kind, word in (("sum", "Total"), ("mean", "Average")):
                 specs.append(
                     FeatureSpec(
-                        f"{slug(f)}_{kind}_{suffix}",
+                        f"{prefixes[('numeric', f)]}_{kind}_{suffix}",
                         f"{word} {name} {when}",
                         "numeric",
                         "numeric_field",
@@ -165,7 +166,7 @@ def _field_specs(plan: FeaturePlan) -> list[FeatureSpec]:
     for f in plan.id_fields:
         specs.append(
             FeatureSpec(
-                f"{slug(f)}_distinct_{L}d",
+                f"{prefixes[('distinct', f)]}_distinct_{L}d",
                 f"Distinct {humanize(f)} in the last {L} days",
                 "numeric",
                 "distinct",
@@ -211,18 +212,18 @@ def _overall_specs(plan: FeaturePlan) -> list[FeatureSpec]:
     ]  # fmt: skip
 
 
-def _profile_specs(plan: FeaturePlan) -> list[FeatureSpec]:
+def _profile_specs(plan: FeaturePlan, prefixes: dict) -> list[FeatureSpec]:
     specs = []
     for a in plan.profile_numeric:
         label = f"{humanize(a).capitalize()} (profile)"
-        specs.append(FeatureSpec(f"profile_{slug(a)}", label, "numeric", "profile"))
+        specs.append(FeatureSpec(prefixes[("profile", a)], label, "numeric", "profile"))
     for a in plan.profile_categorical:
         label = f"{humanize(a).capitalize()} (profile)"
-        specs.append(FeatureSpec(f"profile_{slug(a)}", label, "categorical", "profile"))
+        specs.append(FeatureSpec(prefixes[("profile", a)], label, "categorical", "profile"))
     for a in plan.profile_dates:
         specs.append(
             FeatureSpec(
-                f"profile_days_since_{slug(a)}",
+                f"profile_days_since_{prefixes[('profile_date', a)]}",
                 f"Days since {humanize(a)} (profile)",
                 "numeric",
                 "profile",
@@ -230,16 +231,3 @@ def _profile_specs(plan: FeaturePlan) -> list[FeatureSpec]:
             )
         )
     return specs
-
-
-def _unique_codes(specs: list[FeatureSpec]) -> list[FeatureSpec]:
-    """Codes made unique (`_2`, `_3`...) when two names slug alike."""
-    seen: set[str] = set()
-    unique = []
-    for s in specs:
-        code, i = s.code, 2
-        while code in seen:
-            code, i = f"{s.code}_{i}", i + 1
-        seen.add(code)
-        unique.append(s if code == s.code else replace(s, code=code))
-    return unique

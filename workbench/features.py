@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -416,6 +417,22 @@ def varied_lists(scope, lists: list[str]) -> list[str]:
     return out
 
 
+def check_excluded(config: Config, columns, also=()) -> None:
+    """`features.exclude` must name a column (or a nested column's parent, `context` for
+    `context.*`, or a source column left in the database: `also`)."""
+    known = set(columns) | set(also)
+    unknown = [
+        n
+        for n in config.features.exclude
+        if n not in known and not any(str(c).startswith(f"{n}.") for c in known)
+    ]
+    if unknown:
+        available = ", ".join(sorted(str(c) for c in columns if not str(c).startswith("_")))
+        raise ConfigError(
+            f"{config.where()}: features.exclude: unknown column(s) {unknown}; available: {available}"
+        )
+
+
 def _plan_profile_features(
     plan: FeaturePlan,
     profiles,
@@ -460,15 +477,81 @@ def _plan_profile_features(
             plan.profile_categorical[name] = sorted(values)
 
 
+# The goal event's timing features (`families._goal_timing_specs`), after its code prefix.
+GOAL_TIMING_CODES = ("days_ever", "rate_30d", "gap_mean", "gap_last", "gap_cv", "overdue", "trend")
+
+
+def overall_codes(lookback_days: int) -> list[str]:
+    """The features over all events (no event type), in spec order."""
+    L = lookback_days
+    codes = ["events_count_30d", f"events_count_{L}d", "events_count_ever", f"active_days_{L}d"]
+    codes += ["trend_30d_vs_prev60d", RECENCY_FEATURE, "days_since_first_event"]
+    return list(dict.fromkeys(codes))  # lookback 30: one events_count_30d
+
+
+def feature_prefixes(plan: FeaturePlan) -> dict[tuple[str, Any], str]:
+    """One code prefix per feature source, chosen so that no two features share a code.
+
+    Keys: `("event_type", t)`, `("custom_event", i)`, `("numeric", column)`, `("distinct",
+    column)`, `("profile", attribute)`, `("profile_date", attribute)`. Sources whose names
+    normalise alike (`search` / `Search`, `a.b` / `a_b`, `Big order` / `big-order`, an event
+    type `events` next to the overall `events_count_30d`) get `_2`, `_3`... in plan order, and
+    every code in a snapshot, its aggregation and the feature names comes from this one map.
+    """
+    L = plan.lookback_days
+    taken = set(overall_codes(L))
+    out: dict[tuple[str, Any], str] = {}
+
+    def claim(key, base: str, codes_of: Callable[[str], list[str]]) -> None:
+        prefix, n = base, 2
+        while any(c in taken for c in codes_of(prefix)):
+            prefix, n = f"{base}_{n}", n + 1
+        taken.update(codes_of(prefix))
+        out[key] = prefix
+
+    def per_event(p: str) -> list[str]:
+        # the goal event's timing codes are claimed for every event: which one is the goal's
+        # is decided from these prefixes (`_plan_goal_event`)
+        return [f"{p}_count_{w}d" for w in plan.windows] + [
+            f"{p}_count_ever",
+            f"{p}_days_since_last",
+            f"{p}_days_since_first",
+            *(f"{p}_{c}" for c in GOAL_TIMING_CODES),
+        ]
+
+    # In name order (names already in code form first), not by frequency: the same event
+    # types always get the same codes, whichever is more common this time.
+    for t in sorted(plan.event_types, key=lambda t: (slug(t) != t, t)):
+        claim(("event_type", t), slug(t), per_event)
+    for i, ce in enumerate(plan.custom_events):
+        claim(("custom_event", i), f"custom_{slug(ce.name)}", per_event)
+    sums = [f"{w}d" for w in sorted({30, L})] + ["ever"]
+    for f in plan.numeric_fields:
+        claim(
+            ("numeric", f),
+            slug(f),
+            lambda p: [f"{p}_{k}_{w}" for k in ("sum", "mean") for w in sums],
+        )
+    for f in plan.id_fields:
+        claim(("distinct", f), slug(f), lambda p: [f"{p}_distinct_{L}d"])
+    for a in [*plan.profile_numeric, *plan.profile_categorical]:
+        claim(("profile", a), f"profile_{slug(a)}", lambda p: [p])
+    for a in plan.profile_dates:
+        claim(("profile_date", a), slug(a), lambda p: [f"profile_days_since_{p}"])
+    return out
+
+
 def event_codes(plan: FeaturePlan) -> list[tuple[str, str, str]]:
     """(code prefix, friendly name, kind) for each event type and custom event."""
+    prefixes = feature_prefixes(plan)
     names = [humanize(t) for t in plan.event_types]
     out = []
     for t, name in zip(plan.event_types, names, strict=True):
-        friendly = name if names.count(name) == 1 else t
-        out.append((slug(t), friendly, "event_type"))
-    for ce in plan.custom_events:
-        out.append((f"custom_{slug(ce.name)}", ce.name, "custom_event"))
+        # types that read alike ('search' / 'Search') are told apart by their exact names
+        friendly = name if names.count(name) == 1 else f"'{t}' events"
+        out.append((prefixes[("event_type", t)], friendly, "event_type"))
+    for i, ce in enumerate(plan.custom_events):
+        out.append((prefixes[("custom_event", i)], ce.name, "custom_event"))
     return out
 
 

@@ -59,6 +59,7 @@ SCORE_COLUMNS = [
     "propensity_type",
 ]
 BUCKETS = ["low", "medium", "high"]
+_EMPTY_DTYPES = {"probability": "float64", "percentile": "int16"}
 
 
 def assign_percentiles(probability: np.ndarray) -> np.ndarray:
@@ -190,6 +191,10 @@ def score_profiles(
     if ptype is None:
         raise TypeError("propensity_type is unknown: pass the whole Config or propensity_type=")
     codes = _check_specs(model, scoring_snapshot, specs)
+    if scoring_snapshot.empty:  # no eligible profile at this date: an empty table, not a crash
+        return pd.DataFrame(
+            {c: pd.Series(dtype=_EMPTY_DTYPES.get(c, "object")) for c in SCORE_COLUMNS}
+        )
 
     X = scoring_snapshot[codes]
     with steps("scoring", 3) as step:
@@ -199,7 +204,10 @@ def score_profiles(
                 f"model returned {probability.shape[0]} probabilities for {len(X)} rows"
             )
         if not np.all((probability >= 0) & (probability <= 1)):
-            raise ValueError("model returned probabilities outside [0, 1] (or NaN)")
+            raise ModelMismatchError(
+                "the model returned probabilities outside [0, 1] (or NaN): its files hold "
+                "values no fitted model has; retrain with workbench run"
+            )
         percentile = assign_percentiles(probability)
         bucket = assign_buckets(percentile, buckets_cfg)
         step("probabilities")

@@ -8,7 +8,6 @@ backend runs it; `docs/SCALE.md` explains the two-stage aggregation and the out-
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,13 +16,14 @@ import ibis
 import pandas as pd
 
 from workbench.conditions import conditions_expr
+from workbench.config import memory_bytes
 from workbench.features import (
     RECENCY_FEATURE,
     FeaturePlan,
     event_codes,
+    feature_prefixes,
     fills_zero,
     plan_features,
-    slug,
 )
 from workbench.goals import (
     DAY,
@@ -102,6 +102,7 @@ def _features_from_kinds(k, plan: FeaturePlan, config: Config) -> dict[str, Any]
     """Second stage: each feature as a conditional aggregate over the per-kind rows `k`."""
     L = plan.lookback_days
     elig = config.eligibility
+    prefixes = feature_prefixes(plan)
     is_kind = [k._et == t for t in plan.event_types]
     is_kind += [k[f"_ce{i}"] for i in range(len(plan.custom_events))]
     aggs: dict[str, Any] = {}
@@ -112,10 +113,11 @@ def _features_from_kinds(k, plan: FeaturePlan, config: Config) -> dict[str, Any]
         aggs[f"{prefix}_days_since_last"] = k._last.min(where=match) / DAY
         aggs[f"{prefix}_days_since_first"] = k._first.max(where=match) / DAY
     for j, f in enumerate(plan.numeric_fields):
+        prefix = prefixes[("numeric", f)]
         for w, suffix in [*((w, f"{w}d") for w in sorted({30, L})), ("ever", "ever")]:
             total, count = k[f"_s{j}_{w}"].sum(), k[f"_k{j}_{w}"].sum()
-            aggs[f"{slug(f)}_sum_{suffix}"] = total
-            aggs[f"{slug(f)}_mean_{suffix}"] = (count > 0).ifelse(
+            aggs[f"{prefix}_sum_{suffix}"] = total
+            aggs[f"{prefix}_mean_{suffix}"] = (count > 0).ifelse(
                 total / count.cast("float64"), ibis.null().cast("float64")
             )
     if plan.goal_prefix is not None:
@@ -148,6 +150,7 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
     aggregates (counts and ages exactly; means as sum / count).
     """
     L = plan.lookback_days
+    prefixes = feature_prefixes(plan)
     rows, kinds = _per_kind(joined, plan, config)
     features = kinds.group_by(["profile_id", "cutoff_s"]).aggregate(
         **_features_from_kinds(kinds, plan, config)
@@ -155,7 +158,9 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
     recent = rows.filter(rows._age <= L * DAY)
     lists = [f for f in plan.id_fields if recent[f].type().is_array()]
     distinct = {
-        f"{slug(f)}_distinct_{L}d": recent[f].nunique() for f in plan.id_fields if f not in lists
+        f"{prefixes[('distinct', f)]}_distinct_{L}d": recent[f].nunique()
+        for f in plan.id_fields
+        if f not in lists
     }
     distinct[f"active_days_{L}d"] = (recent._t // DAY).nunique()
     counts = recent.group_by(["profile_id", "cutoff_s"]).aggregate(**distinct)
@@ -165,7 +170,7 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
         **{c: both[c].fill_null(0) for c in distinct},
     )
     for f in lists:  # the ids of an event's objects (items.item_id): distinct over the unnested
-        both = _distinct_in_lists(both, recent, f, f"{slug(f)}_distinct_{L}d")
+        both = _distinct_in_lists(both, recent, f, f"{prefixes[('distinct', f)]}_distinct_{L}d")
     return both
 
 
@@ -216,19 +221,21 @@ def goal_timing(table, plan: FeaturePlan) -> dict[str, Any]:
 
 def _with_profile_attributes(table, profiles, plan: FeaturePlan):
     """Profile attributes: numbers as is, text as categories, dates as days since the cutoff."""
+    prefixes = feature_prefixes(plan)
     attrs = [profiles.profile_id]
     for a in plan.profile_numeric:
-        attrs.append(profiles[a].cast("float64").name(f"profile_{slug(a)}"))
+        attrs.append(profiles[a].cast("float64").name(prefixes[("profile", a)]))
     for a in plan.profile_categorical:
-        attrs.append(profiles[a].cast("string").name(f"profile_{slug(a)}"))
+        attrs.append(profiles[a].cast("string").name(prefixes[("profile", a)]))
     for a in plan.profile_dates:
-        attrs.append(
-            profiles[a].cast("timestamp").epoch_seconds().cast("int64").name(f"_date_{slug(a)}")
-        )
+        seconds = profiles[a].cast("timestamp").epoch_seconds().cast("int64")
+        attrs.append(seconds.name(f"_date_{prefixes[('profile_date', a)]}"))
     table = table.left_join(profiles.select(attrs), "profile_id")
     for a in plan.profile_dates:
-        since = (table.cutoff_s - table[f"_date_{slug(a)}"]) / DAY
-        table = table.mutate(**{f"profile_days_since_{slug(a)}": since})
+        p = prefixes[("profile_date", a)]
+        table = table.mutate(
+            **{f"profile_days_since_{p}": (table.cutoff_s - table[f"_date_{p}"]) / DAY}
+        )
     return table
 
 
@@ -305,8 +312,9 @@ def finish_frame(frame: pd.DataFrame, plan: FeaturePlan, with_label: bool = True
 
 
 def _profile_source(plan: FeaturePlan, code: str) -> str:
+    prefixes = feature_prefixes(plan)
     for a in plan.profile_categorical:
-        if f"profile_{slug(a)}" == code:
+        if prefixes[("profile", a)] == code:
             return a
     return code
 
@@ -473,34 +481,13 @@ def build_goal_snapshots(
     return labelled_rows, frame.loc[scoring].drop(columns="label").reset_index(drop=True)
 
 
-_UNITS = {
-    "": 1,
-    "B": 1,
-    "KB": 1e3,
-    "MB": 1e6,
-    "GB": 1e9,
-    "TB": 1e12,
-    "KIB": 2**10,
-    "MIB": 2**20,
-    "GIB": 2**30,
-    "TIB": 2**40,
-}
-
-
-def _limit_bytes(text: str | None) -> float | None:
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text or "")
-    if not match or match.group(2).upper() not in _UNITS:
-        return None
-    return float(match.group(1)) * _UNITS[match.group(2).upper()]
-
-
 def memory_partitions(
     events, config: Config, cutoffs: list, plan: FeaturePlan, kept: float = 1.0
 ) -> int:
     """Profile partitions that keep the grouped state within `duckdb.memory_limit` (1 = one query).
 
     `kept`: the expected share of (profile, cutoff) groups the training sample keeps."""
-    limit = _limit_bytes(config.duckdb.memory_limit) if config.engine == "duckdb" else None
+    limit = memory_bytes(config.duckdb.memory_limit) if config.engine == "duckdb" else None
     if not limit:
         return 1
     profiles = int(events.profile_id.approx_nunique().to_pyarrow().as_py() or 0)

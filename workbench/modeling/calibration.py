@@ -13,6 +13,8 @@ Platt, J. (1999). Probabilistic outputs for support vector machines.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.special import expit
 
@@ -77,9 +79,14 @@ def apply_calibrator(cal: dict | None, score: np.ndarray) -> np.ndarray:
 
 
 def checked_calibrator(raw: dict) -> dict:
-    """A calibrator read back from JSON: only the known methods, numbers as floats."""
+    """A calibrator read back from JSON: only the known methods, numbers as finite floats."""
     if raw.get("method") == "platt":
-        return {"method": "platt", "a": float(raw["a"]), "b": float(raw["b"])}
+        a, b = float(raw["a"]), float(raw["b"])
+        if not (math.isfinite(a) and math.isfinite(b)):
+            raise ValueError(
+                f"platt a, b are {a}, {b} (a fitted model's values are finite numbers)"
+            )
+        return {"method": "platt", "a": a, "b": b}
     if raw.get("method") == "none":
         return {"method": "none"}
     raise ValueError(f"unknown calibrator {raw.get('method')!r}")
