@@ -50,7 +50,8 @@ def parse_log(text: str) -> tuple[str, Path, str]:
 def run_backtest(checkout: Path, config: Path, at: str, out: Path, sets: list[str]):
     """(wall seconds, CPU seconds) of one `workbench backtest` in a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(checkout), "WORKBENCH_PROGRESS": "0"}
-    cmd = [sys.executable, "-m", "workbench.cli", "backtest", str(config), "--at", at]
+    # --json: the run folder for the figures (every checkout since issue 12 prints words without)
+    cmd = [sys.executable, "-m", "workbench.cli", "backtest", str(config), "--at", at, "--json"]
     cmd += ["--out", str(out), *sum((["--set", s] for s in sets), [])]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()

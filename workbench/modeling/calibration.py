@@ -81,12 +81,11 @@ def apply_calibrator(cal: dict | None, score: np.ndarray) -> np.ndarray:
 def checked_calibrator(raw: dict) -> dict:
     """A calibrator read back from JSON: only the known methods, numbers as finite floats."""
     if raw.get("method") == "platt":
-        a, b = float(raw["a"]), float(raw["b"])
-        if not (math.isfinite(a) and math.isfinite(b)):
-            raise ValueError(
-                f"platt a, b are {a}, {b} (a fitted model's values are finite numbers)"
-            )
-        return {"method": "platt", "a": a, "b": b}
+        values = {k: float(raw[k]) for k in ("a", "b")}
+        for k, v in values.items():
+            if not math.isfinite(v):
+                raise ValueError(f"{k} is {v} (a fitted model's values are finite numbers)")
+        return {"method": "platt", **values}
     if raw.get("method") == "none":
         return {"method": "none"}
     raise ValueError(f"unknown calibrator {raw.get('method')!r}")
