@@ -114,7 +114,13 @@ class _Figures:
     @property
     def ranking(self) -> str:
         where = (
-            f"out of time at past validation dates ({self.reported_as})"
+            "out of time at past validation dates ("
+            + (
+                "the newest one's: they move steadily"
+                if self.reported_as.startswith("newest")
+                else "their mean"
+            )
+            + ")"
             if self.reported_as
             else "on the validation date"
         )

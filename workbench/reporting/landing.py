@@ -96,11 +96,18 @@ def _header(run: Run, words: insight.GoalWords, summary: dict) -> str:
 
 
 def _learned_from(goal: dict) -> str:
-    training = goal.get("training_cutoffs") or []
+    """The dates the scoring model learned from and where it was checked out of time. With
+    rolling origins (issue 11) the final model learns from every labelled date, the origins
+    included, and each origin was checked by a model trained only on the dates before it."""
+    origins = sorted(goal.get("validation_origins") or [])
+    training = sorted(set(goal.get("training_cutoffs") or []) | set(origins))
     validation = goal.get("validation_cutoff")
     if not training:
         return "–"
     text = f"{len(training)} past dates ({training[0]} to {training[-1]})"
+    if len(origins) > 1:
+        shown = ", ".join(origins[:-1]) + f" and {origins[-1]}"
+        return text + f"; checked out of time at {shown}, each on the dates before it"
     return text + (f", checked on {validation} (out of time)" if validation else "")
 
 
@@ -169,7 +176,7 @@ def _read_first(run: Run) -> str:
     if not flagged:
         return ""
     items = "\n".join(f"<li>{esc(str(q))}</li>" for q in flagged)
-    return f'<h2>Read this first</h2>\n<ul class="note">\n{items}\n</ul>'
+    return f'<h2>Read this first</h2>\n<div class="note"><ul>\n{items}\n</ul></div>'
 
 
 def _buckets(run: Run, words: insight.GoalWords) -> str:
