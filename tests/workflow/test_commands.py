@@ -89,6 +89,24 @@ def test_folds_never_train_on_a_label_window_that_reaches_their_origin(small_run
     assert (snaps["cutoff"] + window <= as_of).all()
 
 
+def test_target_size_and_cohorts_read_every_fold(small_run):
+    """validation_predictions.parquet holds every origin's out-of-time scores; the profit curve
+    and the cohort tables (issue 15) read one frame per fold, and expected_vs_actual.json is
+    the newest origin's, as metrics.json's fold 0 says."""
+    from workbench.run import Run
+
+    run = Run.open(small_run["run_dir"])
+    metrics = run.read_json("metrics")
+    frames = workflow.validation_frames(run)
+    origins = [pd.Timestamp(f["cutoff"].iloc[0]).date().isoformat() for f in frames]
+    assert origins == [f["origin"] for f in metrics["folds"]] and len(origins) >= 2
+    assert [len(f) for f in frames] == [f["profiles"] for f in metrics["folds"]]
+    newest = metrics["folds"][0]["expected_vs_actual"]["bucket"]
+    eva = run.read_json("expected_vs_actual")["bucket"]
+    assert [b["actual"] for b in eva] == [b["actual"] for b in newest]
+    assert run.read_json("economics")["validation_cutoffs"] == origins
+
+
 def test_saved_model_rescores_identically(small_run, tmp_path):
     rescored = workflow.score(
         small_run["config_path"],
