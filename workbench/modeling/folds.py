@@ -44,7 +44,8 @@ class Fold:
     validation: pd.DataFrame  # profile_id, cutoff, label at the origin
     models: dict[str, PropensityModel] = field(default_factory=dict)
     raw: dict[str, np.ndarray] = field(default_factory=dict)  # raw scores at the origin
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # fitting each candidate
+    predict_seconds: dict[str, float] = field(default_factory=dict)  # scoring the origin
 
     @property
     def label(self) -> np.ndarray:
@@ -134,15 +135,19 @@ def fit_fold(
         model.fit(train[codes], y, train["cutoff"])
         fold.seconds[name] = time.perf_counter() - started
         fold.models[name] = model
+        started = time.perf_counter()
         fold.raw[name] = model.raw_score(validation)
+        fold.predict_seconds[name] = time.perf_counter() - started
     if blend:
         started = time.perf_counter()
-        parts = fold.models["logistic"], fold.models["boosted"]
+        parts_names = ("logistic", "boosted")
+        parts = tuple(fold.models[n] for n in parts_names)
         blended = BlendPropensity.from_parts(*parts, **candidate_params("blend", config))
         fold.models["blend"] = blended
         fold.raw["blend"] = blended.blend_scores(fold.raw["logistic"], fold.raw["boosted"])
         extra = time.perf_counter() - started
         fold.seconds["blend"] = fold.seconds["logistic"] + fold.seconds["boosted"] + extra
+        fold.predict_seconds["blend"] = sum(fold.predict_seconds[n] for n in parts_names)
     return fold
 
 

@@ -227,7 +227,8 @@ def _summary(per: list[dict], method: str, folds: list[Fold], name: str) -> dict
     row["roc_auc_ci_low"] = per[0][method]["roc_auc_ci_low"]  # the newest origin's interval
     row["roc_auc_ci_high"] = per[0][method]["roc_auc_ci_high"]
     row["fit_seconds"] = round(float(np.mean([f.seconds[name] for f in folds])), 3)
-    row["predict_seconds"] = 0.0
+    # scoring every profile at the origin (the blend: both parts)
+    row["predict_seconds"] = round(float(np.mean([f.predict_seconds[name] for f in folds])), 3)
     row["calibration"] = method
     return row
 
