@@ -45,7 +45,7 @@ run = Run.resolve(run_dir)
 # ## 1. Global influential factors
 #
 # The factor families with the largest influence on the scores overall (a family sums its
-# features' effects: purchase frequency, recency of purchase, spend, ...; `leading_feature` is
+# features' effects: purchase frequency, recency of purchase, spend, ...; **moved most by** names
 # the family's feature that moves scores most). Each bar shows how much the family **raises**
 # (right, green) and **lowers** (left, red) the scores on average; the percentages beside it are
 # the shares of scored profiles it notably raises or lowers (by at least the median effect of
