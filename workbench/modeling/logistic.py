@@ -16,6 +16,12 @@ MIN_LEVEL_ROWS = 10
 
 
 # --------------------------------------------------------------------------- logistic
+def _odds(log_odds: float) -> float:
+    """exp of a log-odds figure; an interval a nearly separated column leaves unbounded (its
+    standard error is huge) reads as infinite instead of overflowing."""
+    return float("inf") if log_odds > 709.0 else float(np.exp(log_odds))
+
+
 class LogisticPropensity(PropensityModel):
     """Logistic regression (statsmodels) on a standardised, one-hot design.
 
@@ -341,11 +347,11 @@ class LogisticPropensity(PropensityModel):
                     "label": label,
                     "code": c["feature"],
                     "coefficient": c["coef"],
-                    "odds_ratio": float(np.exp(c["coef"])),
+                    "odds_ratio": _odds(c["coef"]),
                     "ci_low": lo,
                     "ci_high": hi,
-                    "odds_ratio_ci_low": float(np.exp(lo)),
-                    "odds_ratio_ci_high": float(np.exp(hi)),
+                    "odds_ratio_ci_low": _odds(lo),
+                    "odds_ratio_ci_high": _odds(hi),
                     "p_value": c["p_value"],
                     "per": per,
                 }
