@@ -2,10 +2,17 @@
 
 `workbench.workflow.run_notebooks` runs notebooks 01-05 into a run folder with these helpers;
 each executed notebook is saved next to its HTML (figures embedded) in the run folder.
+
+One kernel serves a whole run (`RunKernel`): starting a kernel and importing pandas, DuckDB,
+LightGBM, statsmodels and matplotlib took most of a small run's time when each notebook had its
+own. Each notebook is still executed by papermill on its own, with its own parameters, and
+before each one the kernel's user namespace is reset (modules stay imported), so a notebook
+sees only what it defines itself: one that works in a run also works opened alone.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -73,20 +80,54 @@ def pick_kernel(kernel_name: str | None = None) -> str:
     return "python3"
 
 
+@functools.cache
+def _html_exporter():
+    """One exporter per process: building one loads and compiles its templates."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+
+
 def export_html(ipynb: str | Path, html_path: str | Path | None = None) -> Path:
     """Export an executed notebook to HTML with code hidden and figures embedded (base64 PNG)."""
     import nbformat
-    from nbconvert import HTMLExporter
 
     ipynb = Path(ipynb)
     html_path = Path(html_path) if html_path else ipynb.with_suffix(".html")
     nb = nbformat.read(ipynb, as_version=4)
-    exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
-    )
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = _html_exporter().from_notebook_node(nb)
     html_path.write_text(body, encoding="utf-8")
     return html_path
+
+
+class HtmlExports:
+    """Exports executed notebooks to HTML in a background thread while the next one runs (a
+    context manager: leaving it waits for every page). `submit(ipynb, entry)` sets
+    `entry["html"]` to the page's name once written; a page that cannot be written is reported
+    through `say` and the run goes on (the .ipynb is the record)."""
+
+    def __init__(self, say=None):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.say = say or (lambda _msg: None)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="html-export")
+        self._pool.submit(_html_exporter)  # nbconvert's import and templates, off the clock
+
+    def __enter__(self) -> HtmlExports:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True)
+
+    def submit(self, ipynb: Path, entry: dict[str, Any]) -> None:
+        if ipynb.exists():
+            self._pool.submit(self._export, ipynb, entry)
+
+    def _export(self, ipynb: Path, entry: dict[str, Any]) -> None:
+        try:
+            entry["html"] = export_html(ipynb).name
+        except Exception as exc:  # keep the run going: the .ipynb is the record
+            self.say(f"      could not export {ipynb.name} to HTML: {exc}")
 
 
 def declared_parameters(path: Path) -> set[str]:
@@ -113,15 +154,166 @@ def declared_parameters(path: Path) -> set[str]:
     return names
 
 
+# Keep kernel start-up/shut-down logs off the terminal; cell errors stay in the notebook.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+
+# Sent to a new kernel before the first notebook: the imports every notebook makes, run while
+# the parent process is still setting up (importing papermill, creating the run folder). Never
+# fails: a kernel without the workbench just skips it (the notebook then says why).
+_WARM_UP = """
+try:
+    import workbench.workflow, workbench.plots, workbench.reporting, workbench.reporting.tuner
+    import workbench.modeling, workbench.factors, workbench.scoring
+except Exception:
+    pass
+"""
+
+# Sent before every notebook: forget the previous notebook's variables, figures and working
+# folder; keep the imported modules. `new_session` restarts the execution counter at 1.
+_RESET = """
+import os as _os
+_os.chdir({cwd!r})
+try:
+    import matplotlib.pyplot as _plt
+    _plt.close("all")
+except ImportError:
+    pass
+get_ipython().reset(new_session=True)
+"""
+
+
+class RunKernel:
+    """One kernel for all the notebooks of a run (a context manager).
+
+    Started once, so imports happen once; `execute` runs a notebook through papermill on it
+    after resetting its user namespace. A kernel that died (a notebook ran out of memory) is
+    replaced by a fresh one before the next notebook. papermill hands the manager to nbclient's
+    `NotebookClient(km=...)`, which does not shut down a kernel it does not own; the client it
+    opens is closed here after each notebook.
+    """
+
+    def __init__(self, kernel_name: str, cwd: str | Path, *, timeout: float = 120):
+        self.kernel_name = kernel_name
+        self.cwd = str(cwd)
+        self.timeout = timeout  # seconds a reset may wait for the kernel (start-up included)
+        self.km: Any = None
+        self._control: Any = None  # our own client: shell channel only, for warm-up and resets
+        self.starts = 0  # kernels started (1 unless one died)
+
+    def __enter__(self) -> RunKernel:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+    def start(self) -> None:
+        """Launch the kernel and queue the warm-up imports; returns without waiting for the
+        kernel, which gets ready while the caller carries on."""
+        from jupyter_core.utils import run_sync
+
+        km = _tracked_manager()(kernel_name=self.kernel_name)
+        run_sync(km.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=self.cwd)
+        self.km, self.starts = km, self.starts + 1
+        self._control = km.blocking_client()
+        # No iopub: the notebooks' outputs are broadcast there and nobody would read them.
+        self._control.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        self._control.execute(_WARM_UP, silent=True, store_history=False, allow_stdin=False)
+
+    def shutdown(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        km, self.km = self.km, None
+        if km is None:
+            return
+        self._control.stop_channels()
+        km.close_clients()
+        try:
+            if run_sync(km.is_alive)():
+                run_sync(km.shutdown_kernel)(now=False)
+        finally:
+            run_sync(km.cleanup_resources)()
+
+    def alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+
+        return self.km is not None and bool(run_sync(self.km.is_alive)())
+
+    def reset(self) -> None:
+        """A clean user namespace in `cwd`, the modules already imported kept."""
+        if not self.alive():
+            self.shutdown()
+            self.start()
+        msg_id = self._control.execute(
+            _RESET.format(cwd=self.cwd), silent=True, store_history=False, allow_stdin=False
+        )
+        waited = 0.0
+        while True:  # the warm-up's reply, if still unread, comes first and is skipped
+            try:
+                reply = self._control.get_shell_msg(timeout=1)
+            except Exception:  # queue.Empty: nothing yet
+                waited += 1
+                if waited > self.timeout or not self.alive():
+                    raise RuntimeError("the kernel did not answer (died or never started)") from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
+
+    def execute(self, src: Path, dest: Path, parameters: dict[str, Any]) -> NotebookError | None:
+        """Reset the namespace, then run one notebook with papermill on this kernel."""
+        try:
+            self.reset()
+        except Exception as exc:  # the kernel would not start or answer
+            error = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+            return NotebookError(
+                f"notebook {src.stem} failed: {error}", notebook=src.stem, error=error
+            )
+        try:
+            return execute_notebook(
+                src, dest, parameters, self.kernel_name, Path(self.cwd), km=self.km
+            )
+        finally:
+            self.km.close_clients()
+
+
+@functools.cache
+def _tracked_manager() -> type:
+    """AsyncKernelManager (what nbclient expects) that remembers the clients it made."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        def client(self, **kwargs):
+            kc = super().client(**kwargs)
+            self.__dict__.setdefault("_open_clients", []).append(kc)
+            return kc
+
+        def close_clients(self) -> None:
+            for kc in self.__dict__.pop("_open_clients", []):
+                if kc.channels_running:
+                    kc.stop_channels()
+
+    return TrackedKernelManager
+
+
 def execute_notebook(
-    src: Path, dest: Path, parameters: dict[str, Any], kernel: str, cwd: Path
+    src: Path,
+    dest: Path,
+    parameters: dict[str, Any],
+    kernel: str,
+    cwd: Path,
+    km: Any = None,
 ) -> NotebookError | None:
     """Run one notebook with papermill into `dest` (saved even when it fails); the failure, if
-    any, as a `NotebookError` with the exit code of the error the notebook raised."""
+    any, as a `NotebookError` with the exit code of the error the notebook raised. `km`: a
+    running kernel's manager (`RunKernel`) to execute on, instead of a new kernel."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     name = src.stem
+    engine: dict[str, Any] = {"km": km} if km is not None else {"extra_arguments": KERNEL_ARGUMENTS}
     try:
         papermill.execute_notebook(
             str(src),
@@ -131,8 +323,7 @@ def execute_notebook(
             progress_bar=False,
             log_output=False,
             cwd=str(cwd),
-            # Keep kernel start-up/shut-down logs off the terminal; cell errors stay in the notebook.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            **engine,
         )
     except PapermillExecutionError as exc:
         cause = (str(exc.evalue).strip().splitlines() or [""])[0]

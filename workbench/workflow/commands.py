@@ -122,14 +122,15 @@ def run_notebooks(
     """Run the pipeline as notebooks 01-05 into a new run folder (`workbench run`).
 
     Each notebook is executed by papermill with `run_dir` (and `as_of`) injected, saved with
-    its HTML (code hidden) in the run folder; `report.html` links them. Raises `NotebookError`
-    when a notebook fails: its executed copy and HTML are still in the run folder, which is
-    then published as failed (`latest` does not move).
+    its HTML (code hidden) in the run folder; `report.html` links them. The notebooks share one
+    kernel, its namespace reset between them (`RunKernel`), and each HTML page is exported while
+    the next notebook runs. Raises `NotebookError` when a notebook fails: its executed copy and
+    HTML are still in the run folder, which is then published as failed (`latest` does not move).
     """
     from workbench.reporting.notebooks import (
+        HtmlExports,
+        RunKernel,
         declared_parameters,
-        execute_notebook,
-        export_html,
         find_notebooks,
         pick_kernel,
     )
@@ -152,35 +153,31 @@ def run_notebooks(
     say(f"run folder: {run.base / run.name}")
     failure = None
     started = time.perf_counter()
-    for i, src in enumerate(notebooks, 1):
-        dest = run.path / src.name
-        declared = declared_parameters(src)
-        params = {k: v for k, v in values.items() if k in declared}
-        say(f"[{i}/{len(notebooks)}] {src.stem} ...")
-        t0 = time.perf_counter()
-        failure = execute_notebook(src, dest, params, kernel, run.path)
-        seconds = time.perf_counter() - t0
-        html_name = None
-        if dest.exists():
-            try:
-                html_name = export_html(dest).name
-            except Exception as exc:  # keep the run going: the .ipynb is the record
-                say(f"      could not export {dest.name} to HTML: {exc}")
-        record["notebooks"].append(
-            {
+    # One kernel for every notebook: it starts, and imports, while the run is being set up.
+    with RunKernel(kernel, run.path) as shared, HtmlExports(say) as pages:
+        for i, src in enumerate(notebooks, 1):
+            dest = run.path / src.name
+            params = {k: v for k, v in values.items() if k in declared_parameters(src)}
+            say(f"[{i}/{len(notebooks)}] {src.stem} ...")
+            t0 = time.perf_counter()
+            failure = shared.execute(src, dest, params)
+            seconds = time.perf_counter() - t0
+            entry = {
                 "name": src.stem,
                 "status": "ok" if failure is None else "failed",
                 "seconds": round(seconds, 1),
                 "parameters": params,
                 "ipynb": dest.name if dest.exists() else None,
-                "html": html_name,
+                "html": None,  # set when its export is done
                 "error": failure.error if failure is not None else None,
             }
-        )
-        run.update_record(notebooks=record["notebooks"])
-        say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
-        if failure is not None:
-            break
+            record["notebooks"].append(entry)
+            pages.submit(dest, entry)
+            run.update_record(notebooks=record["notebooks"])
+            say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
+            if failure is not None:
+                break
+    run.update_record(notebooks=record["notebooks"])  # with every page's name
     _finish(run, started, failure)
     if failure is not None:
         say(f"report (incomplete): {run.file('report')}")
