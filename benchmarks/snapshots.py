@@ -208,7 +208,9 @@ def workbench_snapshots(config, run: Path, quality: dict) -> dict:
             fplan,
             profiles,
             with_label=True,
-            sample=TrainingSample(budget, exempt_cutoff=cplan.validation, seed=config.training.seed),
+            sample=TrainingSample(
+                budget, exempt_cutoff=cplan.validation, seed=config.training.seed
+            ),
         )
     m.extra = {
         "rows": len(frame),

@@ -254,7 +254,9 @@ class RunKernel:
             except Exception:  # queue.Empty: nothing yet
                 waited += 1
                 if waited > self.timeout or not self.alive():
-                    raise RuntimeError("the kernel did not answer (died or never started)") from None
+                    raise RuntimeError(
+                        "the kernel did not answer (died or never started)"
+                    ) from None
                 continue
             if reply["parent_header"].get("msg_id") == msg_id:
                 break
