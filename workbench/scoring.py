@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,8 @@ __all__ = [
     "assign_percentiles",
     "assign_buckets",
     "assign_deciles",
+    "Explained",
+    "explain_profiles",
     "score_profiles",
     "expected_vs_actual",
     "realised_performance",
@@ -130,6 +133,29 @@ def _check_specs(model: Any, snapshot: pd.DataFrame, specs: Sequence[FeatureSpec
     return codes
 
 
+@dataclass
+class Explained:
+    """Every profile's probability and additive contributions (`model.contributions`), rows in
+    the scoring snapshot's order: what the factor report and the scores are both made from, so
+    neither computes them again (`workflow.explain` hands them to `score_and_segment`)."""
+
+    probability: np.ndarray
+    contributions: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.probability)
+
+
+def explain_profiles(model: Any, X: pd.DataFrame) -> Explained:
+    """The probability and the contributions of every row of X (the model's feature columns)."""
+    probability = np.asarray(model.propensity(X), dtype=np.float64).reshape(-1)
+    if probability.shape[0] != len(X):
+        raise ValueError(f"model returned {probability.shape[0]} probabilities for {len(X)} rows")
+    if not np.all((probability >= 0) & (probability <= 1)):
+        raise ValueError("model returned probabilities outside [0, 1] (or NaN)")
+    return Explained(probability, model.contributions(X))
+
+
 def score_profiles(
     model: Any,
     scoring_snapshot: pd.DataFrame,
@@ -139,6 +165,7 @@ def score_profiles(
     *,
     propensity_type: str | None = None,
     thresholds: tuple[float, float] | None = None,
+    explained: Explained | None = None,
 ) -> pd.DataFrame:
     """Score every profile of the scoring snapshot exactly once.
 
@@ -151,6 +178,7 @@ def score_profiles(
         goal); a ScoringConfig/BucketsConfig also works with ``propensity_type=`` given.
     score_date : the date the scores are as of.
     thresholds : optional fixed (medium, high) importance thresholds (see `workbench.factors`).
+    explained : this model's `explain_profiles` of these rows, when already computed.
 
     Returns
     -------
@@ -180,21 +208,16 @@ def score_profiles(
     codes = _check_specs(model, scoring_snapshot, specs)
 
     X = scoring_snapshot[codes]
-    with steps("scoring", 3) as step:
-        probability = np.asarray(model.propensity(X), dtype=np.float64).reshape(-1)
-        if probability.shape[0] != len(X):
-            raise ValueError(
-                f"model returned {probability.shape[0]} probabilities for {len(X)} rows"
-            )
-        if not np.all((probability >= 0) & (probability <= 1)):
-            raise ValueError("model returned probabilities outside [0, 1] (or NaN)")
+    if explained is not None and len(explained) != len(X):
+        raise ValueError(f"explained has {len(explained)} rows but the snapshot has {len(X)}")
+    with steps("scoring", 2) as step:
+        explained = explained or explain_profiles(model, X)
+        probability = explained.probability
         percentile = assign_percentiles(probability)
         bucket = assign_buckets(percentile, buckets_cfg)
-        step("probabilities")
-        contributions = model.contributions(X)
-        step("contributions")
+        step("probabilities and contributions")
         factors = factors_from_contributions(
-            contributions, X, specs, top_up=3, top_down=1, thresholds=thresholds
+            explained.contributions, X, specs, top_up=3, top_down=1, thresholds=thresholds
         )
         step("factor text")
     n = len(X)

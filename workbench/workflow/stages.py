@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from workbench.config import Config
@@ -225,18 +226,70 @@ def compare(run: Run):
 # ----------------------------------------------------------------------------- 04 factors
 def explain(run: Run, examples: int = 5) -> dict[str, pd.DataFrame]:
     """Influential factors of the scoring population: factors_global.csv,
-    factors_by_bucket.csv (with coverage) and examples.csv."""
-    from workbench import modeling
+    factors_by_bucket.csv (with coverage), examples.csv, and contributions.parquet (every
+    profile's probability and contributions, which `score_and_segment` then reads instead of
+    computing them again)."""
+    from workbench import modeling, scoring
     from workbench.factors import build_factor_report
 
     config = run.config
     model = modeling.load_model(run.file("model"))
     frame = run.read_frame("scoring_snapshot")
-    report = build_factor_report(model, frame, config, examples)
+    explained = scoring.explain_profiles(model, frame[[s.code for s in model.feature_specs_]])
+    report = build_factor_report(model, frame, config, examples, explained)
     run.write_frame("factors_global", report["global"])
     run.write_frame("factors_by_bucket", report["by_bucket"])
     run.write_frame("examples", report["examples"])
+    _save_explained(run, frame["profile_id"], explained)
     return report
+
+
+def _explained_key(run: Run) -> dict[str, str]:
+    """What contributions.parquet was computed from: the saved model (its manifest holds every
+    file's sha256) and the scoring snapshot file."""
+    import hashlib
+
+    snapshot = run.require("scoring_snapshot").stat()
+    manifest = (run.require("model") / "model.json").read_bytes()
+    return {
+        "model": hashlib.sha256(manifest).hexdigest(),
+        "scoring_snapshot": f"{snapshot.st_size}:{snapshot.st_mtime_ns}",
+    }
+
+
+def _save_explained(run: Run, ids: pd.Series, explained) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {"profile_id": pa.array(ids.astype(str).to_numpy(), pa.string())}
+    columns["probability"] = pa.array(explained.probability)
+    for code in explained.contributions.columns:
+        columns[code] = pa.array(explained.contributions[code].to_numpy(np.float64))
+    table = pa.table(columns).replace_schema_metadata(
+        {"workbench.explained": json.dumps(_explained_key(run))}
+    )
+    pq.write_table(table, run.file("contributions"))
+
+
+def _load_explained(run: Run, ids: pd.Series):
+    """contributions.parquet as `scoring.Explained` when it was computed from this run's model
+    and scoring snapshot, for these profiles in this order; else None (computed afresh)."""
+    import pyarrow.parquet as pq
+
+    from workbench.scoring import Explained
+
+    if not run.has("contributions"):
+        return None
+    meta = pq.read_schema(run.file("contributions")).metadata or {}
+    if json.loads(meta.get(b"workbench.explained", b"{}")) != _explained_key(run):
+        return None
+    table = pq.read_table(run.file("contributions"))
+    stored = table.column("profile_id").to_numpy(zero_copy_only=False)
+    if len(stored) != len(ids) or not np.array_equal(stored, ids.astype(str).to_numpy()):
+        return None
+    probability = table.column("probability").to_numpy()
+    contributions = table.drop_columns(["profile_id", "probability"]).to_pandas()
+    return Explained(probability, contributions)
 
 
 # ----------------------------------------------------------------------------- 05 scores
@@ -249,7 +302,14 @@ def score_and_segment(run: Run) -> dict[str, Any]:
     summary = run.read_json("goal_summary")
     model = modeling.load_model(run.file("model"))
     frame = run.read_frame("scoring_snapshot")
-    scores = scoring.score_profiles(model, frame, model.feature_specs_, config, summary["as_of"])
+    scores = scoring.score_profiles(
+        model,
+        frame,
+        model.feature_specs_,
+        config,
+        summary["as_of"],
+        explained=_load_explained(run, frame["profile_id"]),
+    )
     seg_summary = save_scores(run, scores, config)
     metrics = run.read_json("metrics")
     preds = run.read_frame("validation_predictions")
