@@ -179,6 +179,9 @@ try:
 except ImportError:
     pass
 get_ipython().reset(new_session=True)
+import gc as _gc
+_gc.collect()  # the previous notebook's frames and DuckDB connections, freed now
+del _gc
 """
 
 

@@ -68,9 +68,19 @@ def goal_tuner(run: Run | str | Path, interactive: bool = True):
 
     run = run if isinstance(run, Run) else Run.open(run)
     settings = goal_settings(run.config)
+    intro = "**Configured goal** (open this notebook in Jupyter to try others):"
+    if interactive:
+        try:
+            import ipywidgets  # noqa: F401 - the `lab` extra, not needed by `workbench run`
+        except ImportError:
+            interactive = False
+            intro = (
+                "**Configured goal**. The interactive tuner needs ipywidgets: "
+                "`pip install -e '.[lab]'` (`make lab` installs it)."
+            )
 
     if not interactive:
-        display(Markdown("**Configured goal** (open this notebook in Jupyter to try others):"))
+        display(Markdown(intro))
         try:
             result = evaluate_goal(run, **settings)
         except WorkbenchError as exc:
