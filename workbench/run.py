@@ -315,7 +315,7 @@ class Run:
         if path.suffix == ".parquet":
             frame.to_parquet(path, index=False)
         else:
-            frame.to_csv(path, index=False)
+            write_csv(frame, path)
         return path
 
     def write_text(self, name: str, text: str) -> Path:
@@ -363,6 +363,23 @@ class Run:
 
         day = self.record.get("visible_before")
         return pd.Timestamp(day) if day else None
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """A frame as CSV (no index). Arrow's writer where it can type every column: the scores of
+    half a million profiles with their factor text took pandas 4 s and Arrow a fraction of it.
+    Text is quoted, missing values are empty. A column mixing numbers and text (a table's
+    `typical_value`) goes through pandas."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        frame.to_csv(path, index=False)
+        return path
+    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
+    return path
 
 
 def _atomic_write(path: Path, text: str) -> None:

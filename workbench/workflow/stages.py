@@ -31,7 +31,7 @@ from workbench.goals import (
     to_day,
 )
 from workbench.readiness import check_readiness
-from workbench.run import Run
+from workbench.run import Run, write_csv
 
 Progress = Callable[[str], Any] | None
 
@@ -333,7 +333,7 @@ def save_scores(run: Run, scores: pd.DataFrame, config: Config) -> pd.DataFrame:
     for name, audience in segments.items():
         path = run.segment_file(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        audience.to_csv(path, index=False)
+        write_csv(audience, path)
     run.write_frame("segments_summary", seg_summary)
     return seg_summary
 
