@@ -22,7 +22,6 @@ from workbench.errors import ConfigError, DataError
 from workbench.ingest.profiles import ingest_profiles, profile_match
 from workbench.ingest.readers import (
     detect_format,
-    duckdb_message,
     external_table,
     frame_table,
     mapped_column,
@@ -182,26 +181,8 @@ def _stage(con, cfg: EventsConfig, where, tmpdir: Path, frame=None):
     def build(full_scan: bool):
         return stage_events(source_table(con, cfg, tmpdir, full_scan), cfg, where)
 
-    fmt = detect_format(cfg.path, cfg.format)
-    if fmt == "parquet":
-        # Typed and cheap to read again: the queries below read the file through the staging
-        # expression instead of a copy of every row in memory (at 1M profiles that copy was
-        # 2 GB and a pass of its own). Text formats are parsed once into a temp table.
-        return build(False)
-    return materialise(con, "_staged_events", build, where, f"as {fmt}")
-
-
-def _reason_counts(final, where) -> tuple[int, dict[str, int]]:
-    """(rows read, rows per quarantine reason, most first) in one pass over the staged rows."""
-    import duckdb
-
-    try:
-        counts = final.group_by("_reason").aggregate(rows=final.count()).to_pyarrow().to_pylist()
-    except duckdb.Error as exc:  # an unreadable Parquet file surfaces here
-        raise DataError(f"{where}: cannot read as parquet: {duckdb_message(exc)}") from None
-    reasons = {str(c["_reason"]): int(c["rows"]) for c in counts if c["_reason"] is not None}
-    rows_read = sum(int(c["rows"]) for c in counts)
-    return rows_read, dict(sorted(reasons.items(), key=lambda x: -x[1]))
+    label = f"as {detect_format(cfg.path, cfg.format)}"
+    return materialise(con, "_staged_events", build, where, label)
 
 
 def ingest_events(
@@ -229,19 +210,25 @@ def ingest_events(
         bar = stack.enter_context(steps("ingest", 3))
         staged = _stage(con, cfg, where, Path(tmp), events)
         bar("read")
-        order = day_order(staged)
-        final = finish_events(staged, order)
-        rows_read, quarantine_counts = _reason_counts(final, where)
+        rows_read = int(staged.count().to_pyarrow().as_py())
         if rows_read == 0:
             raise DataError(f"{where}: file has no rows")
+        order = day_order(staged)
         if order is not None:
             notices += day_order_notices(staged, order, ts_column)
+        final = finish_events(staged, order)
 
         bad = final.filter(final._reason.notnull())
+        reasons = bad.group_by("_reason").aggregate(rows=bad.count()).to_pandas()
+        quarantine_counts = {
+            str(r): int(n)
+            for r, n in sorted(
+                zip(reasons["_reason"], reasons["rows"], strict=True), key=lambda x: -x[1]
+            )
+        }
         rows_quarantined = int(sum(quarantine_counts.values()))
         quarantine_path = targets.quarantine
-        # with nothing to set aside, only the header is written (no pass over the rows)
-        _write_quarantine(con, bad if rows_quarantined else bad.limit(0), quarantine_path)
+        _write_quarantine(con, bad, quarantine_path)
         bar("quarantine")
         _check_enough_rows(final, cfg, where, ts_column, rows_read, quarantine_counts)
 
@@ -338,31 +325,23 @@ def _check_enough_rows(final, cfg, where, column: str, rows_read: int, reasons: 
 
 def _dedupe_by_key(good, keys: list[str]):
     """Keep the earliest row of each key. Only keys that repeat go through the (sorting) window,
-    so a large, mostly unique export costs one hash aggregate instead of a full sort. That
-    aggregate counts 64-bit hashes of the keys, not the keys themselves (event ids are long
-    text): a row whose hash occurs once has a unique key; rows whose hash repeats (duplicates
-    and the rare collision) are ranked on the keys themselves."""
+    so a large, mostly unique export costs one hash aggregate instead of a full sort."""
+    repeated = good.group_by(keys).aggregate(_n=good.count()).filter(lambda t: t._n > 1).drop("_n")
     has_null = ibis.or_(*[good[k].isnull() for k in keys])
-    # Rows with a missing key cannot be duplicates of each other: they all stay.
-    null_rows = good.filter(has_null)
-    keyed = good.filter(~has_null)
-    hashed = keyed.mutate(_key_hash=ibis.struct({k: keyed[k] for k in keys}).hash())
-    repeated = (
-        hashed.group_by("_key_hash")
-        .aggregate(_n=hashed.count())
-        .filter(lambda t: t._n > 1)
-        .select("_key_hash")
-    )
-    unique_rows = hashed.anti_join(repeated, "_key_hash").drop("_key_hash")
-    candidates = hashed.semi_join(repeated, "_key_hash").drop("_key_hash")
+    unique_rows = good.anti_join(repeated, keys)
+    candidates = good.semi_join(repeated, keys)
     ranked = candidates.mutate(
         _rank=ibis.row_number().over(
             group_by=[candidates[k] for k in keys],
             order_by=[candidates.timestamp, candidates.profile_id],
         )
     )
-    return unique_rows.union(ranked.filter(ranked._rank == 0).drop("_rank")).union(
-        null_rows, distinct=False
+    # Rows with a missing key cannot be duplicates of each other: they all stay.
+    null_rows = good.filter(has_null)
+    return (
+        unique_rows.filter(~has_null)
+        .union(ranked.filter(ranked._rank == 0).drop("_rank"))
+        .union(null_rows, distinct=False)
     )
 
 
