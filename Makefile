@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # One stamp per install set, each redone when pyproject.toml changes: `make run` needs only the
-# workbench and its runtime dependencies; `make test`/`lint`/`bench` add the dev tools and Spark,
-# `make lab` JupyterLab, the tuner's widgets and jupytext.
+# workbench and its runtime dependencies; `make test`/`lint`/`bench` add the dev tools, Spark and
+# the Postgres backend (its tests start a server); `make lab` JupyterLab, the tuner's widgets
+# and jupytext.
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 LAB_STAMP := $(VENV)/.installed-lab
@@ -24,7 +25,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,spark,lab]'
+	$(BIN)/pip install --quiet -e '.[dev,spark,postgres,lab]'
 	touch $(DEV_STAMP) $(LAB_STAMP)
 
 $(LAB_STAMP): $(STAMP)

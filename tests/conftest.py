@@ -48,3 +48,24 @@ def tiny_config(tmp_path, tiny_events):
         "readiness": {"min_positives": 1, "min_negatives": 1},
     }
     return load_config(write_config(tmp_path, body))
+
+
+@pytest.fixture(scope="session")
+def vendor_exports(tmp_path_factory):
+    """Every vendor export of one simulated population (200 shoppers): (folder, manifests)."""
+    from vendors import write_all
+
+    folder = tmp_path_factory.mktemp("vendors")
+    return folder, write_all(folder, n_profiles=200)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for the session (skips with the reason it cannot run)."""
+    from postgres import PostgresServer, skip_reason
+
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with PostgresServer() as server:
+        yield server

@@ -22,6 +22,7 @@ import datetime as dt
 import operator
 from typing import TYPE_CHECKING, Any, Literal
 
+import ibis
 import pandas as pd
 
 from workbench.errors import ConfigError
@@ -97,6 +98,15 @@ def coerce(value: Any, kind: Kind, field: str, key: str) -> Any:
     return str(value)
 
 
+class TextAsNumberError(ConfigError):
+    """An ordering against a number on a text column. The message suggests declaring the type;
+    `csv_hint` is the decimal-comma option, which only a csv source has (see check_fields)."""
+
+    def __init__(self, message: str, csv_hint: str):
+        super().__init__(f"{message} ({csv_hint})")
+        self.message, self.csv_hint = message, csv_hint
+
+
 def _check_ordered_on_text(condition: Condition, kind: Kind, key: str) -> None:
     value = condition.value
     if (
@@ -105,10 +115,12 @@ def _check_ordered_on_text(condition: Condition, kind: Kind, key: str) -> None:
         and isinstance(value, int | float)
         and not isinstance(value, bool)
     ):
-        raise ConfigError(
-            f"{key}: field '{condition.field}' holds text, so '{condition.op} {value}' would "
-            "compare it as words, not numbers; if it is a number written with a decimal comma "
-            "set events.decimal_separator: ','"
+        field = condition.field
+        raise TextAsNumberError(
+            f"{key}: field '{field}' holds text, so '{condition.op} {value}' would compare it "
+            f"as words, not numbers; if it holds numbers written as text, declare them: "
+            f"events.types: {{{field}: number}}",
+            "a csv with decimal commas: events.decimal_separator: ','",
         )
 
 
@@ -141,6 +153,8 @@ def condition_expr(table, condition: Condition, key: str = "conditions"):
     if name not in table.columns:
         raise _unknown_field(name, table.columns, key)
     col = table[name]
+    if col.type().is_array():
+        return _list_condition(col, condition, key)
     if op == "exists":
         return col.notnull()
     if op == "not_exists":
@@ -164,12 +178,32 @@ def condition_expr(table, condition: Condition, key: str = "conditions"):
     return COMPARISONS[op](col, literal).fill_null(op in NEGATIONS)
 
 
+def _list_condition(col, condition: Condition, key: str):
+    """A condition on a list field (`items.item_id`: the ids of an event's objects) holds when
+    any value does (`==`, `in`, `contains`, `starts_with`); `exists` means a non-empty list and
+    the negations are the complements, as for one value."""
+    op, field = condition.op, condition.field
+    present = col.notnull() & (col.length() > 0)
+    if op in PRESENCE_OPERATORS:
+        return present if op == "exists" else ~present
+    if op in ORDERED:
+        raise ConfigError(f"{key}: field '{field}' is a list of values; use ==, in or contains")
+    kind = _ibis_kind(col.type().value_type)
+    literal = _literals(condition, kind, key)
+    values = literal if isinstance(literal, list) else [literal]
+    if op in TEXT_OPERATORS:
+        text = str(condition.value)
+        hits = col.filter(lambda v: v.cast("string").contains(text) if op == "contains"
+                          else v.cast("string").startswith(text))  # fmt: skip
+        return (hits.length() > 0).fill_null(False)
+    hit = ibis.or_(*[col.contains(v) for v in values]).fill_null(False)
+    return ~hit if op in NEGATIONS else hit
+
+
 def conditions_expr(
     table, conditions: list[Condition], match: str = "all", key: str = "conditions"
 ):
     """All conditions on the same event (`all`) or at least one of them (`any`); True when empty."""
-    import ibis
-
     if not conditions:
         return ibis.literal(True)
     parts = [condition_expr(table, c, f"{key}[{i}]") for i, c in enumerate(conditions)]

@@ -34,6 +34,73 @@ ENCODINGS = {
 }
 
 
+# A file, a folder (Hive-partitioned Parquet included) or a glob, or a list of them.
+SourcePath = Path | list[Path]
+# `snowplow_enriched`: Snowplow's enriched TSV (131 canonical fields, no header, no quoting).
+FileFormat = Literal["auto", "csv", "parquet", "jsonl", "snowplow_enriched"]
+# What `events.types` may declare a column to be (text is read with a checked cast).
+ColumnType = Literal["integer", "number", "text", "boolean", "timestamp"]
+
+
+class JoinedFields(BaseModel):
+    """An event type made of several fields, e.g. Snowplow's `{join: [se_category, se_action],
+    sep: ":"}`; empty when any part is empty (so a list can fall back to the next entry)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    join: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=2)]
+    sep: str = ":"
+
+
+def canonical_sources(canonical: str, value: Any) -> str | list[str | JoinedFields]:
+    """`columns.<canonical>` as written: one column, or (profile_id, event_type) an ordered list
+    whose first non-empty entry wins; event_type entries may be `{join: [...], sep}`."""
+    entries = value if isinstance(value, list) else [value]
+    if not entries:
+        raise ValueError(f"{canonical}: give a column or a non-empty list of columns")
+    out: list[str | JoinedFields] = []
+    for entry in entries:
+        if isinstance(entry, str) and entry.strip():
+            out.append(entry)
+        elif isinstance(entry, dict) and canonical == "event_type":
+            try:
+                out.append(JoinedFields.model_validate(entry))
+            except ValidationError as exc:
+                problem = exc.errors()[0]
+                where = ".".join(str(p) for p in problem["loc"])
+                raise ValueError(
+                    f"event_type: {{join: [...], sep}}: {where}: {problem['msg']}"
+                ) from None
+        else:
+            allowed = (
+                "a column name or {join: [a, b], sep: ':'}"
+                if canonical == "event_type"
+                else "column names"
+            )
+            raise ValueError(f"{canonical}: entries must be {allowed}, got {entry!r}")
+    if canonical == "timestamp" and (len(out) != 1 or not isinstance(value, str)):
+        raise ValueError("timestamp: give one column")
+    return out[0] if isinstance(value, str) else out
+
+
+class _SourceOptions:
+    """`header`, `names` and the `snowplow_enriched` preset (files of events, profiles, ids)."""
+
+    @model_validator(mode="after")
+    def _header_and_names(self):
+        fmt, header, names = self.format, self.header, self.names  # type: ignore[attr-defined]
+        if fmt == "snowplow_enriched" and (header is not None or names or self.delimiter):  # type: ignore[attr-defined]
+            raise ValueError("format snowplow_enriched sets header, names and delimiter itself")
+        if fmt in ("parquet", "jsonl") and (header is not None or names):
+            raise ValueError(f"header and names are for csv files, not {fmt}")
+        if names is not None:
+            if header is not False:
+                raise ValueError("names: only with header: false (the file has no header row)")
+            if len(set(names)) != len(names) or not all(str(n).strip() for n in names):
+                raise ValueError("names: give each column a different, non-empty name")
+        return self
+
+
 class _TextOptions:
     """`encoding` and `decimal_separator` for csv/text sources (events and profiles)."""
 
@@ -81,17 +148,20 @@ class Condition(_Strict):
         return self
 
 
-class EventsConfig(_TextOptions, _Strict):
+class EventsConfig(_SourceOptions, _TextOptions, _Strict):
     """Where the experience events come from and how their columns map to the canonical ones."""
 
-    path: Path | None = None
+    path: SourcePath | None = None
     table: str | None = None
     connection: str | None = None
-    format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
+    format: FileFormat = "auto"
     delimiter: str | None = None
     encoding: str | None = None
     decimal_separator: Literal[".", ","] | None = None
-    columns: dict[str, str] = Field(default_factory=dict)
+    header: bool | None = None
+    names: list[str] | None = None
+    types: dict[str, ColumnType] = Field(default_factory=dict)
+    columns: dict[str, Any] = Field(default_factory=dict)
     event_type: str | None = None
     timestamp_format: str | None = None
     dedupe: Literal["exact", "none"] | list[str] = "exact"
@@ -107,13 +177,13 @@ class EventsConfig(_TextOptions, _Strict):
 
     @field_validator("columns")
     @classmethod
-    def _canonical_keys(cls, v: dict[str, str]) -> dict[str, str]:
+    def _canonical_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
         unknown = set(v) - {"profile_id", "timestamp", "event_type"}
         if unknown:
             raise ValueError(
                 f"unknown canonical column(s) {sorted(unknown)}; map profile_id, timestamp, event_type"
             )
-        return v
+        return {key: canonical_sources(key, value) for key, value in v.items()}
 
     @model_validator(mode="after")
     def _one_source(self) -> EventsConfig:
@@ -123,15 +193,18 @@ class EventsConfig(_TextOptions, _Strict):
         return self
 
 
-class ProfilesConfig(_TextOptions, _Strict):
+class ProfilesConfig(_SourceOptions, _TextOptions, _Strict):
     """Optional profile attributes: one row per profile (`path` may be left out when the
     profiles are passed from Python as a frame)."""
 
-    path: Path | None = None
-    format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
+    path: SourcePath | None = None
+    format: FileFormat = "auto"
     delimiter: str | None = None
     encoding: str | None = None
     decimal_separator: Literal[".", ","] | None = None
+    header: bool | None = None
+    names: list[str] | None = None
+    types: dict[str, ColumnType] = Field(default_factory=dict)
     columns: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("columns")
@@ -141,6 +214,29 @@ class ProfilesConfig(_TextOptions, _Strict):
         if unknown:
             raise ValueError(f"unknown canonical column(s) {sorted(unknown)}; map profile_id only")
         return v
+
+
+class IdentitiesConfig(_SourceOptions, _TextOptions, _Strict):
+    """An identity table that stitches ids before anything else: each event whose profile id
+    is a `from` value takes the `to` value (anonymous cookie -> known user id)."""
+
+    path: SourcePath
+    format: FileFormat = "auto"
+    delimiter: str | None = None
+    encoding: str | None = None
+    decimal_separator: Literal[".", ","] | None = None
+    header: bool | None = None
+    names: list[str] | None = None
+    types: dict[str, ColumnType] = Field(default_factory=dict)
+    columns: dict[str, str] = Field(default_factory=lambda: {"from": "from", "to": "to"})
+
+    @field_validator("columns")
+    @classmethod
+    def _from_and_to(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = set(v) - {"from", "to"}
+        if unknown:
+            raise ValueError(f"unknown key(s) {sorted(unknown)}; map 'from' and 'to'")
+        return {"from": v.get("from", "from"), "to": v.get("to", "to")}
 
 
 class GoalConfig(_Strict):
@@ -242,6 +338,7 @@ class Config(_Strict):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")] = "workbench"
     events: EventsConfig
     profiles: ProfilesConfig | None = None
+    identities: IdentitiesConfig | None = None
     goal: GoalConfig
     eligibility: EligibilityConfig = Field(default_factory=EligibilityConfig)
     custom_events: list[CustomEvent] = Field(default_factory=list)
@@ -372,6 +469,15 @@ def _resolve_path(p: Path | None, base: Path) -> Path | None:
     return p if p.is_absolute() else (base / p).resolve()
 
 
+def _resolve_source(p: SourcePath | None, base: Path) -> SourcePath | None:
+    """A file, folder or glob (or a list of them) relative to the config; URLs stay as written."""
+    if p is None:
+        return None
+    if isinstance(p, list):
+        return [_resolve_source(item, base) for item in p]  # type: ignore[misc]
+    return _resolve_path(Path(p), base)
+
+
 def config_from_dict(
     raw: dict[str, Any], *, base_dir: Path | None = None, source: Path | None = None
 ) -> Config:
@@ -384,11 +490,13 @@ def config_from_dict(
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, where)) from None
     base = base_dir or Path.cwd()
-    cfg.events.path = _resolve_path(cfg.events.path, base)
+    cfg.events.path = _resolve_source(cfg.events.path, base)
     if cfg.events.connection and "://" not in cfg.events.connection:
         cfg.events.connection = str(_resolve_path(Path(cfg.events.connection), base))
     if cfg.profiles is not None and cfg.profiles.path is not None:
-        cfg.profiles.path = _resolve_path(cfg.profiles.path, base)
+        cfg.profiles.path = _resolve_source(cfg.profiles.path, base)
+    if cfg.identities is not None:
+        cfg.identities.path = _resolve_source(cfg.identities.path, base)
     if cfg.output.dir is not None:
         cfg.output.dir = _resolve_path(cfg.output.dir, base)
     cfg.source = source

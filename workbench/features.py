@@ -18,44 +18,58 @@ import ibis
 import pandas as pd
 
 from workbench.errors import ConfigError
+from workbench.technical import technical_notice, without_epochs
 
 if TYPE_CHECKING:
     from workbench.config import Config
 
 PERSONAL_DATA = re.compile(
-    r"(^|[._\s])(e?_?mail|email\w*|phone\w*|mobile|name|first_?name|last_?name|full_?name|"
+    r"(^|[._\s])(e?_?mail|email\w*|phone\w*|name|first_?name|last_?name|full_?name|"
     r"surname|address\w*|street|postcode|zip_?code|ssn|birth_?date|date_?of_?birth|ip_?address)$",
     re.IGNORECASE,
 )
 
 
+# A "name" that belongs to one of these is a page, campaign, product, app, event or library
+# name, not a person's: `web.webPageDetails.name`, `marketing.campaignName`,
+# `traffic_source.name`, `application.name`, `context.library.name`, `event_name`, `item_name`.
+NAMED_THINGS = {
+    "page", "webpage", "webpagedetails", "screen", "site", "section", "campaign", "marketing",
+    "traffic", "source", "medium", "product", "products", "item", "items", "productlistitems",
+    "sku", "category", "brand", "variant", "list", "promotion", "creative", "coupon", "app",
+    "application", "event", "library", "browser", "os", "device", "model", "platform",
+    "tracker", "vendor", "store", "shop", "channel", "plan", "tier", "region", "city",
+    "country", "continent", "network", "carrier", "currency", "step", "form", "button",
+    "link", "file", "feature", "experiment", "variation", "segment", "content", "tag",
+    "br", "ti", "tr",  # Snowplow's browser, transaction item, transaction
+}  # fmt: skip
+PERSONAL_WORDS = {
+    "email", "mail", "phone", "name", "firstname", "lastname", "fullname", "surname", "address",
+    "street", "postcode", "zipcode", "ssn", "birthdate", "dob", "ip",
+}  # fmt: skip
+
+
 def is_personal_data(column: str) -> bool:
-    """Columns named like personal data (email, phone, name, address) are never features."""
+    """Columns named like personal data (email, phone, a person's name, address, ip) are never
+    features. A `name` of a page, campaign, product, app, event or library is not personal."""
     last = column.split(".")[-1]
     snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", last).lower()
-    tokens = set(re.split(r"[_\s\-]+", snake))
-    return bool(
-        tokens
-        & {
-            "email",
-            "mail",
-            "phone",
-            "mobile",
-            "name",
-            "firstname",
-            "lastname",
-            "fullname",
-            "surname",
-            "address",
-            "street",
-            "postcode",
-            "zipcode",
-            "ssn",
-            "birthdate",
-            "dob",
-            "ip",
-        }
-    ) or bool(PERSONAL_DATA.search(snake))
+    tokens = [t for t in re.split(r"[_\s\-$]+", snake) if t]
+    if "name" in tokens and not (set(tokens) & {"first", "last", "full", "user", "customer"}):
+        parents = {w for part in column.split(".")[:-1] for w in _path_words(part)}
+        if ((set(tokens) - {"name"}) | parents) & NAMED_THINGS:
+            return False
+    parts = [_path_words(part) for part in column.split(".")[:-1]]
+    if ["name"] in parts and set(tokens) & {"first", "last", "given", "family", "middle", "full"}:
+        return True  # name.first, name.family
+    if tokens == ["mobile"] or tokens[-2:] in (["mobile", "number"], ["mobile", "phone"]):
+        return True  # "mobile" alone is a phone number; device.mobile_brand_name is not
+    return bool(set(tokens) & PERSONAL_WORDS) or bool(PERSONAL_DATA.search(snake))
+
+
+def _path_words(part: str) -> list[str]:
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", part).lower()
+    return [w for w in re.split(r"[^0-9a-z]+", snake) if w]
 
 
 RECENCY_FEATURE = "days_since_last_event"
@@ -162,11 +176,18 @@ _GLUED_WORDS = {
 }
 
 
+# A last path part that says nothing alone: the label takes its parent too.
+_GENERIC_LAST = {"value", "values", "amount", "total", "count", "id", "name", "type", "code"}
+
+
 def humanize(name: str) -> str:
     """`web.webpagedetails.pageViews` -> `page views`; `dollar_value` -> `dollar value`;
     `addtocart` -> `add to cart`."""
-    last = name.split(".")[-1]
-    words = re.sub(r"(?<=[a-z0-9])([A-Z])", r" \1", last)
+    parts = name.split(".")
+    last = parts[-1]
+    if last.lower() in _GENERIC_LAST and len(parts) > 1:  # XDM's pageViews.value
+        last = f"{parts[-2]} {last}"
+    words = re.sub(r"(?<=[a-z0-9])([A-Z])", r" \1", last.replace("$", ""))
     text = re.sub(r"[_\-\s]+", " ", words).strip().lower() or name
     return " ".join(_GLUED_WORDS.get(w, w) for w in text.split(" "))
 
@@ -176,6 +197,8 @@ def plural(phrase: str) -> str:
     noun (`add to cart`) counts `add to cart events`."""
     head, _, last = phrase.rpartition(" ")
     if set(phrase.split(" ")) & {"to", "from", "of", "on", "in"}:
+        return f"{phrase} events"
+    if last.endswith("ed") and len(last) > 4:  # Segment's "Order Completed": a verb
         return f"{phrase} events"
     if last.endswith("s") or not last.isalpha():
         return phrase
@@ -250,7 +273,7 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
             f"only the {MAX_EVENT_TYPES} most frequent of {len(type_counts)} event types get their own features"
         )
     schema = events.schema()
-    numeric, strings = [], []
+    numeric, strings, lists = [], [], []
     for name in schema.names:
         if name in canonical or name.startswith("_") or name in excluded:
             continue
@@ -260,7 +283,12 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
         dtype = schema[name]
         if name in dedupe_keys:
             continue
-        if dtype.is_string() or (
+        if name not in quantities and (note := technical_notice(name, dtype)):
+            notices.append(note)
+            continue
+        if dtype.is_array() and dtype.value_type.is_string():
+            lists.append(name)  # ids of the objects in an event (items.item_id)
+        elif dtype.is_string() or (
             dtype.is_numeric()
             and (name in identifiers or (looks_like_identifier(name) and name not in quantities))
         ):
@@ -278,6 +306,7 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
             )
         elif dtype.is_boolean() or dtype.is_numeric():
             numeric.append(name)
+    numeric = without_epochs(scope, numeric, quantities, notices)
     id_fields = []
     if strings:
         stats = (
@@ -298,7 +327,7 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
         event_types=event_types,
         custom_events=list(config.custom_events),
         numeric_fields=numeric,
-        id_fields=id_fields,
+        id_fields=id_fields + varied_lists(scope, lists),
         lookback_days=config.features.lookback_days,
         notices=notices,
     )
@@ -306,6 +335,16 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
         _plan_profile_features(plan, profiles, excluded, identifiers, quantities)
     plan.specs = _specs(plan)
     return plan
+
+
+def varied_lists(scope, lists: list[str]) -> list[str]:
+    """List columns (the ids of an event's objects) with at least two distinct values."""
+    out = []
+    for name in lists:
+        values = scope.select(_v=scope[name].unnest())
+        if int(values._v.approx_nunique().to_pyarrow().as_py() or 0) >= 2:
+            out.append(name)
+    return out
 
 
 def _plan_profile_features(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import pandas as pd
 
-from workbench.conditions import condition_expr, conditions_expr, describe
+from workbench.conditions import TextAsNumberError, condition_expr, conditions_expr, describe
 from workbench.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -46,8 +46,24 @@ def check_fields(config: Config, columns: list[str], table=None) -> None:
             if table is not None:
                 try:
                     condition_expr(table, cond, f"{key}[{i}]")
+                except TextAsNumberError as exc:
+                    text = str(exc) if _reads_csv(config) else exc.message
+                    raise ConfigError(f"{config.where()}: {text}") from None
                 except ConfigError as exc:
                     raise ConfigError(f"{config.where()}: {exc}") from None
+
+
+def _reads_csv(config: Config) -> bool:
+    """Whether the events come from csv/text files (the decimal-comma option applies)."""
+    from workbench.ingest.sources import list_files
+
+    events = config.events
+    if events.path is None:
+        return False
+    try:
+        return list_files(events.path, events.format).fmt == "csv"
+    except (ConfigError, DataError):
+        return False
 
 
 def describe_goal(config: Config) -> str:

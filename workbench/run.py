@@ -364,6 +364,17 @@ class Run:
         day = self.record.get("visible_before")
         return pd.Timestamp(day) if day else None
 
+    @property
+    def data_horizon(self):
+        """The day from which this run uses no event (None: it may use any): the as-of date of
+        a run that trains or scores as of one. Backtests and snapshots look past their date."""
+        import pandas as pd
+
+        if self.record.get("kind") not in ("pipeline", "notebooks", "validate", "score"):
+            return None
+        as_of = self.record.get("as_of") or self.config.scoring.as_of
+        return pd.Timestamp(as_of).normalize() if as_of else None
+
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     """A frame as CSV (no index). Arrow's writer where it can type every column: the scores of

@@ -111,14 +111,28 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
     features = kinds.group_by(["profile_id", "cutoff_s"]).aggregate(**aggs)
 
     recent = rows.filter(rows._age <= L * DAY)
-    distinct = {f"{slug(f)}_distinct_{L}d": recent[f].nunique() for f in plan.id_fields}
+    lists = [f for f in plan.id_fields if recent[f].type().is_array()]
+    distinct = {
+        f"{slug(f)}_distinct_{L}d": recent[f].nunique() for f in plan.id_fields if f not in lists
+    }
     distinct[f"active_days_{L}d"] = (recent._t // DAY).nunique()
     counts = recent.group_by(["profile_id", "cutoff_s"]).aggregate(**distinct)
     both = features.left_join(counts, ["profile_id", "cutoff_s"])
-    return both.select(
+    both = both.select(
         *[both[c] for c in features.columns],
         **{c: both[c].fill_null(0) for c in distinct},
     )
+    for f in lists:  # the ids of an event's objects (items.item_id): distinct over the unnested
+        both = _distinct_in_lists(both, recent, f, f"{slug(f)}_distinct_{L}d")
+    return both
+
+
+def _distinct_in_lists(table, recent, field: str, code: str):
+    """`table` with `code`: the distinct values of list column `field` per profile and cutoff."""
+    values = recent.select("profile_id", "cutoff_s", _v=recent[field].unnest())
+    counts = values.group_by(["profile_id", "cutoff_s"]).aggregate(**{code: values._v.nunique()})
+    joined = table.left_join(counts, ["profile_id", "cutoff_s"])
+    return joined.select(*[joined[c] for c in table.columns], joined[code].fill_null(0).name(code))
 
 
 def snapshot_expr(

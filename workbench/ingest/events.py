@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,17 +19,30 @@ import pandas as pd
 
 from workbench.engine import duckdb_connection, spill_directory
 from workbench.errors import ConfigError, DataError
+from workbench.ingest.identity import (
+    event_type_expr,
+    profile_id_expr,
+    read_identities,
+    stitch,
+    stitching_report,
+    used_columns,
+)
+from workbench.ingest.nested import expand_nested, is_nested, needs_discovery, resolve
 from workbench.ingest.profiles import ingest_profiles, profile_match
 from workbench.ingest.readers import (
-    detect_format,
-    external_table,
     frame_table,
     mapped_column,
     materialise,
-    normalise_profile_id,
     require_columns,
     scalar_column,
+    source_notices,
     source_table,
+)
+from workbench.ingest.sources import (
+    apply_types,
+    declared_types,
+    failed_cast_notices,
+    list_files,
 )
 from workbench.ingest.timestamps import (
     OUT_OF_RANGE,
@@ -40,6 +53,7 @@ from workbench.ingest.timestamps import (
     timestamp_parsers,
     timestamp_report,
 )
+from workbench.ingest.warehouse import open_table, redact, warehouse_notices
 from workbench.progress import steps
 
 if TYPE_CHECKING:
@@ -56,34 +70,47 @@ def _check_dedupe_keys(dedupe, columns: list[str], path: Path) -> None:
         )
 
 
-def stage_events(source, cfg: EventsConfig, where: Path | str):
+@dataclass
+class StageInfo:
+    """What staging found besides the rows: notices, the nested columns made into fields, and
+    the declared-type checks (boolean `_cast_failed_<i>` columns, counted then dropped)."""
+
+    notices: list[str] = field(default_factory=list)
+    nested: dict[str, Any] = field(default_factory=dict)
+    checks: list[str] = field(default_factory=list)
+    source: dict[str, Any] = field(default_factory=dict)  # what a warehouse query left there
+
+
+def stage_events(source, cfg: EventsConfig, where: Path | str, info: StageInfo | None = None):
     """Map to canonical columns, with the timestamp parsed every way it might need to be.
 
-    Besides `profile_id`, `event_type` and the other columns, the staged rows carry `_ts` (the
-    neutral parse), `_ts_month_first`/`_ts_day_first` (text columns without a format only),
-    `_ts_missing` and `_raw_timestamp` (the source text, kept for rows that may be quarantined).
+    Besides `profile_id`, `event_type` and the other columns (nested ones made into fields, see
+    `nested`), the staged rows carry `_ts` (the neutral parse), `_ts_month_first` /
+    `_ts_day_first` (text columns without a format only), `_ts_missing` and `_raw_timestamp`
+    (the source text, kept for rows that may be quarantined).
     `finish_events` then picks the day order and adds `_reason`."""
+    info = info if info is not None else StageInfo()
+    typed = apply_types(source, declared_types(cfg))
+    source = typed.table
     cols = cfg.columns
-    needed = {
-        "profile_id": mapped_column(cols, "profile_id"),
-        "timestamp": mapped_column(cols, "timestamp"),
-    }
-    if cfg.event_type is None:
-        needed["event_type"] = mapped_column(cols, "event_type")
-    elif "event_type" in cols:
+    if cfg.event_type is not None and "event_type" in cols:
         raise ConfigError(
             f"{where}: events: give either columns.event_type or a constant event_type, not both"
         )
-    require_columns(source, needed, Path(str(where)))
-
-    raw_pid = scalar_column(source[needed["profile_id"]], needed["profile_id"], "profile_id", where)
-    pid = normalise_profile_id(raw_pid)
-    raw_ts = scalar_column(source[needed["timestamp"]], needed["timestamp"], "timestamp", where)
+    mapping = {
+        "profile_id": cols.get("profile_id", "profile_id"),
+        "timestamp": mapped_column(cols, "timestamp"),
+    }
+    pid = profile_id_expr(source, mapping["profile_id"], where)
+    ts_col = mapping["timestamp"]
+    found = resolve(source, ts_col)
+    if found is None:
+        require_columns(source, {"timestamp": ts_col}, Path(str(where)))
+    raw_ts = scalar_column(found, ts_col, "timestamp", where)
     parsers = timestamp_parsers(raw_ts, cfg.timestamp_format)
     if cfg.event_type is None:
-        raw_type = source[needed["event_type"]]
-        event_type = scalar_column(raw_type, needed["event_type"], "event_type", where)
-        event_type = event_type.cast("string").strip()
+        mapping["event_type"] = cols.get("event_type", "event_type")
+        event_type = event_type_expr(source, mapping["event_type"], where)
     else:
         event_type = ibis.literal(cfg.event_type, type="string")
 
@@ -109,12 +136,7 @@ def stage_events(source, cfg: EventsConfig, where: Path | str):
                     f"_ts_{key}"
                 )
             )
-    used = set(needed.values())
-    rest = [source[c] for c in source.columns if c not in used and c not in CANONICAL]
-    clashes = [c for c in source.columns if c in CANONICAL and c not in used]
-    if clashes:
-        # A column literally named like a canonical one but not mapped to it keeps its data under a new name.
-        rest += [source[c].name(f"source_{c}") for c in clashes]
+    rest, failed = _other_columns(source, cfg, mapping, typed, info, where)
     return source.select(
         pid.name("profile_id"),
         event_type.name("event_type"),
@@ -123,7 +145,47 @@ def stage_events(source, cfg: EventsConfig, where: Path | str):
         *extra,
         ts_missing.name("_ts_missing"),
         ibis.cases((suspect, raw_text), else_=ibis.null("string")).name("_raw_timestamp"),
+        *failed,
     )
+
+
+def _other_columns(source, cfg: EventsConfig, mapping: dict, typed, info: StageInfo, where):
+    """Every column besides the canonical ones, nested ones made into fields (see `nested`),
+    and the `_cast_failed_<i>` checks of the declared types: (columns, checks)."""
+    used = used_columns(source, mapping)
+    # A dedupe key stays a column even when it is also mapped (Mixpanel's key has `event` and
+    # `properties.distinct_id`, which profile_id and event_type read too).
+    keys = set(cfg.dedupe) if isinstance(cfg.dedupe, list) else set()
+    used -= keys - set(CANONICAL)
+    nested = expand_nested(source, used, typed.unknown)
+    _check_declared_types(nested.types, source, nested.columns, where)
+    info.notices += nested.notices
+    info.nested.update(nested.described)
+    typed_checks = [f"_cast_failed_{i}" for i in range(len(typed.checks))]
+    skip = used | set(CANONICAL) | set(nested.columns) | set(typed_checks)
+    rest = [source[c] for c in source.columns if c not in skip and not is_nested(source[c].type())]
+    rest += [expr.name(name) for name, expr in nested.columns.items() if name not in CANONICAL]
+    clashes = [c for c in source.columns if c in CANONICAL and c not in used]
+    if clashes:
+        # A column literally named like a canonical one but not mapped to it keeps its data under a new name.
+        rest += [source[c].name(f"source_{c}") for c in clashes]
+    info.checks = typed.checks + list(nested.checks)
+    failed = [source[c] for c in typed_checks]
+    failed += [
+        check.name(f"_cast_failed_{len(typed_checks) + i}")
+        for i, check in enumerate(nested.checks.values())
+    ]
+    return rest, failed
+
+
+def _check_declared_types(unclaimed: dict[str, str], source, made: dict, where) -> None:
+    """A declared type must name a column or a field inside a nested one."""
+    if unclaimed:
+        name = next(iter(unclaimed))
+        known = sorted(set(source.columns) | set(made))
+        raise ConfigError(
+            f"{where}: events.types: unknown column '{name}'; available: {', '.join(known)}"
+        )
 
 
 _STAGING_COLUMNS = ("_ts", "_ts_month_first", "_ts_day_first", "_ts_missing")
@@ -167,48 +229,101 @@ class IngestTargets:
     profiles: Path
 
 
-def _stage(con, cfg: EventsConfig, where, tmpdir: Path, frame=None):
-    """The staged events as a temp table (see `stage_events`)."""
+def _stage(con, config: Config, where, tmpdir: Path, info: StageInfo, frame=None, horizon=None):
+    """The staged events as a temp table (see `stage_events`), ids stitched by the identity
+    table when there is one."""
+    cfg = config.events
+    identities = read_identities(con, config, tmpdir) if config.identities is not None else None
+
+    def staged(source):
+        table = stage_events(source, cfg, where, info)
+        return stitch(table, identities) if identities is not None else table
+
     if frame is not None:
-        build = lambda full_scan: stage_events(frame_table(con, frame, "events"), cfg, where)  # noqa: E731
-        return materialise(con, "_staged_events", build, where, "frame", retry=False)
-    if cfg.path is None and cfg.table is None:
+        build = lambda full_scan: staged(frame_table(con, frame, "events"))  # noqa: E731
+        label, retry = "frame", False
+    elif cfg.path is None and cfg.table is None:
         raise ConfigError("events: give path (a file) or table, or pass the events as a frame")
-    if cfg.path is None:
-        build = lambda full_scan: stage_events(external_table(con, cfg), cfg, where)  # noqa: E731
-        return materialise(con, "_staged_events", build, where, "table", retry=False)
+    elif cfg.path is None:
 
-    def build(full_scan: bool):
-        return stage_events(source_table(con, cfg, tmpdir, full_scan), cfg, where)
+        def build(full_scan: bool):
+            table, report = open_table(con, config, tmpdir, horizon)
+            info.source = report
+            return staged(table)
 
-    label = f"as {detect_format(cfg.path, cfg.format)}"
-    return materialise(con, "_staged_events", build, where, label)
+        label, retry = "table", False
+    else:
+        fmt = list_files(cfg.path, cfg.format).fmt
+
+        def build(full_scan: bool):
+            source = source_table(con, cfg, tmpdir, full_scan)
+            if fmt == "jsonl" and needs_discovery(source):
+                # finding the keys of key/value arrays and maps is a pass of its own; JSON is
+                # parsed once into a temp table rather than once per pass
+                source = con.create_table("_raw_events", source, temp=True, overwrite=True)
+            return staged(source)
+
+        label, retry = f"as {fmt}", True
+    table = materialise(con, "_staged_events", build, where, label, retry=retry)
+    if "_raw_events" in con.list_tables():
+        con.drop_table("_raw_events", force=True)
+    return table, identities
+
+
+def _staging_report(staged, identities, info: StageInfo, config: Config):
+    """Count what staging recorded in helper columns (failed declared types, stitched ids) and
+    drop them: (the staged rows, notices, the identities report or None)."""
+    helpers = [f"_cast_failed_{i}" for i in range(len(info.checks))]
+    notices = failed_cast_notices(staged, info.checks, "events")
+    report = None
+    if identities is not None:
+        report = stitching_report(staged, identities, str(config.identities.path))
+        helpers.append("_unstitched_id")
+    return (staged.drop(*helpers) if helpers else staged), notices, report
+
+
+def _where(config: Config, frame) -> str:
+    cfg = config.events
+    if frame is not None:
+        return "events frame"
+    if cfg.path is not None:
+        return list_files(cfg.path, cfg.format).where
+    return f"{redact(cfg.connection or '')}:{cfg.table}"
 
 
 def ingest_events(
-    config: Config, targets: IngestTargets, con=None, *, events=None, profiles=None
+    config: Config,
+    targets: IngestTargets,
+    con=None,
+    *,
+    events=None,
+    profiles=None,
+    horizon=None,
 ) -> dict[str, Any]:
     """Read, map, quarantine and dedupe the events (and profiles); write the cleaned events,
     the quarantined rows and the profiles to `targets`.
 
     `events` / `profiles`: a pandas or Arrow frame instead of the config's files (the config's
-    column mapping still applies). Returns the data quality report (`data_quality.json`).
+    column mapping still applies). `horizon`: the run's as-of day; a warehouse table's events
+    on or after it stay in the database. Returns the data quality report (`data_quality.json`).
     """
     targets.events.parent.mkdir(parents=True, exist_ok=True)
     cfg = config.events
     con = con or duckdb_connection(
         config.duckdb.memory_limit, config.duckdb.threads, spill_directory()
     )
-    if events is not None:
-        where = "events frame"
-    else:
-        where = cfg.path if cfg.path is not None else f"{cfg.connection}:{cfg.table}"
+    where = _where(config, events)
     ts_column = mapped_column(cfg.columns, "timestamp")
+    info = StageInfo()
     notices: list[str] = []
+    if events is None and cfg.path is not None:
+        notices += source_notices(list_files(cfg.path, cfg.format))
     with ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="workbench-"))
         bar = stack.enter_context(steps("ingest", 3))
-        staged = _stage(con, cfg, where, Path(tmp), events)
+        staged, identities = _stage(con, config, where, Path(tmp), info, events, horizon)
+        staged, type_notices, stitching = _staging_report(staged, identities, info, config)
+        notices += warehouse_notices(info.source) + info.notices + type_notices
         bar("read")
         rows_read = int(staged.count().to_pyarrow().as_py())
         if rows_read == 0:
@@ -286,6 +401,12 @@ def ingest_events(
         "timestamp": timestamp_report(cfg, ts_column, order),
         "notices": notices,
     }
+    if info.source:
+        quality["warehouse"] = info.source
+    if info.nested:
+        quality["nested"] = info.nested
+    if stitching is not None:
+        quality["identities"] = stitching
     if config.profiles is not None or profiles is not None:
         profiles_quality = ingest_profiles(config, targets.profiles, con, frame=profiles)
         profiles_quality["match"] = profile_match(

@@ -11,7 +11,6 @@ import ibis
 from workbench.engine import duckdb_connection
 from workbench.errors import ConfigError, DataError
 from workbench.ingest.readers import (
-    detect_format,
     frame_table,
     mapped_column,
     materialise,
@@ -19,6 +18,12 @@ from workbench.ingest.readers import (
     read_source,
     require_columns,
     scalar_column,
+)
+from workbench.ingest.sources import (
+    apply_types,
+    declared_types,
+    failed_cast_notices,
+    list_files,
 )
 
 if TYPE_CHECKING:
@@ -33,9 +38,14 @@ def ingest_profiles(config: Config, target: Path, con=None, *, frame=None) -> di
     cfg: ProfilesConfig = config.profiles or ProfilesConfig()
     if frame is None and cfg.path is None:
         raise ConfigError(f"{config.where()}: profiles.path is not set")
-    where = "profiles frame" if frame is not None else cfg.path
+    where = (
+        "profiles frame"
+        if frame is not None
+        else list_files(cfg.path, cfg.format, "profiles").where
+    )
     con = con or duckdb_connection()
     pid_col = mapped_column(cfg.columns, "profile_id")
+    checks: list[str] = []
     with tempfile.TemporaryDirectory(prefix="workbench-") as tmp:
 
         def build(full_scan: bool):
@@ -43,26 +53,28 @@ def ingest_profiles(config: Config, target: Path, con=None, *, frame=None) -> di
                 source = frame_table(con, frame, "profiles")
             else:
                 source = read_source(
-                    con,
-                    cfg.path,
-                    cfg.format,
-                    cfg.delimiter,
-                    [pid_col],
-                    Path(tmp),
-                    "profiles",
-                    encoding=cfg.encoding,
-                    decimal_separator=cfg.decimal_separator,
-                    full_scan=full_scan,
+                    con, cfg, [pid_col], Path(tmp), "profiles", full_scan=full_scan
                 )
+            typed = apply_types(source, declared_types(cfg))
+            if typed.unknown:
+                name = next(iter(typed.unknown))
+                raise ConfigError(
+                    f"{where}: profiles.types: unknown column '{name}'; "
+                    f"available: {', '.join(source.columns)}"
+                )
+            source = typed.table
+            checks[:] = typed.checks
             require_columns(source, {"profile_id": pid_col}, where)
             raw_pid = scalar_column(source[pid_col], pid_col, "profile_id", where)
             others = [source[c] for c in source.columns if c != pid_col and c != "profile_id"]
             return source.select(normalise_profile_id(raw_pid).name("profile_id"), *others)
 
-        label = "frame" if frame is not None else f"as {detect_format(cfg.path, cfg.format)}"
+        label = "frame" if frame is not None else f"as {list_files(cfg.path, cfg.format).fmt}"
         table = materialise(
             con, "_staged_profiles", build, where, label, "profiles", retry=frame is None
         )
+        notices = failed_cast_notices(table, list(checks), "profiles")
+        table = table.drop(*[f"_cast_failed_{i}" for i in range(len(checks))]) if checks else table
         rows_read = int(table.count().to_pyarrow().as_py())
         if rows_read == 0:
             raise DataError(f"{where}: profiles file has no rows")
@@ -83,6 +95,7 @@ def ingest_profiles(config: Config, target: Path, con=None, *, frame=None) -> di
         "reconciles": True,
         "columns": [c for c in kept.columns if c != "profile_id"],
         "file": str(path),
+        "notices": notices,
     }
 
 

@@ -14,8 +14,15 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
-from workbench.config import DELIMITERS
 from workbench.errors import ConfigError, DataError
+from workbench.ingest.sources import (
+    TIME_PARTITIONS,
+    SourceFiles,
+    csv_options,
+    list_files,
+    read_jsonl,
+    read_parquet,
+)
 
 if TYPE_CHECKING:
     from workbench.config import EventsConfig
@@ -24,19 +31,6 @@ if TYPE_CHECKING:
 @ibis.udf.scalar.builtin(name="json_extract_string")
 def json_text(value: dt.JSON, path: str) -> str:  # type: ignore[valid-type]
     """DuckDB's JSON ->> path: a JSON scalar as plain text ("abc" -> abc)."""
-
-
-def detect_format(path: Path, declared: str = "auto") -> str:
-    if declared != "auto":
-        return declared
-    name = path.name.lower()
-    for suffix in (".gz", ".gzip", ".zst"):
-        name = name.removesuffix(suffix)
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    if name.endswith((".jsonl", ".ndjson", ".json")):
-        return "jsonl"
-    return "csv"
 
 
 def first_line(exc: BaseException) -> str:
@@ -81,18 +75,6 @@ def _retry_with_full_scan(exc: BaseException) -> bool:
     if isinstance(exc, duckdb.ConversionException) or "JSON transform error" in text:
         return True
     return "CSV Error" in text and "utf-8" not in text.lower()
-
-
-def _check_file(path: Path | None, what: str) -> Path:
-    if path is None:
-        raise ConfigError(f"{what}.path is not set")
-    if not path.exists():
-        raise DataError(f"{path}: {what} file not found")
-    if path.is_dir():
-        raise DataError(f"{path}: {what} path is a folder, expected a file")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: {what} file is empty")
-    return path
 
 
 def _whitespace_to_parquet(
@@ -161,74 +143,77 @@ def _whitespace_to_parquet(
     return out
 
 
-def _json_keys_beyond(con, path: Path, columns: list[str]) -> bool:
-    """True when some record has a top-level key DuckDB's sampled schema left out (it would be
-    dropped silently). One parallel pass over the raw objects, much cheaper than a full sniff."""
-    found = con.con.execute(
-        "SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects(?, format = 'newline_delimited')",
-        [str(path)],
-    ).fetchall()
-    return bool({k for (k,) in found} - set(columns))
-
-
 def read_source(
-    con,
-    path: Path,
-    fmt: str,
-    delimiter: str | None,
-    text_columns: list[str],
-    tmpdir: Path,
-    what: str = "events",
-    *,
-    encoding: str | None = None,
-    decimal_separator: str | None = None,
-    full_scan: bool = False,
+    con, cfg, text_columns: list[str], tmpdir: Path, what: str = "events", *, full_scan=False
 ):
-    """Open a file as an Ibis table on `con`, with `text_columns` kept as text (ids stay zero-padded).
+    """Open the files of `cfg.path` (a file, glob, folder or list; see `sources`) as one Ibis
+    table on `con`, with `text_columns` kept as text (ids stay zero-padded), records flattened.
 
     Column types come from DuckDB's detection over the first rows; with `full_scan` (used again
-    when a later row does not fit those types) it looks at every row."""
-    path = _check_file(path, what)
-    fmt = detect_format(path, fmt)
-    if fmt != "csv" and (encoding or decimal_separator):
-        key = "encoding" if encoding else "decimal_separator"
-        raise ConfigError(f"{what}.{key}: only for csv/text files, {path.name} is read as {fmt}")
+    when a later row does not fit those types) it looks at every row. `cfg.types` are applied
+    by the caller (`sources.apply_types`), which counts the values that do not fit."""
+    files = list_files(cfg.path, cfg.format, what)
+    fmt = files.fmt
+    if fmt != "csv" and (cfg.encoding or cfg.decimal_separator):
+        key = "encoding" if cfg.encoding else "decimal_separator"
+        raise ConfigError(f"{what}.{key}: only for csv/text files, {files.where} is read as {fmt}")
+    if fmt != "csv" and (cfg.header is not None or cfg.names):
+        raise ConfigError(f"{what}.header: only for csv files, {files.where} is read as {fmt}")
+    paths = [str(f) for f in files.files]
     try:
         if fmt == "parquet":
-            table = con.read_parquet(str(path))
+            table = read_parquet(con, files)
         elif fmt == "jsonl":
-            kwargs: dict[str, Any] = {"format": "newline_delimited"}
-            if full_scan:
-                kwargs["sample_size"] = -1
-            table = con.read_json(str(path), **kwargs)
-            if not full_scan and _json_keys_beyond(con, path, table.columns):
-                table = con.read_json(str(path), sample_size=-1, **kwargs)
-        elif delimiter == "whitespace":
+            table = read_jsonl(con, files, full_scan)
+        elif cfg.delimiter == "whitespace":
+            if len(paths) > 1:
+                raise ConfigError(f"{what}.path: whitespace-separated text is read from one file")
             parquet = _whitespace_to_parquet(
-                con, path, text_columns, tmpdir, encoding, decimal_separator
+                con, files.files[0], text_columns, tmpdir, cfg.encoding, cfg.decimal_separator
             )
             table = con.read_parquet(str(parquet))
         else:
-            kwargs = {"header": True}
-            if delimiter is not None:
-                kwargs["delim"] = DELIMITERS[delimiter]
-            if encoding is not None:
-                kwargs["encoding"] = encoding
-            if decimal_separator is not None:
-                kwargs["decimal_separator"] = decimal_separator
-            probe = con.read_csv(str(path), **kwargs)
-            types = {c: "VARCHAR" for c in text_columns if c in probe.columns}
+            kwargs = csv_options(cfg, files)
+            probe = con.read_csv(paths, **kwargs)
+            types = {} if kwargs.get("all_varchar") else text_columns
+            types = {c: "VARCHAR" for c in types if c in probe.columns}
             if full_scan:
                 kwargs["sample_size"] = -1
-            table = con.read_csv(str(path), types=types, **kwargs) if types or full_scan else probe
+            table = con.read_csv(paths, types=types, **kwargs) if types or full_scan else probe
     except (ConfigError, DataError):
         raise
     except Exception as exc:  # DuckDB raises many error types for a file in the wrong format
-        raise DataError(f"{path}: cannot read as {fmt}: {duckdb_message(exc, what)}") from None
-    table = flatten_structs(table)
+        raise DataError(
+            f"{files.where}: cannot read as {fmt}: {duckdb_message(exc, what)}"
+        ) from None
+    table = flatten_structs(_partition_columns(table, files))
     if len(table.columns) == 0:
-        raise DataError(f"{path}: no columns found")
+        raise DataError(f"{files.where}: no columns found")
     return table
+
+
+def _partition_columns(table, files: SourceFiles):
+    """Hive partition values as text; time parts (year=, month=, dt=) repeat the timestamp and
+    are left out (`source_notices` says so)."""
+    keys = [k for k in files.partitions if k in table.columns]
+    drop = [k for k in keys if k.lower() in TIME_PARTITIONS]
+    keep = {k: table[k].cast("string") for k in keys if k not in drop}
+    if keep:
+        table = table.mutate(**keep)
+    return table.drop(*drop) if drop else table
+
+
+def source_notices(files: SourceFiles, what: str = "events") -> list[str]:
+    """What reading the files decided that the analyst should know."""
+    out = []
+    drop = [k for k in files.partitions if k.lower() in TIME_PARTITIONS]
+    if drop:
+        out.append(
+            f"{what}: partition folders {drop} repeat the event time and are not read as columns"
+        )
+    if files.skipped_empty:
+        out.append(f"{what}: {files.skipped_empty} empty file(s) skipped")
+    return out
 
 
 def flatten_structs(table):
@@ -248,8 +233,10 @@ def flatten_structs(table):
         table = table.select(cols)
 
 
-def mapped_column(columns: dict[str, str], canonical: str) -> str:
-    return columns.get(canonical, canonical)
+def mapped_column(columns: dict[str, Any], canonical: str) -> str:
+    """The one source column of a canonical column (`timestamp`; see `identity` for lists)."""
+    value = columns.get(canonical, canonical)
+    return value if isinstance(value, str) else canonical
 
 
 def require_columns(table, needed: dict[str, str], path: Path) -> None:
@@ -261,57 +248,14 @@ def require_columns(table, needed: dict[str, str], path: Path) -> None:
 
 
 def source_table(con, cfg: EventsConfig, tmpdir: Path, full_scan: bool = False):
-    if cfg.table is not None:
-        return external_table(con, cfg)
+    from workbench.ingest.identity import source_columns
+
     cols = cfg.columns
-    text_columns = [mapped_column(cols, "profile_id"), mapped_column(cols, "timestamp")]
+    text_columns = source_columns(cols.get("profile_id", "profile_id"))
+    text_columns.append(mapped_column(cols, "timestamp"))
     if cfg.event_type is None:
-        text_columns.append(mapped_column(cols, "event_type"))
-    return read_source(
-        con,
-        cfg.path,
-        cfg.format,
-        cfg.delimiter,
-        text_columns,
-        tmpdir,
-        encoding=cfg.encoding,
-        decimal_separator=cfg.decimal_separator,
-        full_scan=full_scan,
-    )
-
-
-def external_table(con, cfg: EventsConfig):
-    """`events: {table: ..., connection: ...}`: a DuckDB database file or any Ibis connection URL."""
-    conn = cfg.connection
-    if conn is None:
-        raise ConfigError("events.connection is required with events.table")
-    try:
-        if "://" not in conn:
-            path = Path(conn)
-            if not path.exists():
-                raise DataError(f"{path}: database file not found")
-            # Attach read-only: the table is scanned in place, never copied into memory.
-            con.attach(str(path), name="source_db", read_only=True)
-            # (catalog, schema): a bare "source_db" would be read as a schema of the memory catalog.
-            tables = con.list_tables(database=("source_db", "main"))
-            if cfg.table not in tables:
-                raise DataError(
-                    f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}"
-                )
-            return flatten_structs(con.table(cfg.table, database=("source_db", "main")))
-        src = ibis.connect(conn)
-        tables = src.list_tables()
-        if cfg.table not in tables:
-            raise DataError(
-                f"{conn}: table '{cfg.table}' not found; available: {', '.join(tables)}"
-            )
-        # Another backend: stream its rows into the working engine batch by batch.
-        batches = src.table(cfg.table).to_pyarrow_batches()
-        return flatten_structs(con.create_table("_external_events", batches.read_all(), temp=True))
-    except (ConfigError, DataError):
-        raise
-    except Exception as exc:
-        raise DataError(f"{conn}: cannot open table '{cfg.table}': {first_line(exc)}") from None
+        text_columns += source_columns(cols.get("event_type", "event_type"))
+    return read_source(con, cfg, text_columns, tmpdir, "events", full_scan=full_scan)
 
 
 def materialise(con, name: str, build, where, label: str, what: str = "events", retry=True):

@@ -108,20 +108,30 @@ def reconciliation(quality: dict[str, Any]) -> pd.DataFrame:
     """Rows read = kept + quarantined + duplicates dropped, as a small table (from data_quality)."""
     import pandas as pd
 
+    optional = {
+        "rows left in the database (on or after the as-of date)": _dig(
+            quality, "warehouse.rows_after_horizon"
+        ),
+        "profiles before the identity table stitched them": _dig(
+            quality, "identities.profiles_before"
+        ),
+        "profiles found in the profiles file": _match_text(quality),
+    }
     steps = [
+        ("rows left in the database (on or after the as-of date)", None),
         ("rows read", quality.get("rows_read")),
         ("quarantined (see reasons)", quality.get("rows_quarantined")),
         ("duplicates dropped", quality.get("duplicates_dropped")),
         ("rows kept", quality.get("rows_kept")),
+        ("profiles before the identity table stitched them", None),
         ("profiles", quality.get("profiles")),
-        ("profiles found in the profiles file", _match_text(quality)),
+        ("profiles found in the profiles file", None),
         ("first event", quality.get("first_event")),
         ("last event", quality.get("last_event")),
         ("reconciles", quality.get("reconciles")),
     ]
-    steps = [
-        (s, v) for s, v in steps if v is not None or s != "profiles found in the profiles file"
-    ]
+    steps = [(s, optional.get(s, v)) for s, v in steps]
+    steps = [(s, v) for s, v in steps if v is not None or s not in optional]
     return pd.DataFrame(
         {"step": [s for s, _ in steps], "value": [_fmt(v) for _, v in steps]}
     ).set_index("step")

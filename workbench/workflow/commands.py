@@ -53,12 +53,16 @@ def as_config(config: ConfigLike, overrides: list[str] | dict[str, Any] | None =
 
 def check_sources(config: Config, events=None) -> None:
     """Fail before a run folder is made when an input file is missing, naming the config key."""
+    from workbench.ingest.sources import list_files
+
     sources = [("events", config.events.path if events is None else None)]
     if config.profiles is not None:
         sources.append(("profiles", config.profiles.path))
+    if config.identities is not None:
+        sources.append(("identities", config.identities.path))
     for what, path in sources:
-        if path is not None and not Path(path).exists():
-            raise DataError(f"{config.where()}: {what}.path: {path}: file not found")
+        if path is not None:
+            list_files(path, "auto", what, key=f"{config.where()}: {what}.path")
     if events is None and config.events.path is None and config.events.table is None:
         raise DataError(f"{config.where()}: events: give path (a file) or table")
 
@@ -207,7 +211,8 @@ def validate(
     readiness, in a new folder under `out` (default `<output dir>/validate`)."""
     cfg = as_config(config, overrides)
     check_sources(cfg)
-    run = Run.create(out or cfg.output_dir / "validate", cfg, record={"kind": "validate"})
+    record = {"kind": "validate", "as_of": as_of or ""}
+    run = Run.create(out or cfg.output_dir / "validate", cfg, record=record)
     started = time.perf_counter()
     try:
         quality = prepare_data(run)["quality"]
@@ -288,7 +293,9 @@ def score(
     model_dir = model_directory(model)
     fitted = modeling.load_model(model_dir)
     run = Run.create(
-        out or cfg.output_dir / "scores", cfg, record={"kind": "score", "model": str(model_dir)}
+        out or cfg.output_dir / "scores",
+        cfg,
+        record={"kind": "score", "model": str(model_dir), "as_of": as_of or ""},
     )
     started = time.perf_counter()
     try:

@@ -106,7 +106,9 @@ def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
     from workbench.ingest import build_event_mix, ingest_events
 
     config = run.config
-    quality = ingest_events(config, run.ingest_targets(), events=events, profiles=profiles)
+    quality = ingest_events(
+        config, run.ingest_targets(), events=events, profiles=profiles, horizon=run.data_horizon
+    )
     run.write_json("quality", quality)
     mix = build_event_mix(events_table(connect(config), run.file("events")))
     run.write_frame("event_mix", mix)
