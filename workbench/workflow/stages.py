@@ -152,10 +152,13 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
     snapshots = build_training_snapshots(
         ctx.events, config, goal.cutoffs, goal.counts, plan, ctx.profiles, progress
     )
+    # written and let go before the scoring snapshot is built: one frame in memory at a time
+    run.write_frame("snapshots", snapshots)
+    snapshot_rows = len(snapshots)
+    del snapshots
     scoring, _ = build_snapshots(
         ctx.events, config, [goal.as_of], plan, ctx.profiles, with_label=False
     )
-    run.write_frame("snapshots", snapshots)
     run.write_frame("scoring_snapshot", scoring)
     specs_to_json(plan.specs, run.file("feature_spec"))
     labelled_rows = int(goal.counts.loc[goal.counts["role"] != "scoring", "eligible"].sum())
@@ -163,9 +166,9 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
         {
             "features": len(plan.specs),
             "feature_notices": plan.notices,
-            "snapshot_rows": len(snapshots),
+            "snapshot_rows": snapshot_rows,
             "scoring_profiles": len(scoring),
-            "sampled": len(snapshots) < labelled_rows,
+            "sampled": snapshot_rows < labelled_rows,
             "seconds": round(time.perf_counter() - started, 2),
         }
     )
