@@ -100,11 +100,23 @@ def cmd_sample(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from workbench.workflow import run_notebooks
+    from workbench.reporting.notebooks import RunKernel, pick_kernel
 
-    run = run_notebooks(
-        args.config, out=Path(args.out) if args.out else None, as_of=args.as_of, overrides=args.set
-    )
+    # The notebooks' kernel starts (and imports) while this process imports the workflow.
+    kernel = RunKernel(pick_kernel())
+    kernel.start()
+    try:
+        from workbench.workflow import run_notebooks
+
+        run = run_notebooks(
+            args.config,
+            out=Path(args.out) if args.out else None,
+            as_of=args.as_of,
+            overrides=args.set,
+            kernel=kernel,
+        )
+    finally:
+        kernel.shutdown()  # already done when the run got that far
     print(f"report: {run.file('report')}")
     return 0
 

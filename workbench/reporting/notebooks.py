@@ -101,33 +101,41 @@ def export_html(ipynb: str | Path, html_path: str | Path | None = None) -> Path:
 
 
 class HtmlExports:
-    """Exports executed notebooks to HTML in a background thread while the next one runs (a
-    context manager: leaving it waits for every page). `submit(ipynb, entry)` sets
-    `entry["html"]` to the page's name once written; a page that cannot be written is reported
-    through `say` and the run goes on (the .ipynb is the record)."""
+    """Exports executed notebooks to HTML in a worker process while the next one runs (a
+    context manager: leaving it waits for every page). `submit(ipynb, entry)`; on leaving,
+    `entry["html"]` is the page's name; a page that cannot be written is reported through
+    `say` and the run goes on (the .ipynb is the record)."""
 
     def __init__(self, say=None):
-        from concurrent.futures import ThreadPoolExecutor
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
         self.say = say or (lambda _msg: None)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="html-export")
-        self._pool.submit(_html_exporter)  # nbconvert's import and templates, off the clock
+        # A process of its own: nbconvert is pure Python, and in a thread it held the GIL the
+        # notebook runner needs. "spawn": this process has zmq and asyncio threads running.
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        self._pool.submit(_html_exporter_ready)  # nbconvert's import and templates, early
+        self._pending: list[tuple[Any, Path, dict[str, Any]]] = []
 
     def __enter__(self) -> HtmlExports:
         return self
 
     def __exit__(self, *exc) -> None:
+        for future, ipynb, entry in self._pending:
+            try:
+                entry["html"] = future.result().name
+            except Exception as error:  # keep the run going: the .ipynb is the record
+                self.say(f"      could not export {ipynb.name} to HTML: {error}")
         self._pool.shutdown(wait=True)
 
     def submit(self, ipynb: Path, entry: dict[str, Any]) -> None:
         if ipynb.exists():
-            self._pool.submit(self._export, ipynb, entry)
+            self._pending.append((self._pool.submit(export_html, ipynb), ipynb, entry))
 
-    def _export(self, ipynb: Path, entry: dict[str, Any]) -> None:
-        try:
-            entry["html"] = export_html(ipynb).name
-        except Exception as exc:  # keep the run going: the .ipynb is the record
-            self.say(f"      could not export {ipynb.name} to HTML: {exc}")
+
+def _html_exporter_ready() -> None:
+    _html_exporter()
 
 
 def declared_parameters(path: Path) -> set[str]:
@@ -195,16 +203,17 @@ class RunKernel:
     opens is closed here after each notebook.
     """
 
-    def __init__(self, kernel_name: str, cwd: str | Path, *, timeout: float = 120):
+    def __init__(self, kernel_name: str, cwd: str | Path | None = None, *, timeout: float = 120):
         self.kernel_name = kernel_name
-        self.cwd = str(cwd)
+        self.cwd = str(cwd or Path.cwd())  # may change before the first notebook (`reset`)
         self.timeout = timeout  # seconds a reset may wait for the kernel (start-up included)
         self.km: Any = None
         self._control: Any = None  # our own client: shell channel only, for warm-up and resets
         self.starts = 0  # kernels started (1 unless one died)
 
     def __enter__(self) -> RunKernel:
-        self.start()
+        if self.km is None:  # not started early by the caller
+            self.start()
         return self
 
     def __exit__(self, *exc) -> None:

@@ -122,6 +122,7 @@ def run_notebooks(
     notebooks_dir: str | Path | None = None,
     kernel_name: str | None = None,
     progress: Progress = print,
+    kernel=None,
 ) -> Run:
     """Run the pipeline as notebooks 01-05 into a new run folder (`workbench run`).
 
@@ -130,6 +131,8 @@ def run_notebooks(
     kernel, its namespace reset between them (`RunKernel`), and each HTML page is exported while
     the next notebook runs. Raises `NotebookError` when a notebook fails: its executed copy and
     HTML are still in the run folder, which is then published as failed (`latest` does not move).
+    `kernel`: a `RunKernel` the caller started early (the CLI does, before its imports); it is
+    shut down at the end.
     """
     from workbench.reporting.notebooks import (
         HtmlExports,
@@ -143,13 +146,13 @@ def run_notebooks(
     cfg = load_config(config_path, overrides)
     check_sources(cfg)
     notebooks = find_notebooks(notebooks_dir)
-    kernel = pick_kernel(kernel_name)
+    shared = kernel or RunKernel(pick_kernel(kernel_name))
     record = {
         "kind": "notebooks",
         "config": str(Path(config_path).resolve()),
         "overrides": list(overrides or []),
         "as_of": as_of or "",
-        "kernel": kernel,
+        "kernel": shared.kernel_name,
         "notebooks": [],
     }
     run = Run.create(Path(out) if out is not None else cfg.output_dir, cfg, record=record)
@@ -158,7 +161,8 @@ def run_notebooks(
     failure = None
     started = time.perf_counter()
     # One kernel for every notebook: it starts, and imports, while the run is being set up.
-    with RunKernel(kernel, run.path) as shared, HtmlExports(say) as pages:
+    shared.cwd = str(run.path)
+    with shared, HtmlExports(say) as pages:
         for i, src in enumerate(notebooks, 1):
             dest = run.path / src.name
             params = {k: v for k, v in values.items() if k in declared_parameters(src)}
