@@ -114,8 +114,8 @@ class HtmlExports:
         # A process of its own: nbconvert is pure Python, and in a thread it held the GIL the
         # notebook runner needs. "spawn": this process has zmq and asyncio threads running.
         context = multiprocessing.get_context("spawn")
+        # (the worker starts with the first page, not during the kernel's start-up)
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-        self._pool.submit(_html_exporter_ready)  # nbconvert's import and templates, early
         self._pending: list[tuple[Any, Path, dict[str, Any]]] = []
 
     def __enter__(self) -> HtmlExports:
@@ -132,10 +132,6 @@ class HtmlExports:
     def submit(self, ipynb: Path, entry: dict[str, Any]) -> None:
         if ipynb.exists():
             self._pending.append((self._pool.submit(export_html, ipynb), ipynb, entry))
-
-
-def _html_exporter_ready() -> None:
-    _html_exporter()
 
 
 def declared_parameters(path: Path) -> set[str]:
@@ -165,15 +161,27 @@ def declared_parameters(path: Path) -> set[str]:
 # Keep kernel start-up/shut-down logs off the terminal; cell errors stay in the notebook.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
-# Sent to a new kernel before the first notebook: the imports every notebook makes, run while
-# the parent process is still setting up (importing papermill, creating the run folder). Never
-# fails: a kernel without the workbench just skips it (the notebook then says why).
+# Sent to a new kernel before the first notebook, while the parent process is still setting up:
+# the imports every notebook makes, then, in a thread, the model libraries notebook 03 needs
+# (statsmodels, scikit-learn, LightGBM: seconds of imports that overlap notebooks 01-02, whose
+# DuckDB queries release the GIL). Never fails: a kernel without the workbench just skips it.
 _WARM_UP = """
-try:
-    import workbench.workflow, workbench.plots, workbench.reporting, workbench.reporting.tuner
-    import workbench.modeling, workbench.factors, workbench.scoring
-except Exception:
-    pass
+def _warm_up(names):
+    import importlib
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+_warm_up(["matplotlib.pyplot", "workbench.workflow", "workbench.plots", "workbench.reporting"])
+import threading as _threading
+_threading.Thread(
+    target=_warm_up,
+    args=(["workbench.modeling", "lightgbm", "workbench.factors", "workbench.scoring",
+           "workbench.reporting.tuner"],),
+    daemon=True,
+).start()
+del _threading, _warm_up
 """
 
 # Sent before every notebook: forget the previous notebook's variables, figures and working
@@ -231,6 +239,7 @@ class RunKernel:
         # No iopub: the notebooks' outputs are broadcast there and nobody would read them.
         self._control.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
         self._control.execute(_WARM_UP, silent=True, store_history=False, allow_stdin=False)
+        import papermill  # noqa: F401 - a second of imports here, while the kernel starts
 
     def shutdown(self) -> None:
         from jupyter_core.utils import run_sync
@@ -241,8 +250,9 @@ class RunKernel:
         self._control.stop_channels()
         km.close_clients()
         try:
+            # every notebook is saved by now: nothing in the kernel is worth a graceful second
             if run_sync(km.is_alive)():
-                run_sync(km.shutdown_kernel)(now=False)
+                run_sync(km.shutdown_kernel)(now=True)
         finally:
             run_sync(km.cleanup_resources)()
 
