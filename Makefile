@@ -11,9 +11,10 @@ DEV_STAMP := $(VENV)/.installed-dev
 LAB_STAMP := $(VENV)/.installed-lab
 SAMPLE_DIR := reports/sample-data
 SAMPLE_PROFILES ?= 20000
+RUN ?= reports/sample-purchase-30d/latest
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-all lint format lab bench clean notebooks
+.PHONY: help setup run test test-all lint format lab bench clean notebooks screenshots
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -61,3 +62,6 @@ clean: ## Remove the virtual environment and generated reports
 
 notebooks: $(LAB_STAMP) ## Rebuild notebooks/*.ipynb from their jupytext sources (notebooks/*.py)
 	$(BIN)/jupytext --quiet --update --to ipynb notebooks/[0-9][0-9]_*.py
+
+screenshots: $(STAMP) ## Screenshot a run's pages in headless Chromium into RUN/screenshots (RUN=<run folder>, default: the sample's latest)
+	$(BIN)/python -m workbench.reporting.browser $(RUN)

@@ -59,7 +59,7 @@ run = Run.resolve(run_dir, config)
 # %%
 prep = workflow.prepare_data(run)
 display(reporting.notes(reporting.data_warnings(prep["quality"])))
-reporting.reconciliation(prep["quality"])
+reporting.readable(reporting.reconciliation(prep["quality"]))
 
 # %% [markdown]
 # ## 2. Why rows were set aside
@@ -68,10 +68,10 @@ reporting.reconciliation(prep["quality"])
 # a scatter of reasons is typical of a few bad source rows and can be left alone.
 
 # %%
-reporting.quarantine_reasons(prep["quality"])
+reporting.readable(reporting.quarantine_reasons(prep["quality"]), empty="No row was set aside.")
 
 # %%
-prep["quarantine"].head(quarantine_rows)
+reporting.readable(prep["quarantine"], rows=quarantine_rows, empty="No row was set aside.")
 
 # %% [markdown]
 # ## 3. Event mix over time
@@ -89,4 +89,4 @@ ax = plot_event_mix(prep["event_mix"])
 # The machine-readable record is `data_quality.json` in the run folder.
 
 # %%
-reporting.key_figures(run, "quality")
+reporting.figures_table(run, "quality")

@@ -68,7 +68,7 @@ display(Markdown(f"Profile **{goal['goal_text']}**"))
 # - A shrinking eligible population usually means the eligibility lookback is too short.
 
 # %%
-goal["cutoffs"]
+reporting.readable(goal["cutoffs"])
 
 # %%
 ax = plot_base_rate(goal["cutoffs"])
@@ -90,7 +90,9 @@ display(Markdown(readiness_text(goal["readiness"])))
 # type, custom events, profile attributes). `label` is the name shown in factor reporting.
 
 # %%
-goal["features"]
+reporting.readable(
+    goal["features"], columns=["label", "kind", "family", "code"], labels={"label": "feature"}
+)
 
 # %% [markdown]
 # ## 5. Goal tuner: try other goal definitions
@@ -109,4 +111,4 @@ goal_tuner(run, interactive=interactive)
 # The machine-readable record is `goal_summary.json` in the run folder.
 
 # %%
-reporting.key_figures(run, "goal_summary")
+reporting.figures_table(run, "goal_summary")

@@ -51,16 +51,16 @@ run = Run.resolve(run_dir)
 # %% [markdown]
 # ## 1. Leaderboard
 #
-# One row per model, measured on the validation cutoff.
+# One column per model, measured on the validation cutoff.
 #
 # - **ROC AUC**: the chance a random positive is ranked above a random negative. 0.5 is a coin
 #   flip; **below 0.65 is poor** (the goal may be too rare or too noisy, the window too short, or
 #   the events carry little signal: try a different window, custom events, or more history);
 #   0.7-0.85 is typical of useful propensity models; **above 0.95 is suspicious**: check that no
 #   event that *is* the goal, or happens because of it, sneaks into the features.
-# - **lift_top_decile**: how many times the base rate the top 10% converts at.
-# - **log_loss / brier / ece**: how trustworthy the probabilities are (lower is better).
-# - **beats_recency**: a model that does not beat "most recent activity first" adds no value.
+# - **lift in top 10%**: how many times the base rate the top 10% converts at.
+# - **log loss / Brier score / calibration error**: how trustworthy the probabilities are (lower is better).
+# - **beats the recency rule**: a model that does not beat "most recent activity first" adds no value.
 #
 # The notes below the table flag poor quality, models that do not beat the recency rule, and
 # recalibration.
@@ -68,7 +68,7 @@ run = Run.resolve(run_dir)
 # %%
 cmp = workflow.compare(run)
 display(Markdown(f"Champion: **{cmp.champion}**"))
-cmp.leaderboard
+reporting.readable(cmp.leaderboard, transpose=True)
 
 # %%
 reporting.notes(cmp.metrics["quality"]["messages"])
@@ -113,13 +113,15 @@ ax = plot_score_distribution(cmp.validation_predictions, model=cmp.champion)
 # ## 5. What the logistic model learned
 #
 # Coefficients on standardised features: positive values raise the propensity, negative lower
-# it. Large values on features you did not expect are worth a look (leakage, tracking quirks).
+# it. The table gives each as an odds ratio: ×1.6 per SD means one standard deviation more of
+# the feature multiplies the odds of the goal by 1.6. Large values on features you did not
+# expect are worth a look (leakage, tracking quirks).
 
 # %%
 ax = plot_coefficients(cmp.coefficients, top=top_features)
 
 # %%
-cmp.coefficients.head(top_features)
+reporting.coefficient_table(cmp.coefficients, top=top_features)
 
 # %% [markdown]
 # ## 6. What the boosted model relies on
@@ -136,4 +138,4 @@ ax = plot_importance(cmp.importance, top=top_features)
 # The machine-readable record is `metrics.json` in the run folder.
 
 # %%
-reporting.key_figures(run, "headline")
+reporting.figures_table(run, "headline")

@@ -32,7 +32,7 @@ examples: int = 5  # example profiles to show with their factors
 # %%
 # %matplotlib inline
 
-from workbench import Run, workflow
+from workbench import Run, reporting, workflow
 from workbench.plots import plot_bucket_factors, plot_global_factors
 
 run = Run.resolve(run_dir)
@@ -40,9 +40,12 @@ run = Run.resolve(run_dir)
 # %% [markdown]
 # ## 1. Global influential factors
 #
-# The features with the largest influence on the scores overall. **Coverage** is the share of
-# scored profiles for whom the factor is among their top factors: a strong factor with low
-# coverage matters a lot for a few profiles; a high-coverage factor describes the whole base.
+# The features with the largest influence on the scores overall. Each bar shows how much the
+# factor **raises** (right, green) and **lowers** (left, red) the scores on average; the
+# percentages beside it are the shares of scored profiles it notably raises or lowers (by at
+# least the median effect of any factor, the rule that marks a profile's own factor "medium" or
+# "high"). A strong factor with a small share matters a lot for a few profiles; one with a large
+# share describes the whole base.
 # Factors that surprise you deserve a check in the raw data before anyone acts on them.
 # Above 200,000 scored profiles these summaries use a seeded random sample of 200,000 of them;
 # every profile's own factors are in `scores.csv` (notebook 05).
@@ -52,7 +55,9 @@ factors = workflow.explain(run, examples)
 ax = plot_global_factors(factors["global"])
 
 # %%
-factors["global"]
+reporting.readable(
+    factors["global"], columns=["label", "share", "raises_share", "lowers_share"], rows=20
+)
 
 # %% [markdown]
 # ## 2. Factors per bucket
@@ -71,7 +76,10 @@ ax = plot_bucket_factors(factors["by_bucket"], "medium")
 ax = plot_bucket_factors(factors["by_bucket"], "low")
 
 # %%
-factors["by_bucket"]
+reporting.readable(
+    factors["by_bucket"],
+    columns=["bucket", "label", "typical_text", "value_range", "raises_share", "lowers_share"],
+)
 
 # %% [markdown]
 # ## 3. Example profiles
@@ -80,7 +88,7 @@ factors["by_bucket"]
 # them. Use these to sanity-check that explanations read sensibly to a marketer.
 
 # %%
-factors["examples"]
+reporting.readable(factors["examples"])
 
 # %% [markdown]
 # ## 4. Key figures
@@ -88,4 +96,4 @@ factors["examples"]
 # The tables above are also in the run folder as CSV files.
 
 # %%
-factors["global"].head(5)
+reporting.readable(factors["global"], columns=["label", "share"], rows=5)

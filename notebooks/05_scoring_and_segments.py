@@ -21,7 +21,8 @@
 # match what happened, and build the audiences defined under `segments:` in the config.
 #
 # **Writes** `scores.parquet` / `scores.csv`, `segments/<name>.csv`, `segments/summary.csv`,
-# `expected_vs_actual.json` and `score_summary.json`.
+# `expected_vs_actual.json`, `economics.json`, `profit_curve.csv`, `cohorts.csv` and
+# `score_summary.json`.
 #
 # Run by `workbench run` (parameters injected, code hidden in the HTML report). Opened on its
 # own in Jupyter, it works on `run_dir`, or the latest run under `reports/` when that is empty;
@@ -35,7 +36,12 @@ preview_rows: int = 10  # scored profiles to preview
 # %matplotlib inline
 
 from workbench import Run, reporting, workflow
-from workbench.plots import plot_bucket_sizes, plot_expected_vs_actual, plot_score_histogram
+from workbench.plots import (
+    plot_bucket_sizes,
+    plot_cohort_auc,
+    plot_expected_vs_actual,
+    plot_score_histogram,
+)
 
 run = Run.resolve(run_dir)
 
@@ -64,18 +70,20 @@ ax = plot_bucket_sizes(result["scores"])
 # ## 3. Expected vs actual (validation backtest)
 #
 # On the validation cutoff, the expected number of conversions (sum of probabilities) against
-# what actually happened, per bucket and per decile. Close agreement means volumes can be
-# planned from the scores. A large gap means calibration drift: re-run with more recent data
-# or check whether behaviour changed (section 3 of notebook 01).
+# what actually happened, per bucket and per decile (decile 1 = the highest scores). Close
+# agreement means volumes can be planned from the scores. A large gap means calibration drift:
+# re-run with more recent data or check whether behaviour changed (section 3 of notebook 01).
 
 # %%
 ax = plot_expected_vs_actual(result["expected_vs_actual"]["bucket"])
 
 # %%
-result["expected_vs_actual"]["bucket"]
+reporting.readable(result["expected_vs_actual"]["bucket"])
 
 # %%
-result["expected_vs_actual"]["decile"]
+reporting.readable(
+    result["expected_vs_actual"]["decile"], labels={"decile": "decile (1 = highest)"}
+)
 
 # %% [markdown]
 # ## 4. Segments
@@ -85,15 +93,43 @@ result["expected_vs_actual"]["decile"]
 # population.
 
 # %%
-result["segments_summary"]
+reporting.readable(result["segments_summary"])
 
 # %%
-result["scores"].head(preview_rows)
+reporting.readable(result["scores"], rows=preview_rows)
 
 # %% [markdown]
-# ## 5. Key figures
+# ## 5. Whom to contact
+#
+# Profiles taken highest score first: on the validation cutoff (outcomes the model never saw),
+# how many conversions each target size brought. With an `economics:` section in the config
+# (cost per contact, value per conversion, optional budget) this is a profit curve with the
+# most profitable target size and the best one within the budget; a segment with
+# `top_by_profit: true` holds that audience. Per bucket and segment: expected conversions from
+# today's scores and, with economics, cost and profit.
+
+# %%
+reporting.page_section(run, "economics")
+
+# %% [markdown]
+# ## 6. Who the model serves badly
+#
+# For the profile attributes under `reporting.cohorts` in the config, and for profiles with a
+# sparse history: how each group is scored today and, on the validation cutoff, its base rate,
+# expected against actual conversions and how well the model ranks it (ROC AUC). A group is
+# flagged when it is ranked clearly worse than everyone, or its conversions miss the expected
+# ones by more than chance explains (README, "Cohorts").
+
+# %%
+reporting.page_section(run, "cohorts")
+
+# %%
+ax = plot_cohort_auc(result["cohorts"])
+
+# %% [markdown]
+# ## 7. Key figures
 #
 # The machine-readable record is `metrics.json`; the scores are in `scores.csv` / `scores.parquet`.
 
 # %%
-reporting.key_figures(run, "headline")
+reporting.figures_table(run, "headline")

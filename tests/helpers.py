@@ -36,3 +36,19 @@ def new_run(config_path: Path, base: Path | None = None, **overrides) -> Run:
 def ingest_quality(config, folder: Path, **frames) -> dict:
     """Ingest `config`'s events into `folder` (a run folder's file names); the quality report."""
     return ingest(config, folder, **frames)[0]
+
+
+def browser_or_skip():
+    """`workbench.reporting.browser` with Playwright and the system Chromium, or a skip that
+    says which is missing."""
+    import pytest
+
+    from workbench.reporting import browser
+
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
+    if browser.chromium_path() is None:
+        pytest.skip("no Chromium here: apt-get install -y chromium (.ci/run does)")
+    return browser

@@ -218,12 +218,23 @@ def test_format_value():
     assert format_value(7, FeatureSpec("x", "Spend", unit="$")) == "$7.00"
     assert format_value(1.0, days) == "1 day"
     assert format_value(12.0, days) == "12 days"
+    assert format_value(0.09, days) == "2 hours"  # not "0.09 days"
+    assert format_value(1 / 24, days) == "1 hour"
+    assert format_value(0.01, days) == "under an hour"
     assert format_value("email", cat) == "email"
 
 
 def test_global_factors_by_hand():
     g = global_factors(MODEL.contributions(snapshot()[CODES]), SPECS)
-    assert list(g.columns) == ["feature", "label", "mean_abs_contribution", "share"]
+    assert list(g.columns) == [
+        "feature",
+        "label",
+        "mean_abs_contribution",
+        "share",
+        "mean_contribution",
+        "raises_share",
+        "lowers_share",
+    ]
     assert list(g["feature"]) == [
         "days_since_last_event",
         "purchases_30d",
@@ -234,6 +245,10 @@ def test_global_factors_by_hand():
     assert g["share"].iloc[0] == pytest.approx(0.7875 / 1.77375)
     assert g["share"].sum() == pytest.approx(1.0)
     assert g["label"].iloc[0] == "Days since last event"
+    # |contribution| >= 0.3 is notable: days lowers p2 (-2.5) and p4 (-0.5), raises nobody
+    np.testing.assert_allclose(g["raises_share"], [0.0, 0.5, 0.25, 0.5])
+    np.testing.assert_allclose(g["lowers_share"], [0.5, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(g["mean_contribution"], [-0.7875, 0.5, 0.28625, 0.1])
 
 
 def test_bucket_factors_coverage_by_hand():
@@ -247,6 +262,11 @@ def test_bucket_factors_coverage_by_hand():
         "mean_abs_contribution",
         "coverage",
         "typical_value",
+        "mean_contribution",
+        "raises_share",
+        "lowers_share",
+        "typical_text",
+        "value_range",
     ]
     assert list(b["bucket"].unique()) == ["low", "high"]
     high = b[b["bucket"] == "high"].set_index("feature")
@@ -256,6 +276,12 @@ def test_bucket_factors_coverage_by_hand():
     np.testing.assert_allclose(high["coverage"], [1.0, 1.0, 1.0, 0.5])
     assert high.loc["purchases_30d", "typical_value"] == 2.0
     assert high.loc["revenue_90d", "typical_value"] == 56.25
+    # direction: notable = |contribution| >= 0.3 (the medium threshold); signed means
+    np.testing.assert_allclose(high["raises_share"], [1.0, 0.5, 0.5, 0.0])
+    np.testing.assert_allclose(high["lowers_share"], [0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(high["mean_contribution"], [1.0, 0.5625, 0.05, -0.075])
+    assert high.loc["purchases_30d", "typical_text"] == "2"
+    assert high.loc["purchases_30d", "value_range"] == "1.5–2.5"
     low = bucket_factors(MODEL.contributions(X), X, buckets, SPECS, top=2)
     low = low[low["bucket"] == "low"].set_index("feature")
     # p2 {days}; p4 {channel, revenue, days}
@@ -263,6 +289,22 @@ def test_bucket_factors_coverage_by_hand():
     np.testing.assert_allclose(low["mean_abs_contribution"], [1.5, 0.15])
     np.testing.assert_allclose(low["coverage"], [1.0, 0.5])
     assert low.loc["days_since_last_event", "typical_value"] == 30.0
+    assert low.loc["days_since_last_event", "typical_text"] == "30 days"
+    assert low.loc["days_since_last_event", "value_range"] == "20–40 days"
+    np.testing.assert_allclose(low["lowers_share"], [1.0, 0.0])
+
+
+def test_value_ranges_say_when_most_profiles_have_none():
+    from workbench.factor_summary import value_range
+
+    days = FeatureSpec("d", "Days since last purchase", unit="days")
+    assert value_range(pd.Series([2.0, 4.0, 6.0, 8.0, 10.0]), days) == ("6 days", "4–8 days")
+    many = pd.Series([10.0, 20.0, 30.0, np.nan, np.nan, np.nan, np.nan, np.nan])
+    assert value_range(many, days) == ("none", "none for 62%; 15–25 days for the others")
+    some = pd.Series([10.0, 20.0, 30.0, np.nan])
+    assert value_range(some, days) == ("20 days", "15–25 days (25% have none)")
+    tier = FeatureSpec("t", "Tier", kind="categorical")
+    assert value_range(pd.Series(["gold", "gold", "silver", None]), tier) == ("gold", "gold (50%)")
 
 
 # --------------------------------------------------------------------------- scores
@@ -361,10 +403,12 @@ def test_expected_vs_actual_by_hand():
     np.testing.assert_allclose(b["actual_rate"], [0.0, 0.5, 1.0])
     np.testing.assert_allclose(b["expected"], [0.1, 1.0, 0.9])
     assert list(b["actual"]) == [0, 1, 1]
-    d = t["decile"].set_index("decile")  # percentiles 1, 26, 26, 76 -> deciles 1, 3, 3, 8
+    # percentiles 1, 26, 26, 76 -> deciles 10, 8, 8, 3 (1 = the highest scores)
+    d = t["decile"].set_index("decile")
     assert list(d.index) == list(range(1, 11))
-    assert list(d["profiles"]) == [1, 0, 2, 0, 0, 0, 0, 1, 0, 0]
-    assert d.loc[3, "expected"] == pytest.approx(1.0) and d.loc[3, "actual"] == 1
+    assert list(d["profiles"]) == [0, 0, 1, 0, 0, 0, 0, 2, 0, 1]
+    assert d.loc[8, "expected"] == pytest.approx(1.0) and d.loc[8, "actual"] == 1
+    assert d.loc[3, "mean_predicted"] == pytest.approx(0.9)
     assert np.isnan(d.loc[2, "actual_rate"])
 
 

@@ -125,7 +125,12 @@ def cmd_score(args) -> int:
     from workbench.workflow import score
 
     run = score(args.config, args.model, as_of=args.as_of, out=args.out, overrides=args.set)
-    print(json.dumps({**run.read_json("score_summary"), "run_dir": str(run.path)}, indent=2))
+    if args.json:
+        print(json.dumps({**run.read_json("score_summary"), "run_dir": str(run.path)}, indent=2))
+    else:
+        from workbench.reporting.command_pages import score_text
+
+        print(score_text(run))
     return 0
 
 
@@ -133,8 +138,64 @@ def cmd_backtest(args) -> int:
     from workbench.workflow import backtest
 
     result = backtest(args.config, args.at, out=args.out, overrides=args.set)
-    print(json.dumps(result, indent=2, default=str))
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        from workbench.reporting.command_pages import backtest_text
+
+        print(backtest_text(result))
     return 0
+
+
+def cmd_compare(args) -> int:
+    from workbench.workflow.comparison import compare_runs
+
+    run = compare_runs(
+        args.earlier, args.later, out=args.out, notebook=not args.no_notebook, progress=print
+    )
+    body = run.read_json("comparison")
+    if args.json:
+        print(json.dumps({**body, "run_dir": str(run.path)}, indent=2, default=str))
+        return 0
+    for line in comparison_summary(body):
+        print(line)
+    page = next((n["html"] for n in run.record.get("notebooks", []) if n.get("html")), None)
+    print(f"page: {run.path / page}" if page else f"figures: {run.file('comparison')}")
+    print(f"every run of the goal: {run.goal_folder / 'index.html'}")
+    return 0
+
+
+def comparison_summary(body: dict) -> list[str]:
+    """The few lines `workbench compare` prints (comparison.json has every figure)."""
+    drift, moved = body["score_drift"], body["migration"]
+    earlier, later = body["earlier"], body["later"]
+    lines = [
+        f"earlier: {earlier['run']} ({earlier['kind']}, scores as of {earlier['scoring date']})",
+        f"later:   {later['run']} ({later['kind']}, scores as of {later['scoring date']})",
+        f"score drift: PSI {drift['psi']:.3f} ({drift['level']}); mean probability "
+        f"{drift['earlier_mean_probability']:.1%} -> {drift['later_mean_probability']:.1%}",
+    ]
+    movers = body.get("feature_drift_top") or []
+    if movers:
+        lines.append(
+            "features that moved most: "
+            + ", ".join(f"{m['label']} ({m['psi']:.2f})" for m in movers[:3])
+        )
+    if moved["profiles_in_both"]:
+        lines.append(
+            f"buckets: {moved['kept_share']:.0%} of {moved['profiles_in_both']:,} profiles kept "
+            f"their bucket (chance alone {moved['chance_kept_share']:.0%}); "
+            f"{moved['new_profiles']:,} new, {moved['no_longer_scored']:,} no longer scored"
+        )
+    realised = body.get("realised")
+    if realised:
+        lines.append(
+            f"realised (earlier run): ROC AUC {realised['roc_auc']:.3f}; "
+            f"{realised['actual']:,} conversions against {realised['expected']:,.1f} expected"
+        )
+    lines += [f"note: {n}" for n in body.get("notes") or []]
+    lines += [f"flag: {f}" for f in body.get("flags") or []] or ["flags: none"]
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,11 +261,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", default=None)
     p.set_defaults(func=cmd_run)
 
+    _add_score_commands(sub, with_set)
+    _add_compare(sub)
+    return parser
+
+
+def _add_score_commands(sub, with_set) -> None:
+    """`score` and `backtest`: a summary on the terminal, `--json` for scripts."""
     p = with_set(sub.add_parser("score", help="re-score with a saved model (no retraining)"))
     p.add_argument("config")
     p.add_argument("--model", required=True, help="a run folder (or its model/ folder)")
     p.add_argument("--as-of", default=None)
     p.add_argument("--out", default=None)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (for scripts)")
     p.set_defaults(func=cmd_score)
 
     p = with_set(
@@ -215,8 +284,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config")
     p.add_argument("--at", required=True)
     p.add_argument("--out", default=None)
+    p.add_argument("--json", action="store_true", help="print the result as JSON (for scripts)")
     p.set_defaults(func=cmd_backtest)
-    return parser
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="compare two scored runs: drift, bucket migration, factor drift, realised figures",
+    )
+    p.add_argument("earlier", help="a run folder that scored profiles (the reference)")
+    p.add_argument("later", help="a later run folder (its events give the earlier run's outcome)")
+    p.add_argument("--out", default=None, help="base folder (default: <goal folder>/compares)")
+    p.add_argument(
+        "--no-notebook", action="store_true", help="compute in this process, no notebook page"
+    )
+    p.add_argument("--json", action="store_true", help="print every figure as JSON (for scripts)")
+    p.set_defaults(func=cmd_compare)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -318,6 +318,24 @@ class SegmentRule(_Strict):
     percentile_max: Annotated[int, Field(ge=1, le=100)] | None = None
     factor: str | None = None
     conditions: list[Condition] = Field(default_factory=list)
+    # The profit-optimal target size (within the budget, if any) from `economics:`.
+    top_by_profit: bool = False
+
+
+class EconomicsConfig(_Strict):
+    """What a contact costs and a conversion is worth: turns scores into a target size."""
+
+    cost_per_contact: Annotated[float, Field(ge=0)]
+    value_per_conversion: Annotated[float, Field(gt=0)]
+    budget: Annotated[float, Field(gt=0)] | None = None  # most a campaign may spend on contacts
+    currency: Annotated[str, Field(max_length=8)] = ""  # shown beside amounts: "$", "EUR"
+
+
+class ReportingConfig(_Strict):
+    """What the reports add: cohorts are profile attributes (or feature codes) whose groups get
+    their own score distribution, base rate, calibration and AUC."""
+
+    cohorts: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
 
 
 class SparkConfig(_Strict):
@@ -348,6 +366,8 @@ class Config(_Strict):
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     segments: list[SegmentRule] = Field(default_factory=list)
+    economics: EconomicsConfig | None = None
+    reporting: ReportingConfig = Field(default_factory=ReportingConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark: SparkConfig = Field(default_factory=SparkConfig)
@@ -364,6 +384,14 @@ class Config(_Strict):
         seg = [s.name for s in self.segments]
         if len(seg) != len(set(seg)):
             raise ValueError("segments: names must be unique")
+        for i, rule in enumerate(self.segments):
+            if rule.top_by_profit and self.economics is None:
+                raise ValueError(
+                    f"segments.{i}.top_by_profit: needs an economics section "
+                    "(cost_per_contact, value_per_conversion)"
+                )
+        if len(set(self.reporting.cohorts)) != len(self.reporting.cohorts):
+            raise ValueError("reporting.cohorts: each attribute once")
         return self
 
     @property
@@ -460,7 +488,9 @@ def _format_validation_error(exc: ValidationError, where: str) -> str:
         msg = "required key is missing"
     msg = msg.removeprefix("Value error, ")
     more = f" (and {others} more)" if others > 0 else ""
-    return f"{where}: {loc or '<top>'}: {msg}{more}"
+    if not loc:  # a check across sections names its keys in the message
+        return f"{where}: {msg}{more}"
+    return f"{where}: {loc}: {msg}{more}"
 
 
 def _resolve_path(p: Path | None, base: Path) -> Path | None:

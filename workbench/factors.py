@@ -6,8 +6,8 @@ that matrix into what an analyst reads:
 
 - per profile, the top factors that **raise** the score and the top factor that **lowers** it,
   as text (`Purchases in the last 30 days: 3 (raises, high)`) and as JSON;
-- global factors (mean absolute contribution over the scored population);
-- per bucket, the top factors with their **coverage** and typical value.
+- global factors and per-bucket factors with direction, coverage and value ranges live in
+  `workbench.factor_summary` (re-exported here).
 
 Importance (high / medium / low)
 --------------------------------
@@ -46,8 +46,6 @@ __all__ = [
     "influential_factors",
     "factors_from_contributions",
     "format_value",
-    "global_factors",
-    "bucket_factors",
 ]
 
 # Quantiles of the non-zero |contribution| distribution that separate low/medium and medium/high.
@@ -59,7 +57,16 @@ _IMPORTANCE = np.array(["low", "medium", "high"], dtype=object)
 _DIRECTION = np.array(["lowers", "raises"], dtype=object)  # index: contribution > 0
 _CURRENCY_SYMBOLS = {"$", "€", "£", "¥"}
 _MONEY_UNITS = {"usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "currency", "money"}
-_MONEY_WORDS = ("amount", "revenue", "spend", "price", "monetary", "sales", "order_value")
+_MONEY_WORDS = (
+    "amount",
+    "revenue",
+    "spend",
+    "price",
+    "monetary",
+    "sales",
+    "order_value",
+    "dollar",
+)
 
 
 # --------------------------------------------------------------------------- friendly values
@@ -71,7 +78,8 @@ def _is_money(spec: FeatureSpec) -> bool:
 
 
 def format_value(value: object, spec: FeatureSpec) -> str:
-    """One value as an analyst reads it: `3`, `12.50 USD`, `$12.50`, `2.75 days`, `none`, `email`.
+    """One value as an analyst reads it: `3`, `12.50 USD`, `$12.50`, `2.75 days`, `3 hours`,
+    `none`, `email`.
 
     Missing -> ``none``; categoricals as text; money (a currency unit, or a code naming an
     amount/revenue/spend) with 2 decimals and thousands separators; whole numbers without
@@ -89,6 +97,11 @@ def format_value(value: object, spec: FeatureSpec) -> str:
     if math.isnan(x):
         return "none"
     unit = (spec.unit or "").strip()
+    if unit == "days" and 0 < abs(x) < 1:
+        # A fraction of a day reads as hours ("3 hours", not "0.12 days").
+        hours = round(abs(x) * 24)
+        sign = "-" if x < 0 else ""
+        return "under an hour" if hours == 0 else f"{sign}{hours} hour{'s' if hours != 1 else ''}"
     if _is_money(spec):
         text = f"{x:,.2f}"
     elif x.is_integer():
@@ -352,181 +365,15 @@ def influential_factors(
     )
 
 
-# --------------------------------------------------------------------------- summaries
-def global_factors(contributions: pd.DataFrame, specs: Sequence[FeatureSpec]) -> pd.DataFrame:
-    """Mean absolute contribution per feature over all profiles, with its share of the total.
-
-    Columns: ``feature, label, mean_abs_contribution, share``; sorted by contribution, largest
-    first. ``share`` sums to 1 (0 when every contribution is 0). The ``bias`` column is ignored.
-    """
-    spec_by_code = _spec_map(specs)
-    codes = _feature_codes(contributions, specs)
-    c = contributions[codes].to_numpy(dtype=np.float64, na_value=np.nan)
-    mean_abs = np.nanmean(np.abs(c), axis=0) if len(c) else np.zeros(len(codes))
-    mean_abs = np.nan_to_num(mean_abs)
-    total = mean_abs.sum()
-    out = pd.DataFrame(
-        {
-            "feature": codes,
-            "label": [spec_by_code[c].label if c in spec_by_code else c for c in codes],
-            "mean_abs_contribution": mean_abs,
-            "share": mean_abs / total if total > 0 else np.zeros(len(codes)),
-        }
-    )
-    return out.sort_values("mean_abs_contribution", ascending=False, kind="stable").reset_index(
-        drop=True
-    )
+# The summaries (global, per bucket, the factor report) build on the functions above and live
+# in `workbench.factor_summary`; they stay importable from here (loaded on first use, since that
+# module imports this one).
+_SUMMARIES = {"bucket_factors", "build_factor_report", "global_factors"}
 
 
-def _typical(values: pd.Series, spec: FeatureSpec | None) -> object:
-    if (spec is not None and spec.kind == "categorical") or not pd.api.types.is_numeric_dtype(
-        values
-    ):
-        mode = values.dropna().mode()
-        return mode.iloc[0] if len(mode) else None
-    v = pd.to_numeric(values, errors="coerce")
-    return float(v.median()) if v.notna().any() else float("nan")
+def __getattr__(name: str):
+    if name in _SUMMARIES:
+        from workbench import factor_summary
 
-
-_BUCKET_ORDER = ["low", "medium", "high"]
-
-
-def bucket_factors(
-    contributions: pd.DataFrame,
-    X: pd.DataFrame,
-    buckets: pd.Series,
-    specs: Sequence[FeatureSpec],
-    top: int = 10,
-    top_up: int = 3,
-    top_down: int = 1,
-) -> pd.DataFrame:
-    """Per bucket, the `top` factors by mean |contribution|, with coverage and typical value.
-
-    Rows of `contributions`, `X` and `buckets` are matched by position. ``coverage`` is the
-    share of profiles in the bucket for which the factor is among their own top factors (the
-    ``top_up`` raising plus ``top_down`` lowering factors, as in `influential_factors`);
-    ``typical_value`` is the median (numeric) or the most frequent value (categorical) in the
-    bucket. Columns: ``bucket, feature, label, mean_abs_contribution, coverage, typical_value``;
-    buckets in the order low, medium, high (others after), factors largest first.
-    """
-    if not (len(contributions) == len(X) == len(buckets)):
-        raise ValueError(
-            f"contributions ({len(contributions)}), X ({len(X)}) and buckets ({len(buckets)}) "
-            "must have the same number of rows"
-        )
-    spec_by_code = _spec_map(specs)
-    codes = _feature_codes(contributions, specs)
-    c = contributions[codes].to_numpy(dtype=np.float64, na_value=np.nan)
-    absc = np.nan_to_num(np.abs(c))
-    in_top = _top_sets(c, top_up, top_down)
-    b = pd.Series(np.asarray(buckets, dtype=object))
-    present = list(pd.unique(b.dropna()))
-    ordered = [x for x in _BUCKET_ORDER if x in present] + [
-        x for x in present if x not in _BUCKET_ORDER
-    ]
-    frames = []
-    for name in ordered:
-        rows = np.flatnonzero((b == name).to_numpy())
-        mean_abs = absc[rows].mean(axis=0)
-        coverage = in_top[rows].mean(axis=0)
-        order = np.lexsort((np.arange(len(codes)), -mean_abs))[:top]
-        sub = X.iloc[rows]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "bucket": name,
-                    "feature": [codes[j] for j in order],
-                    "label": [
-                        spec_by_code[codes[j]].label if codes[j] in spec_by_code else codes[j]
-                        for j in order
-                    ],
-                    "mean_abs_contribution": mean_abs[order],
-                    "coverage": coverage[order],
-                    "typical_value": pd.Series(
-                        [
-                            _typical(sub[codes[j]], spec_by_code.get(codes[j]))
-                            if codes[j] in sub.columns
-                            else None
-                            for j in order
-                        ],
-                        dtype=object,
-                    ),
-                }
-            )
-        )
-    cols = ["bucket", "feature", "label", "mean_abs_contribution", "coverage", "typical_value"]
-    if not frames:
-        return pd.DataFrame(columns=cols)
-    return pd.concat(frames, ignore_index=True)[cols]
-
-
-# --------------------------------------------------------------------------- the factor report
-FACTOR_SUMMARY_ROWS = 200_000  # profiles behind the global / per-bucket factor summaries
-
-
-def build_factor_report(
-    model, frame: pd.DataFrame, config, examples: int = 5, explained=None
-) -> dict[str, pd.DataFrame]:
-    """Influential factors of a scoring population: `global`, `by_bucket` (with coverage) and
-    `examples` (profiles spread over the score range with their own factors).
-
-    Global and per-bucket summaries are shares and means: above `FACTOR_SUMMARY_ROWS` profiles a
-    seeded sample gives the same picture at a fraction of the cost (the scores carry every
-    profile's own factors). `explained`: `scoring.explain_profiles` of every row of `frame`,
-    when computed already (the summaries then read the sample's rows from it); otherwise only
-    the sample's contributions are computed."""
-    from workbench.scoring import assign_buckets, assign_percentiles
-
-    specs = model.feature_specs_
-    codes = [s.code for s in specs]
-    probability = explained.probability if explained is not None else model.propensity(frame[codes])
-    bucket_values = assign_buckets(assign_percentiles(probability), config.scoring.buckets)
-    keep = None
-    if len(frame) > FACTOR_SUMMARY_ROWS:
-        rng = np.random.default_rng(config.training.seed)
-        keep = np.sort(rng.choice(len(frame), FACTOR_SUMMARY_ROWS, replace=False))
-        frame = frame.iloc[keep].reset_index(drop=True)
-        probability, bucket_values = probability[keep], bucket_values[keep]
-    X = frame[codes]
-    if explained is None:
-        contributions = model.contributions(X)
-    elif keep is None:
-        contributions = explained.contributions
-    else:
-        contributions = explained.contributions.iloc[keep].reset_index(drop=True)
-    buckets = pd.Series(bucket_values, index=frame.index)
-    picks = example_rows(probability, examples)
-    example_factors = factors_from_contributions(
-        contributions.iloc[picks].reset_index(drop=True),
-        X.iloc[picks].reset_index(drop=True),
-        specs,
-        thresholds=importance_thresholds(
-            contributions[[c for c in codes if c in contributions.columns]].to_numpy()
-        ),
-    )
-    example_df = pd.concat(
-        [
-            frame.iloc[picks][["profile_id"]].reset_index(drop=True),
-            pd.DataFrame(
-                {"probability": probability[picks], "bucket": buckets.iloc[picks].to_numpy()}
-            ),
-            example_factors[["factor_1", "factor_2", "factor_3", "factor_down"]],
-        ],
-        axis=1,
-    )
-    return {
-        "global": global_factors(contributions, specs),
-        "by_bucket": bucket_factors(contributions, X, buckets, specs),
-        "examples": example_df,
-    }
-
-
-def example_rows(probability, n: int) -> list[int]:
-    """Profiles spread over the score range: highest, lowest and evenly between."""
-    order = pd.Series(probability).sort_values(ascending=False, kind="stable").index.to_list()
-    if n <= 0 or not order:
-        return []
-    if n >= len(order):
-        return order
-    step = (len(order) - 1) / max(n - 1, 1)
-    return [order[round(i * step)] for i in range(n)]
+        return getattr(factor_summary, name)
+    raise AttributeError(f"module 'workbench.factors' has no attribute {name!r}")

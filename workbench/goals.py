@@ -71,8 +71,8 @@ def describe_goal(config: Config) -> str:
     goal = config.goal
     joiner = " and " if goal.match == "all" else " or "
     conds = joiner.join(describe(c) for c in goal.conditions)
-    verb = "has" if goal.outcome == "occurs" else "has no"
-    return f"{verb} an event where {conds} within {goal.window_days} days of the cutoff"
+    verb = "has an" if goal.outcome == "occurs" else "has no"
+    return f"{verb} event where {conds} within {goal.window_days} days of the cutoff"
 
 
 # ----------------------------------------------------------------------------- cutoffs

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from workbench.config import Config
 
 
+NOT_SELECTIVE = 0.5  # training base rate above which a goal is "not selective"
+
+
 def required_history_days(config: Config) -> int:
     return max(config.eligibility.active_within_days or 0, 30) + config.goal.window_days
 
@@ -51,9 +54,13 @@ def check_readiness(
         messages.append(
             f"only {span} days of history (need {need} = max(active_within_days, 30) + window_days)"
         )
+    rate = pos / (pos + neg) if pos + neg else 0.0
     return {
         "ok": not messages,
         "messages": messages,
+        # Above NOT_SELECTIVE most eligible profiles reach the goal: a score singles out nobody.
+        "base_rate": rate,
+        "selective": rate <= NOT_SELECTIVE,
         "training_positives": pos,
         "training_negatives": neg,
         "history_days": span,

@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 
 PARTIAL_SUFFIX = ".partial"
 LATEST = "latest"
+INDEX = "index.html"  # beside the runs of a goal: every run over time (reporting.history)
+# Where the commands put their runs inside a goal's output folder (`workbench run` at the top).
+SUBFOLDERS = ("scores", "backtests", "compares", "validate")
+FINISHED = ("ok", "failed")  # a run with this status is never written again
+# The stages in order (each writes the artifacts whose `writer` it is).
+STAGE_ORDER = ("prepare_data", "define_goal", "compare", "explain", "score_and_segment")
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,32 @@ ARTIFACTS: tuple[Artifact, ...] = (
         "score_and_segment",
         "Scoring figures: profiles, buckets, segments",
     ),
+    Artifact(
+        "economics",
+        "economics.json",
+        "score_and_segment",
+        "Target size: profit-optimal and budget cut-offs, cost and profit per bucket and segment",
+    ),
+    Artifact(
+        "profit_curve",
+        "profit_curve.csv",
+        "score_and_segment",
+        "Conversions (and profit) by target size on the validation cutoff",
+    ),
+    Artifact(
+        "cohorts",
+        "cohorts.csv",
+        "score_and_segment",
+        "Scores, base rate, calibration, AUC per cohort",
+    ),
     Artifact("backtest", "backtest.json", "backtest", "Scores compared with what happened"),
+    Artifact(
+        "comparison",
+        "comparison.json",
+        "monitor",
+        "Two runs compared: score drift, bucket migration, factor drift, realised figures",
+    ),
+    Artifact("feature_drift", "feature_drift.csv", "monitor", "How far each feature moved (PSI)"),
     Artifact("report", "report.html", "write_report", "The landing page of this run"),
 )
 _BY_NAME = {a.name: a for a in ARTIFACTS}
@@ -198,7 +229,7 @@ class Run:
         from workbench.config import load_config
 
         if str(run_dir):
-            return cls.open(run_dir)
+            return cls.open(run_dir).writable()
         here = Path.cwd()
         if str(config):
             cfg = load_config(config)
@@ -206,26 +237,92 @@ class Run:
             if not base.is_absolute() and here.name == "notebooks":
                 base = here.parent / base
             # Started by hand: the analyst drives it notebook by notebook, so it gets its final
-            # name now and becomes `latest` (the next notebooks find it there).
+            # name now; the next notebooks find it as the newest interactive run (`latest` stays
+            # on the last complete run).
             record = {"kind": "interactive", "status": "interactive"}
             run = cls.create(base, cfg, record={**record, "config": str(Path(config).resolve())})
-            run.publish(succeeded=True)
+            run.publish(succeeded=False)
             print(f"new run folder: {run.path}")
             return run
         runs = []
         for root in (here, here.parent):
-            for latest in (root / "reports").glob(f"*/{LATEST}"):
-                found = cls.latest(latest.parent)
-                if found is not None:
-                    runs.append((found.path.stat().st_mtime, found.path))
+            for base in (root / "reports").glob("*/"):
+                runs += _candidates(base) if base.is_dir() else []
         if not runs:
             raise WorkbenchError(
                 "no run folder: set run_dir to a folder made by `workbench run` "
                 "(reports/<name>/<time>), or config to a YAML file to start one"
             )
-        path = max(runs)[1]
-        print(f"using the latest run: {path}")
-        return cls(path)
+        run = cls(max(runs)[1])
+        if run.is_interactive:
+            print(f"using the interactive run: {run.path}")
+            return run
+        print(f"using the latest run: {run.path}")
+        return run.writable()
+
+    # ------------------------------------------------------------------ finished runs stay as they are
+    @property
+    def is_interactive(self) -> bool:
+        """An analyst's run, driven notebook by notebook in Jupyter (its stages may be re-run)."""
+        return self.record.get("kind") == "interactive"
+
+    @property
+    def is_finished(self) -> bool:
+        """Published after `workbench run` (or another command) ended: never changed again."""
+        return not self.is_partial and self.record.get("status") in FINISHED
+
+    def writable(self) -> Run:
+        """The run a notebook may write in: this one while it is being built or when it is an
+        interactive run; for a finished run, a new interactive run derived from it (its files
+        linked, recorded as `derived_from` in run.json), so the finished run, its report and
+        model stay exactly as they were."""
+        if self.is_interactive or not self.is_finished:
+            return self
+        return self.derive()
+
+    def derive(self) -> Run:
+        """A new interactive run folder beside this one holding this run's stage files (hard
+        links where the disk allows, else copies); a stage re-run in it first removes its own
+        and later stages' files (`begin`), so a link is never written through."""
+        import shutil
+
+        record = {
+            "kind": "interactive",
+            "status": "interactive",
+            "derived_from": self.name,
+            "derived_from_path": str(self.path),
+            "rerun": [],
+        }
+        run = Run.create(self.base, self.config, record=record)
+        for item in ARTIFACTS:
+            src = self.file(item.name)
+            if item.writer not in STAGE_ORDER or not src.exists() or run.file(item.name).exists():
+                continue
+            if src.is_dir():
+                shutil.copytree(src, run.file(item.name), copy_function=_link_or_copy)
+            else:
+                _link_or_copy(src, run.file(item.name))
+        run.publish(succeeded=False)
+        print(
+            f"run {self.name} is finished and stays as it is: working in a new run folder "
+            f"{run.path} derived from it"
+        )
+        return run
+
+    def begin(self, stage: str) -> None:
+        """Before a stage writes: in an interactive run, remove the files of this stage and of
+        every later one (they would no longer agree) and note the stage in run.json."""
+        if not self.is_interactive or stage not in STAGE_ORDER:
+            return
+        import shutil
+
+        later = set(STAGE_ORDER[STAGE_ORDER.index(stage) :])
+        for item in ARTIFACTS:
+            path = self.file(item.name)
+            if item.writer in later and (path.exists() or path.is_symlink()):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        rerun = [s for s in self.record.get("rerun") or [] if s not in later] + [stage]
+        self.update_record(rerun=rerun, updated=dt.datetime.now().isoformat(timespec="seconds"))
 
     # ------------------------------------------------------------------ the folder's state
     @property
@@ -240,6 +337,12 @@ class Run:
     def base(self) -> Path:
         """The folder that holds this config's runs (`reports/<name>/`)."""
         return self.path.parent
+
+    @property
+    def goal_folder(self) -> Path:
+        """The goal's output folder (`reports/<name>/`), also for runs in its `scores/`,
+        `backtests/` or `compares/` (where `index.html` lists them all)."""
+        return self.base.parent if self.base.name in SUBFOLDERS else self.base
 
     @property
     def is_partial(self) -> bool:
@@ -402,6 +505,35 @@ def _atomic_write(path: Path, text: str) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _candidates(base: Path) -> list[tuple[float, Path]]:
+    """(when last written, path) of `base`'s latest run and of its interactive runs."""
+    found = []
+    latest = Run.latest(base)
+    if latest is not None and latest.has("record"):
+        found.append((latest.file("record").stat().st_mtime, latest.path))
+    for child in base.iterdir():
+        record = child / "run.json"
+        if child.name.startswith(".") or not record.is_file() or child.is_symlink():
+            continue
+        try:
+            kind = json.loads(record.read_text(encoding="utf-8")).get("kind")
+        except (OSError, ValueError):
+            continue
+        if kind == "interactive":
+            found.append((record.stat().st_mtime, child.resolve()))
+    return found
+
+
+def _link_or_copy(src, dst) -> None:
+    """A hard link (instant, no extra disk), else a copy (another disk, no link support)."""
+    import shutil
+
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _point_latest(base: Path, name: str) -> None:

@@ -79,8 +79,9 @@ def assign_percentiles(probability: np.ndarray) -> np.ndarray:
 
 
 def assign_deciles(percentile: np.ndarray) -> np.ndarray:
-    """Decile 1..10 from percentile 1..100 (10 = the highest scores)."""
-    return ((np.asarray(percentile, dtype=np.int64) - 1) // 10 + 1).astype(np.int8)
+    """Decile 1..10 from percentile 1..100, 1 = the highest scores (percentiles 91-100), as in
+    the lift charts and `modeling.metrics.decile_table`: the first decile is the one to target."""
+    return (10 - (np.asarray(percentile, dtype=np.int64) - 1) // 10).astype(np.int8)
 
 
 def assign_buckets(percentile: np.ndarray, buckets: BucketsConfig) -> np.ndarray:
@@ -271,7 +272,7 @@ def expected_vs_actual(
 
     Percentiles and buckets are computed within `validation` as for a scored population.
     Returns ``{"bucket": ..., "decile": ...}``; each table has one row per bucket (low, medium,
-    high) or decile (1..10, 10 = highest scores), with ``profiles``, ``mean_predicted`` (mean
+    high) or decile (1..10, 1 = highest scores), with ``profiles``, ``mean_predicted`` (mean
     probability), ``actual_rate`` (share with label 1), ``expected`` (sum of probabilities) and
     ``actual`` (count of label 1). Empty groups have 0 profiles and NaN rates.
     """
@@ -300,7 +301,7 @@ def realised_performance(scores: pd.DataFrame, actual: pd.DataFrame) -> dict[str
     on one side only are counted and left out. The scores' own percentile and bucket are used.
 
     Returns a dict: ``profiles``, ``unmatched_scores``, ``unmatched_actual``, ``base_rate``,
-    ``roc_auc`` (NaN with a single class), ``lift_top_decile`` (actual rate in decile 10 /
+    ``roc_auc`` (NaN with a single class), ``lift_top_decile`` (actual rate in decile 1 /
     base rate), ``by_bucket`` and ``by_decile`` (DataFrames as in `expected_vs_actual`).
     """
     from sklearn.metrics import roc_auc_score
@@ -325,7 +326,7 @@ def realised_performance(scores: pd.DataFrame, actual: pd.DataFrame) -> dict[str
     base = float(y.mean()) if n else float("nan")
     auc = float(roc_auc_score(y, prob)) if n and 0 < y.sum() < n else float("nan")
     decile = assign_deciles(joined["percentile"].to_numpy())
-    top = decile == 10
+    top = decile == 1
     lift = float(y[top].mean() / base) if top.any() and base > 0 else float("nan")
     return {
         "profiles": int(n),

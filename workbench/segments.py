@@ -7,7 +7,10 @@ A `SegmentRule` combines (all must hold) any of:
 - ``factor``: a feature code among the profile's own influential factors (``factors_json``,
   raising or lowering);
 - ``conditions``: tests on profile attributes (or score columns) in the goal's condition form,
-  ``{field, op, value}``, all of which must hold.
+  ``{field, op, value}``, all of which must hold;
+- ``top_by_profit: true``: the profiles the `economics` cut-off contacts (the highest
+  probabilities, as many as the profit-optimal target size, or the one under the budget; see
+  `workbench.economics`).
 
 Conditions are `workbench.conditions` evaluated as pandas boolean masks (never
 ``eval``/``query``), with the same missing-value rule as goals: a missing value satisfies
@@ -44,8 +47,22 @@ def _factor_mask(factors_json: pd.Series, code: str) -> pd.Series:
     )
 
 
-def _rule_mask(frame: pd.DataFrame, rule: SegmentRule, known_factors: set[str] | None) -> pd.Series:
+def _rule_mask(
+    frame: pd.DataFrame,
+    rule: SegmentRule,
+    known_factors: set[str] | None,
+    top_by_profit: int | None = None,
+) -> pd.Series:
     mask = pd.Series(True, index=frame.index)
+    if rule.top_by_profit:
+        if top_by_profit is None:
+            raise ConfigError(
+                f"segment {rule.name!r}: top_by_profit needs the economics cut-off "
+                "(an economics section and the validation predictions of the training run)"
+            )
+        from workbench.economics import top_profiles
+
+        mask &= top_profiles(frame["probability"].to_numpy(), top_by_profit)
     if rule.bucket is not None:
         wanted = [rule.bucket] if isinstance(rule.bucket, str) else list(rule.bucket)
         mask &= frame["bucket"].isin(wanted)
@@ -81,6 +98,7 @@ def build_segments(
     profiles: pd.DataFrame | None = None,
     *,
     feature_codes: Iterable[str] | None = None,
+    top_by_profit: int | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Build each segment's profiles and a summary table.
 
@@ -92,6 +110,8 @@ def build_segments(
         ``profile_id``. Score columns win over profile columns of the same name.
     feature_codes : optional known feature codes; a rule's ``factor`` outside them is a
         ConfigError (without it an unseen factor only warns).
+    top_by_profit : how many of the highest probabilities a ``top_by_profit`` rule takes (the
+        economics decision's audience); a ConfigError when such a rule has none.
 
     Returns
     -------
@@ -130,7 +150,7 @@ def build_segments(
     segments: dict[str, pd.DataFrame] = {}
     rows = []
     for rule in rules:
-        mask = _rule_mask(frame, rule, known).to_numpy()
+        mask = _rule_mask(frame, rule, known, top_by_profit).to_numpy()
         seg = scores.iloc[np.flatnonzero(mask)].reset_index(drop=True)
         segments[rule.name] = seg
         prob = (

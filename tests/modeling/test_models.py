@@ -540,9 +540,9 @@ def test_few_validation_positives_are_flagged_uncertain(tmp_path):
     run.write_json("metrics", c.metrics)
     assert " to " in headline(run)["95% interval of the AUC"]
     page = write_report(run).read_text()
-    assert "Read this first" in page and "uncertain:" in page
+    assert 'class="verdict uncertain"' in page and "too few past conversions" in page
 
     plenty = compare_models(make_snapshots("linear", n=3000, seed=8), SPECS, make_config())
     assert plenty.metrics["quality"]["uncertain"] is False
     run.write_json("metrics", plenty.metrics)
-    assert "Read this first" not in write_report(run).read_text()
+    assert 'class="verdict uncertain"' not in write_report(run).read_text()

@@ -12,9 +12,12 @@ import pytest
 from helpers import REPO
 
 from workbench.reporting import NOTEBOOKS, find_notebooks
+from workbench.reporting.notebooks import MONITORING
 
 NOTEBOOK_DIR = REPO / "notebooks"
-PATHS = [NOTEBOOK_DIR / f"{stem}.ipynb" for stem in NOTEBOOKS]
+# 01-05 (`workbench run`) and 06 (`workbench compare`), which tests/workflow/test_comparison.py
+# executes end to end.
+PATHS = [NOTEBOOK_DIR / f"{stem}.ipynb" for stem in (*NOTEBOOKS, MONITORING)]
 LOGIC = (
     ast.FunctionDef,
     ast.AsyncFunctionDef,
@@ -25,6 +28,7 @@ LOGIC = (
     ast.If,
     ast.Try,
     ast.With,
+    ast.IfExp,
 )
 
 
@@ -218,6 +222,55 @@ def test_report_links_resolve_and_show_headline(run):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     auc = metrics["models"][metrics["champion"]]["roc_auc"]
     assert f"{auc:.3f}" in page and metrics["champion"] in page
+    # the sample's config has economics, a top_by_profit segment and cohorts
+    assert "Whom to contact" in page and "The budget of $3,000 does not bind" in page
+    assert "Who the model serves badly" in page and "loyaltyTier" in page
+    economics = json.loads((run_dir / "economics.json").read_text())
+    audience = economics["decision"]["audience"]["contacts"]
+    assert len(pd.read_csv(run_dir / "segments" / "best-to-contact.csv")) == audience
+
+
+def _browser_or_skip():
+    """Playwright and the system Chromium, or a skip that says which is missing."""
+    from workbench.reporting import browser
+
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
+    if browser.chromium_path() is None:
+        pytest.skip("no Chromium here: apt-get install -y chromium (.ci/run does)")
+    return browser
+
+
+@pytest.mark.notebooks
+@pytest.mark.browser
+def test_pages_as_a_person_sees_them_in_chromium(run):
+    """report.html and every notebook page rendered at 1,400 px in headless Chromium: no
+    horizontal scrolling, no broken image, no traceback or exception text, every page titled;
+    the landing page shows the goal, scoring date, verdict, buckets and factors. The
+    screenshots are kept in the run folder (what `make screenshots` writes)."""
+    browser = _browser_or_skip()
+    run_dir, _ = run
+    pages = browser.run_pages(run_dir)
+    assert [p.name for p in pages] == ["report.html", *(f"{s}.html" for s in NOTEBOOKS)]
+    checks = browser.check_pages(pages, run_dir / "screenshots")
+    assert [p for c in checks for p in c.problems] == []
+    for c in checks:
+        assert c.screenshot.stat().st_size > 10_000 and c.images >= 1, c.page.name
+    landing = " ".join(checks[0].text.split())
+    goal = json.loads((run_dir / "goal_summary.json").read_text())
+    for words in (
+        "Likely to have a commerce.purchases event within 30 days",
+        f"Scoring date {goal['as_of']}",
+        "Verdict",
+        "Whom to target: buckets",
+        "high bucket",
+        "Why they score high or low",
+    ):
+        assert words in landing, words
+    for c in checks[1:]:
+        assert "← Report" in c.text and c.title.startswith(c.page.stem[:2] + " · ")
 
 
 CDNOW = REPO / "examples" / "cdnow.yaml"
@@ -238,6 +291,8 @@ def test_cdnow_example_runs_end_to_end(tmp_path):
     assert figures["profiles scored"] > 1000
     for stem in NOTEBOOKS:
         assert "data:image/png;base64" in (run_dir / f"{stem}.html").read_text()
+    page = (run_dir / "report.html").read_text()
+    assert "Whom to contact" in page and "purchase_count_365d" in page
 
 
 def test_jupyterlab_saves_templates_without_outputs():

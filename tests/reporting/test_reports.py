@@ -112,6 +112,7 @@ def test_failing_notebook_is_saved_and_named(tmp_path, config, raise_src, code):
     err = info.value
     assert err.exit_code == code
     assert "02_broken" in str(err) and "\n" not in str(err)
+    assert ".partial" not in str(err)  # names the notebook where it is after the run ended
     (run,) = (p for p in (tmp_path / "runs").iterdir() if p.is_dir())
     assert not run.name.startswith(".")  # published under its final name, but not as latest
     assert Run.latest(tmp_path / "runs") is None
@@ -121,7 +122,14 @@ def test_failing_notebook_is_saved_and_named(tmp_path, config, raise_src, code):
     assert any(o.get("output_type") == "error" for o in outputs)
     assert (run / "02_broken.html").exists()
     assert not (run / "03_never.ipynb").exists()
-    assert "did not finish" in (run / "report.html").read_text()
+    report = (run / "report.html").read_text()
+    assert "did not finish" in report and "What to do:" in report
+    # The page shows the one-line reason and what to do, never papermill's banner or a traceback.
+    page = (run / "02_broken.html").read_text()
+    assert "This step stopped." in page and "What to do:" in page
+    assert "Traceback" not in page and "An Exception was encountered" not in page
+    assert err.error.split(": ")[-1] in page
+    assert 'href="report.html"' in page
 
 
 # ------------------------------------------------------------------ one kernel per run
@@ -180,10 +188,25 @@ def test_a_dead_kernel_fails_its_notebook_and_is_replaced(tmp_path, config):
         assert kernel.starts == 2
 
 
-def test_report_without_metrics_still_renders(tmp_path):
-    run = Run(tmp_path)
-    run.write_record({"notebooks": [], "status": "ok"})
-    assert "Headline figures" in write_report(run).read_text()
+def test_a_goal_the_data_cannot_support_stops_before_a_run_folder(tmp_path):
+    """`workbench run` checks readiness (as `validate` does) before it makes a run folder."""
+    from workbench.errors import NotReadyError
+    from workbench.ingest.sample import write_sample
+
+    config = write_sample(tmp_path / "sample", profiles=400, seed=2)
+    never = ["goal.conditions.0.value=never.happens"]
+    with pytest.raises(NotReadyError, match="only 0 positive training examples"):
+        run_notebooks(config, out=tmp_path / "runs", overrides=never, progress=None)
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == []  # no folder, no check left
+
+
+def test_report_without_metrics_still_renders(tmp_path, config):
+    from workbench.config import load_config
+
+    run = Run.create(tmp_path / "runs", load_config(config))
+    page = write_report(run).read_text()
+    assert "Likely to have a purchase event within 30 days" in page  # the goal in words
+    assert "No verdict yet" in page and "Traceback" not in page
 
 
 def test_headline_and_key_figures_read_the_run_files(tmp_path):
@@ -219,13 +242,20 @@ def test_headline_and_key_figures_read_the_run_files(tmp_path):
 def test_installed_package_finds_its_own_notebook_copies(tmp_path, monkeypatch):
     import workbench
     from workbench.reporting import find_notebooks
+    from workbench.reporting.notebooks import find_notebook
 
     site = tmp_path / "site-packages" / "workbench"
     (site / "notebooks").mkdir(parents=True)
-    for name in ("02_goal_definition.ipynb", "01_data_prep.ipynb", "_build_notebooks.py"):
+    for name in (
+        "02_goal_definition.ipynb",
+        "01_data_prep.ipynb",
+        "06_monitoring.ipynb",
+        "_build_notebooks.py",
+    ):
         (site / "notebooks" / name).write_text("{}")
     monkeypatch.setattr(workbench, "__file__", str(site / "__init__.py"))
     assert [p.name for p in find_notebooks()] == ["01_data_prep.ipynb", "02_goal_definition.ipynb"]
+    assert find_notebook("06_monitoring") == site / "notebooks" / "06_monitoring.ipynb"
 
 
 def test_wheel_carries_the_notebooks(tmp_path):
@@ -254,7 +284,7 @@ def test_wheel_carries_the_notebooks(tmp_path):
     )
     (wheel,) = tmp_path.glob("*.whl")
     sources = sorted((repo / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert len(sources) == 5
+    assert len(sources) == 6  # 01-05 for `workbench run`, 06 for `workbench compare`
     with zipfile.ZipFile(wheel) as zf:
         for src in sources:
             assert zf.read(f"workbench/notebooks/{src.name}") == src.read_bytes()
@@ -271,3 +301,32 @@ def test_missing_events_file_fails_before_a_run_folder_is_made(tmp_path):
     with pytest.raises(DataError, match=r"my.yaml: events.path: .*nope.csv: file not found"):
         run_notebooks(cfg, out=tmp_path / "runs", progress=None)
     assert not (tmp_path / "runs").exists()
+
+
+def test_economics_section_speaks_of_the_goal_and_says_when_nothing_pays(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from workbench.config import EconomicsConfig, load_config
+    from workbench.economics import profit_curve, target_decision
+    from workbench.reporting.decisions import economics_section
+
+    (tmp_path / "events.csv").write_text("profile_id,timestamp,event_type\n")
+    (tmp_path / "churn.yaml").write_text(
+        "name: churn\nevents: {path: events.csv}\n"
+        "goal: {outcome: does_not_occur, conditions: [{field: event_type, value: buy}], window_days: 60}\n"
+    )
+    run = Run.create(tmp_path / "runs", load_config(tmp_path / "churn.yaml"))
+    validation = pd.DataFrame(
+        {"probability": np.linspace(0.9, 0.0, 10), "label": [1, 1, 0, 1, 0, 0, 1, 0, 0, 0]}
+    )
+    for cost, expected in ((1, "churners reached"), (10, "No target size pays")):
+        economics = EconomicsConfig(cost_per_contact=cost, value_per_conversion=4, currency="$")
+        curve = profit_curve([validation], economics)
+        decision = target_decision(curve, np.linspace(0.95, 0.0, 20), economics)
+        run.write_frame("profit_curve", curve)
+        run.write_json(
+            "economics", {"economics": economics.model_dump(), "decision": decision, "groups": []}
+        )
+        page = economics_section(run)
+        assert "Whom to contact" in page and expected in page and "data:image/png" in page

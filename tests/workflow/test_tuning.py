@@ -181,8 +181,52 @@ def test_bad_goals_are_one_line_config_errors(run_dir):
         evaluate_goal(run_dir)
     with pytest.raises(ConfigError, match="unknown field 'nope'"):
         evaluate_goal(run_dir, field="nope", op="==", value="1")
-    with pytest.raises(ConfigError, match="active_within_days"):
+    with pytest.raises(ConfigError, match="^active within days: .* 30"):
         evaluate_goal(run_dir, event_type=PURCHASE, active_within_days=5)
+
+
+def test_tuner_errors_name_the_control_not_a_file(run_dir):
+    """Choosing a field before typing its value is a hint about that field, never a path."""
+    from workbench.workflow import evaluate_goal
+
+    with pytest.raises(ConfigError) as info:
+        evaluate_goal(run_dir, event_type=PURCHASE, field="channel", op="==", value="")
+    message = str(info.value)
+    assert message.startswith("channel == …: enter a value") and "config.yaml" not in message
+    with pytest.raises(ConfigError) as info:
+        evaluate_goal(
+            run_dir, event_type=PURCHASE, field="commerce.order.priceTotal", op=">", value="abc"
+        )
+    assert "field condition (commerce.order.priceTotal)" in str(info.value)
+    assert "/" not in str(info.value).split(":")[0]
+
+
+def test_tuner_says_when_a_longer_window_drops_training_dates(run_dir):
+    from workbench.workflow import evaluate_goal
+
+    short = evaluate_goal(run_dir, event_type=PURCHASE, window_days=30, active_within_days=None)
+    long = evaluate_goal(run_dir, event_type=PURCHASE, window_days=90, active_within_days=None)
+    planned = load_config(run_dir / "config.yaml").training.snapshots - 1
+    assert not any("training dates are used" in m for m in short["readiness"]["messages"])
+    used = int((long["cutoffs"]["role"] == "training").sum())
+    assert used < planned
+    assert f"only {used} of {planned} training dates are used" in " ".join(
+        long["readiness"]["messages"]
+    )
+
+
+def test_goal_most_profiles_reach_is_not_selective(run_dir):
+    from workbench.reporting.tuner import readiness_text
+    from workbench.workflow import evaluate_goal
+
+    # any event within 90 days: nearly every eligible profile has one
+    res = evaluate_goal(
+        run_dir, field="profile_id", op="exists", window_days=60, active_within_days=None
+    )
+    assert res["readiness"]["base_rate"] > 0.5 and res["readiness"]["selective"] is False
+    text = readiness_text({**res["readiness"], "ok": True})
+    assert "not selective" in text and "Ready to train, but not selective" in text
+    assert "has an event where" in res["goal_text"]
 
 
 def test_static_summary_under_papermill(run_dir, monkeypatch):

@@ -499,6 +499,11 @@ training:
 segments:
   - {{name: high-propensity, bucket: high}}
   - {{name: top-5-percent, percentile_min: 96}}
+  - {{name: best-to-contact, top_by_profit: true}}
+# Illustrative: a contact costs $1.50 and a purchase brings $20 of margin (orders average ~$80).
+economics: {{cost_per_contact: 1.5, value_per_conversion: 20, budget: 3000, currency: "$"}}
+reporting:
+  cohorts: [country, loyaltyTier]
 """
 
 

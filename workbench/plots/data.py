@@ -91,7 +91,7 @@ def plot_base_rate(cutoffs: pd.DataFrame, ax: Axes | None = None) -> Axes:
             label=f"eligible ({role})",
         )
     ax.set_xticks(x, labels, rotation=30, ha="right")
-    ax.set_ylim(0, max(float(df["eligible"].max()), 1.0) * 1.35)  # room for the legend
+    ax.set_ylim(0, max(float(df["eligible"].max()), 1.0) * 1.1)
     ax.set_ylabel("eligible profiles")
     ax.set_xlabel("cutoff")
     rate = ax.twinx()
@@ -104,6 +104,9 @@ def plot_base_rate(cutoffs: pd.DataFrame, ax: Axes | None = None) -> Axes:
     rate.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}" if top >= 0.05 else f"{v:.1%}")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = rate.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize="small", frameon=False, ncol=2)
+    # Beside the chart, never over the bars (the right axis label sits between).
+    ax.legend(
+        h1 + h2, l1 + l2, loc="upper left", bbox_to_anchor=(1.1, 1), fontsize="small", frameon=False
+    )
     ax.set_title("Eligible profiles and base rate per cutoff")
     return ax

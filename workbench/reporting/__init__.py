@@ -3,32 +3,50 @@
 - `notebooks`: papermill execution of notebooks 01-05 and their HTML (code hidden);
 - `landing`: `report.html`, the run's landing page;
 - `display`: headline and key figures, reconciliation and notes for the notebooks;
-- `tuner`: the goal tuner's widgets (notebook 02).
+- `tuner`: the goal tuner's widgets (notebook 02);
+- `tables`: readable numbers and tables (`readable` for notebooks, `html_table` for pages);
+- `insight`: what the landing page says (goal in words, verdict, buckets, factors, history);
+- `browser`: headless Chromium renders a run's pages, screenshots and checks them;
+- `decisions`: the landing page's parts for decisions (whom to contact, cohorts);
+- `history`: `index.html`, every run of a goal over time (`write_index`).
 """
 
+from workbench.reporting.decisions import page_section
 from workbench.reporting.display import (
     as_table,
+    coefficient_table,
     data_warnings,
+    figures_table,
     headline,
     key_figures,
     notes,
     quarantine_reasons,
     reconciliation,
 )
+from workbench.reporting.history import write_index
 from workbench.reporting.landing import write_report
 from workbench.reporting.notebooks import NOTEBOOKS, NotebookError, export_html, find_notebooks
+from workbench.reporting.tables import html_table, number, percent, readable
 
 __all__ = [
     "NOTEBOOKS",
     "NotebookError",
     "as_table",
+    "coefficient_table",
     "data_warnings",
+    "figures_table",
+    "html_table",
+    "number",
+    "percent",
+    "readable",
     "export_html",
     "find_notebooks",
     "headline",
     "key_figures",
     "notes",
+    "page_section",
     "quarantine_reasons",
     "reconciliation",
+    "write_index",
     "write_report",
 ]

@@ -34,7 +34,7 @@ def _fmt(v: Any, kind: str = "") -> str:
     if kind == "x" and isinstance(v, (int, float)):
         return f"{v:.2f}×"
     if isinstance(v, bool):
-        return str(v)
+        return "yes" if v else "no"
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, float):
@@ -58,14 +58,26 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _words(key: str) -> str:
+    """`readiness.training_positives` -> `readiness › training positives`."""
+    return " › ".join(part.replace("_", " ") for part in key.split("."))
+
+
 def as_table(data: dict[str, Any], skip: tuple[str, ...] = ()) -> pd.DataFrame:
     """A nested dict as a two-column table (`figure`, `value`) for display in a notebook."""
     import pandas as pd
 
     flat = {k: v for k, v in _flatten(data).items() if not k.startswith(skip)}
     return pd.DataFrame(
-        {"figure": list(flat), "value": [_fmt(v) for v in flat.values()]}
+        {"figure": list(flat), "value": [_fmt(v, _kind(k, v)) for k, v in flat.items()]}
     ).set_index("figure")
+
+
+def _kind(key: str, value: Any) -> str:
+    """Shares (`base_rate`, `share`) read as percentages."""
+    last = key.rsplit(".", 1)[-1]
+    is_share = "rate" in last or "share" in last
+    return "pct" if is_share and isinstance(value, float) and 0 <= value <= 1 else ""
 
 
 def key_figures(run: Run, name: str = "headline") -> pd.DataFrame:
@@ -126,8 +138,8 @@ def reconciliation(quality: dict[str, Any]) -> pd.DataFrame:
         ("profiles before the identity table stitched them", None),
         ("profiles", quality.get("profiles")),
         ("profiles found in the profiles file", None),
-        ("first event", quality.get("first_event")),
-        ("last event", quality.get("last_event")),
+        ("first event", _when(quality.get("first_event"))),
+        ("last event", _when(quality.get("last_event"))),
         ("reconciles", quality.get("reconciles")),
     ]
     steps = [(s, optional.get(s, v)) for s, v in steps]
@@ -135,6 +147,18 @@ def reconciliation(quality: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(
         {"step": [s for s, _ in steps], "value": [_fmt(v) for _, v in steps]}
     ).set_index("step")
+
+
+def _when(value: Any) -> str | None:
+    """`1997-01-01T00:00:00+00:00` -> `1997-01-01 00:00 UTC`."""
+    import pandas as pd
+
+    if value is None:
+        return None
+    try:
+        return f"{pd.Timestamp(value):%Y-%m-%d %H:%M} UTC"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _match_text(quality: dict[str, Any]) -> str | None:
@@ -225,3 +249,33 @@ def headline(run: Run) -> dict[str, Any]:
         "profiles scored": scored,
         "bucket sizes": buckets,
     }
+
+
+def figures_table(run: Run, name: str = "headline"):
+    """`key_figures` as a readable table (figure names in words, no index column)."""
+    from workbench.reporting.tables import readable
+
+    table = key_figures(run, name).reset_index()
+    table["figure"] = table["figure"].map(_words)
+    return readable(table, labels={"figure": "figure", "value": "value"})
+
+
+def coefficient_table(coefficients: pd.DataFrame, top: int = 20):
+    """The logistic model's largest effects in words: factor, what it compares, the odds ratio
+    with its 95% interval and the p-value (the code columns stay in coefficients.csv)."""
+    from workbench.reporting.tables import number, readable
+
+    t = coefficients.reindex(coefficients["coefficient"].abs().sort_values(ascending=False).index)
+    t = t.head(top).copy()
+    t["odds ratio (95% interval)"] = [
+        f"×{number(o, 3)} ({number(lo, 2)}–{number(hi, 2)})"
+        for o, lo, hi in zip(
+            t["odds_ratio"], t["odds_ratio_ci_low"], t["odds_ratio_ci_high"], strict=True
+        )
+    ]
+    t["direction"] = ["raises" if c > 0 else "lowers" for c in t["coefficient"]]
+    return readable(
+        t,
+        columns=["label", "direction", "per", "odds ratio (95% interval)", "p_value"],
+        labels={"per": "for each", "p_value": "p-value"},
+    )

@@ -13,6 +13,8 @@ sees only what it defines itself: one that works in a run also works opened alon
 from __future__ import annotations
 
 import functools
+import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,9 @@ NOTEBOOKS = (
     "04_factor_report",
     "05_scoring_and_segments",
 )
+
+# The monitoring notebook `workbench compare` executes (not part of `workbench run`).
+MONITORING = "06_monitoring"
 
 # Exit codes of the errors a notebook may raise (by exception class name, as papermill reports it).
 _EXIT_CODES = {"ConfigError": 2, "DataError": 2, "ModelMismatchError": 2, "NotReadyError": 3}
@@ -42,16 +47,35 @@ class NotebookError(WorkbenchError):
         exit_code: int = 1,
         notebook: str | None = None,
         error: str | None = None,
+        todo: str | None = None,
     ):
         super().__init__(message)
         self.exit_code = exit_code
         self.notebook = notebook
         self.error = error or message
+        self.todo = todo
 
 
 def find_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
-    """The notebooks to run, in order: from `notebooks_dir`, else the source checkout's
-    `notebooks/` (editable install), else the copies an installed wheel carries."""
+    """The notebooks `workbench run` executes, in order: from `notebooks_dir`, else the source
+    checkout's `notebooks/` (editable install), else the copies an installed wheel carries
+    (the monitoring notebook, which `workbench compare` runs, is not among them)."""
+    notebooks_dir = _notebooks_dir(notebooks_dir)
+    found = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb") if p.stem != MONITORING)
+    if not found:
+        raise WorkbenchError(f"{notebooks_dir}: no notebooks (01_*.ipynb ...) found")
+    return found
+
+
+def find_notebook(stem: str, notebooks_dir: str | Path | None = None) -> Path:
+    """One notebook by name (`06_monitoring`), found where `find_notebooks` looks."""
+    path = _notebooks_dir(notebooks_dir) / f"{stem}.ipynb"
+    if not path.is_file():
+        raise WorkbenchError(f"{path}: notebook not found")
+    return path
+
+
+def _notebooks_dir(notebooks_dir: str | Path | None) -> Path:
     if notebooks_dir is None:
         import workbench
 
@@ -59,11 +83,7 @@ def find_notebooks(notebooks_dir: str | Path | None = None) -> list[Path]:
         checkout = package.parent / "notebooks"
         has_notebooks = checkout.is_dir() and any(checkout.glob("[0-9][0-9]_*.ipynb"))
         notebooks_dir = checkout if has_notebooks else package / "notebooks"
-    notebooks_dir = Path(notebooks_dir)
-    found = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
-    if not found:
-        raise WorkbenchError(f"{notebooks_dir}: no notebooks (01_*.ipynb ...) found")
-    return found
+    return Path(notebooks_dir)
 
 
 def pick_kernel(kernel_name: str | None = None) -> str:
@@ -88,16 +108,128 @@ def _html_exporter():
     return HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
 
 
-def export_html(ipynb: str | Path, html_path: str | Path | None = None) -> Path:
-    """Export an executed notebook to HTML with code hidden and figures embedded (base64 PNG)."""
+# What to do after a notebook stopped, by the class of the error it raised.
+WHAT_TO_DO = {
+    "NotReadyError": (
+        "the data cannot support this goal yet: lengthen goal.window_days, broaden the goal, "
+        "lengthen eligibility.active_within_days or add history (`workbench validate CONFIG` "
+        "checks a change in seconds, and the goal tuner in notebook 02 tries them live)"
+    ),
+    "ConfigError": "correct the config key named in the reason, then run again",
+    "DataError": "check the file, column or row named in the reason, then run again",
+    "ModelMismatchError": "the data no longer fits the saved model: retrain with `workbench run`",
+}
+UNEXPECTED = (
+    "this is unexpected: the notebook file {ipynb} in the run folder keeps the full details; "
+    "please report it with that file"
+)
+NAV_START, NAV_END = "<!-- run-nav -->", "<!-- /run-nav -->"
+
+
+def what_to_do(error_class: str, ipynb: str = "the .ipynb") -> str:
+    """The advice a failed notebook's page and the landing page give, in one sentence."""
+    return WHAT_TO_DO.get(error_class) or UNEXPECTED.format(ipynb=ipynb)
+
+
+def notebook_title(nb) -> str:
+    """The notebook's (or notebook file's) first `# ` heading (`01 · Data preparation: ...`)."""
+    if isinstance(nb, (str, Path)):
+        import nbformat
+
+        nb = nbformat.read(nb, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return str(nb.metadata.get("name") or "Notebook page")
+
+
+def _readable_failure(nb, ipynb_name: str) -> None:
+    """Replace papermill's red banners and the traceback by the one-line reason and what to do
+    (the executed .ipynb keeps them for whoever debugs)."""
+    from nbformat.v4 import new_markdown_cell, new_output
+
+    nb.cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if not errors:
+            continue
+        err = errors[0]
+        ename = str(err.get("ename", ""))
+        reason = (str(err.get("evalue", "")).strip().splitlines() or [ename])[0]
+        reason = reason if ename in WHAT_TO_DO else f"{ename}: {reason}"
+        advice = what_to_do(ename, ipynb_name)
+        text = (
+            f"<div style='border-left:.4rem solid #c62828;padding:.5rem 1rem;background:#fff5f5'>"
+            f"<strong>This step stopped.</strong> {html.escape(reason)}<br>"
+            f"What to do: {html.escape(advice)}.</div>"
+        )
+        cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
+        cell.outputs.append(new_output("display_data", data={"text/html": text}))
+        nb.cells.insert(
+            1, new_markdown_cell(f"**This notebook stopped:** {reason}  \nWhat to do: {advice}.")
+        )
+        return
+
+
+def export_html(
+    ipynb: str | Path, html_path: str | Path | None = None, title: str | None = None
+) -> Path:
+    """Export an executed notebook to HTML with code hidden and figures embedded (base64 PNG),
+    titled by its first heading, with a navigation bar back to the run's report (`link_pages`
+    fills it in); a failed notebook shows the reason and what to do instead of a traceback."""
     import nbformat
 
     ipynb = Path(ipynb)
     html_path = Path(html_path) if html_path else ipynb.with_suffix(".html")
     nb = nbformat.read(ipynb, as_version=4)
-    body, _ = _html_exporter().from_notebook_node(nb)
-    html_path.write_text(body, encoding="utf-8")
+    title = title or notebook_title(nb)
+    _readable_failure(nb, ipynb.name)
+    body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
+    nav = f'{NAV_START}<nav style="{_NAV_STYLE}"><a href="report.html">← Report</a></nav>{NAV_END}'
+    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
+    html_path.write_text(body.replace(_WIDE_CSS_FROM, _WIDE_CSS_TO, 1), encoding="utf-8")
     return html_path
+
+
+_NAV_STYLE = (
+    "font:14px system-ui,sans-serif;padding:.5rem 1.5rem;border-bottom:1px solid #ddd;"
+    "background:#fafafa"
+)
+# Wide tables scroll inside their output instead of widening the page.
+_WIDE_CSS_FROM = "</style>"
+_WIDE_CSS_TO = (
+    ".jp-OutputArea-output { overflow-x: auto; max-width: 100%; }\n"
+    ".jp-RenderedHTMLCommon table { font-size: 13px; }\n"
+    "nav a, nav strong { margin-right: 1rem; }\n</style>"
+)
+
+
+def link_pages(
+    run_dir: str | Path, links: list[tuple[str, str]], pages: list[str] | None = None
+) -> None:
+    """Rewrite the navigation bar of every notebook page in the run folder (or of `pages`
+    only): the report, then each page (`links`: (href, text)); the page itself is plain text."""
+    run_dir = Path(run_dir)
+    for href, _ in links:
+        page = run_dir / href
+        if href == "report.html" or not page.is_file() or (pages is not None and href not in pages):
+            continue
+        items = [
+            f"<strong>{html.escape(text)}</strong>"
+            if h == href
+            else f'<a href="{html.escape(h)}">{html.escape(text)}</a>'
+            for h, text in links
+        ]
+        nav = f'{NAV_START}<nav style="{_NAV_STYLE}">{" ".join(items)}</nav>{NAV_END}'
+        body = page.read_text(encoding="utf-8")
+        pattern = re.escape(NAV_START) + ".*?" + re.escape(NAV_END)
+        page.write_text(
+            re.sub(pattern, lambda _m, nav=nav: nav, body, count=1, flags=re.S), encoding="utf-8"
+        )
 
 
 class HtmlExports:
@@ -351,14 +483,21 @@ def execute_notebook(
         )
     except PapermillExecutionError as exc:
         cause = (str(exc.evalue).strip().splitlines() or [""])[0]
-        error = f"{exc.ename}: {cause}" if cause else exc.ename
+        # The workbench's own errors read as a sentence; others keep their class name.
+        error = cause if exc.ename in WHAT_TO_DO and cause else f"{exc.ename}: {cause}"
         return NotebookError(
             f"notebook {name} failed: {error} (see {dest})",
             exit_code=_EXIT_CODES.get(exc.ename, 1),
             notebook=name,
             error=error,
+            todo=what_to_do(exc.ename, dest.name),
         )
     except Exception as exc:  # kernel died, notebook unreadable, ...
         error = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
-        return NotebookError(f"notebook {name} failed: {error}", notebook=name, error=error)
+        return NotebookError(
+            f"notebook {name} failed: {error}",
+            notebook=name,
+            error=error,
+            todo=what_to_do("", dest.name),
+        )
     return None

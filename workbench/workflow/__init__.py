@@ -5,7 +5,12 @@
   `open_events` and `plan_goal`, the first steps every goal command shares;
 - `commands`: `run_notebooks` (`workbench run`), `run_pipeline` (the same stages in this
   process), `validate`, `snapshot`, `score`, `backtest`;
-- `tuning`: `evaluate_goal`, the goal tuner's logic.
+- `tuning`: `evaluate_goal`, the goal tuner's logic;
+- `insights`: the target size, audiences and cohort tables of a scored run (`economics`,
+  `reporting.cohorts`), and `validation_frames`, the one reader of validation predictions;
+- `comparison`: `compare_runs` (`workbench compare`), `open_comparison` and `monitor`, the
+  stage notebook 06 runs; `scored`: the two runs it reads (`scored_run`, their facts, the
+  realised outcome of the earlier run's scores).
 """
 
 from workbench.workflow.commands import (
@@ -19,6 +24,9 @@ from workbench.workflow.commands import (
     snapshot,
     validate,
 )
+from workbench.workflow.comparison import Monitoring, compare_runs, monitor, open_comparison
+from workbench.workflow.insights import training_run, validation_frames
+from workbench.workflow.scored import ScoredRun, scored_run
 from workbench.workflow.stages import (
     STAGES,
     EventsContext,
@@ -37,6 +45,14 @@ __all__ = [
     "STAGES",
     "EventsContext",
     "GoalPlan",
+    "Monitoring",
+    "ScoredRun",
+    "compare_runs",
+    "monitor",
+    "open_comparison",
+    "scored_run",
+    "training_run",
+    "validation_frames",
     "Validation",
     "backtest",
     "compare",

@@ -22,9 +22,10 @@ import pandas as pd
 
 from workbench.config import Config, load_config
 from workbench.engine import connect, events_table
-from workbench.errors import DataError, ModelMismatchError, WorkbenchError
+from workbench.errors import DataError, ModelMismatchError, NotReadyError, WorkbenchError
 from workbench.goals import eligible_labels, to_day
 from workbench.run import Run
+from workbench.workflow.insights import decide_and_segment
 from workbench.workflow.stages import (
     GoalPlan,
     compare,
@@ -33,7 +34,6 @@ from workbench.workflow.stages import (
     open_events,
     plan_goal,
     prepare_data,
-    save_scores,
     score_and_segment,
     scoring_figures,
 )
@@ -68,8 +68,11 @@ def check_sources(config: Config, events=None) -> None:
 
 
 def _finish(run: Run, started: float, error: BaseException | None = None) -> Run:
-    """Record how the run ended, write its landing page, give it its final name."""
-    from workbench.reporting.landing import write_report
+    """Record how the run ended, write its landing page, give it its final name, and rewrite
+    the goal's index.html (every run over time)."""
+    from workbench.reporting.history import write_index
+    from workbench.reporting.landing import notebook_links, write_report
+    from workbench.reporting.notebooks import link_pages
 
     status = "ok" if error is None else "failed"
     changes: dict[str, Any] = {"status": status, "seconds": round(time.perf_counter() - started, 1)}
@@ -78,8 +81,10 @@ def _finish(run: Run, started: float, error: BaseException | None = None) -> Run
     run.update_record(**changes)
     try:
         write_report(run)
+        link_pages(run.path, notebook_links(run))
     finally:
         run.publish(succeeded=error is None)
+    write_index(run.goal_folder)
     return run
 
 
@@ -99,7 +104,8 @@ def run_pipeline(
     cfg = as_config(config, overrides)
     check_sources(cfg, events)
     say = progress or (lambda _msg: None)
-    run = Run.create(out or cfg.output_dir, cfg, record={"kind": "pipeline", "as_of": as_of or ""})
+    record = {"kind": "pipeline", "as_of": as_of or "", "overrides": list(overrides or [])}
+    run = Run.create(out or cfg.output_dir, cfg, record=record)
     say(f"run folder: {run.base / run.name}")
     started = time.perf_counter()
     try:
@@ -139,6 +145,7 @@ def run_notebooks(
         RunKernel,
         declared_parameters,
         find_notebooks,
+        notebook_title,
         pick_kernel,
     )
 
@@ -146,6 +153,10 @@ def run_notebooks(
     cfg = load_config(config_path, overrides)
     check_sources(cfg)
     notebooks = find_notebooks(notebooks_dir)
+    if any(nb.stem == "02_goal_definition" for nb in notebooks):
+        # The goal notebook is among them: check the goal before a run folder exists.
+        say("checking the data and the goal ...")
+        preflight(cfg, as_of, base=out)
     shared = kernel or RunKernel(pick_kernel(kernel_name))
     record = {
         "kind": "notebooks",
@@ -170,28 +181,57 @@ def run_notebooks(
             t0 = time.perf_counter()
             failure = shared.execute(src, dest, params)
             seconds = time.perf_counter() - t0
-            entry = {
-                "name": src.stem,
-                "status": "ok" if failure is None else "failed",
-                "seconds": round(seconds, 1),
-                "parameters": params,
-                "ipynb": dest.name if dest.exists() else None,
-                "html": None,  # set when its export is done
-                "error": failure.error if failure is not None else None,
-            }
+            entry = _notebook_entry(src, dest, params, seconds, None, failure, notebook_title(src))
             record["notebooks"].append(entry)
-            pages.submit(dest, entry)
+            pages.submit(dest, entry)  # its "html" is set once the page is written
             run.update_record(notebooks=record["notebooks"])
             say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
             if failure is not None:
                 break
     run.update_record(notebooks=record["notebooks"])  # with every page's name
+    partial = str(run.path)
     _finish(run, started, failure)
     if failure is not None:
+        # The message names the executed notebook where it now is (the published folder).
+        failure.args = (str(failure).replace(partial, str(run.path)),)
         say(f"report (incomplete): {run.file('report')}")
         raise failure
     say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")
     return run
+
+
+def _notebook_entry(src, dest, params, seconds, html_name, failure, title) -> dict[str, Any]:
+    """One notebook's line in run.json: what ran, how long, its pages, and why it stopped."""
+    return {
+        "name": src.stem,
+        "title": title,
+        "status": "ok" if failure is None else "failed",
+        "seconds": round(seconds, 1),
+        "parameters": params,
+        "ipynb": dest.name if dest.exists() else None,
+        "html": html_name,
+        "error": failure.error if failure is not None else None,
+        "todo": failure.todo if failure is not None else None,
+    }
+
+
+def preflight(config: Config, as_of: str | None = None, base: str | Path | None = None) -> GoalPlan:
+    """What `workbench validate` checks (the data reads, the goal's fields exist and fit, enough
+    positives and negatives per cutoff), before `workbench run` makes a run folder: a goal the
+    data cannot support stops here (NotReadyError, exit 3) and leaves no folder behind. Works
+    in a hidden temporary folder under the output folder (same disk as the runs), removed after."""
+    base = Path(base if base is not None else config.output_dir)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        base = Path(tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(prefix=".check-", dir=base) as tmp:
+        run = Run.create(tmp, config, record={"kind": "check"})
+        prepare_data(run)
+        goal = plan_goal(open_events(run, config), config, as_of)
+    if not goal.readiness["ok"]:
+        raise NotReadyError(goal.readiness["messages"])
+    return goal
 
 
 # ----------------------------------------------------------------------------- validate
@@ -294,7 +334,7 @@ def score(
 
     cfg = as_config(config, overrides)
     check_sources(cfg)
-    model_dir = model_directory(model)
+    model_dir = model_directory(model).resolve()  # recorded: later commands run elsewhere
     fitted = modeling.load_model(model_dir)
     run = Run.create(
         out or cfg.output_dir / "scores",
@@ -314,7 +354,8 @@ def score(
         scores = score_profiles(
             fitted, frame[["profile_id", *codes]], fitted.feature_specs_, cfg, day
         )
-        seg_summary = save_scores(run, scores, cfg)
+        run.write_frame("scoring_snapshot", frame)  # what `workbench compare` measures drift on
+        seg_summary = decide_and_segment(run, scores, frame, cfg)["segments_summary"]
         run.write_json(
             "score_summary",
             scoring_figures(scores, seg_summary, str(day.date()), model=str(model_dir)),

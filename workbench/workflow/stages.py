@@ -8,6 +8,7 @@ steps of every command that looks at a goal: validate, snapshot, score, backtest
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -34,6 +35,35 @@ from workbench.readiness import check_readiness
 from workbench.run import Run, write_csv
 
 Progress = Callable[[str], Any] | None
+
+
+def stage(name: str):
+    """Mark a stage function: before it runs, `Run.begin` clears an interactive run's files of
+    this and later stages; after it ran there, the run's landing page is refreshed (a finished
+    run is never written: the notebooks work in a run derived from it, see `Run.writable`)."""
+
+    def wrap(func):
+        @functools.wraps(func)
+        def run_stage(run: Run, *args, **kwargs):
+            run.begin(name)
+            try:
+                return func(run, *args, **kwargs)
+            finally:
+                if run.is_interactive:
+                    _refresh_report(run)
+
+        return run_stage
+
+    return wrap
+
+
+def _refresh_report(run: Run) -> None:
+    from workbench.reporting.landing import write_report
+
+    try:
+        write_report(run)
+    except Exception as exc:  # the page is a convenience: never hide the stage's own outcome
+        print(f"could not refresh {run.file('report')}: {exc}")
 
 
 # ----------------------------------------------------------------------------- shared steps
@@ -99,6 +129,7 @@ def plan_goal(
 
 
 # ----------------------------------------------------------------------------- 01 data
+@stage("prepare_data")
 def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
     """Read and clean the events (and profiles): events.parquet, profiles.parquet,
     quarantine.csv, data_quality.json, event_mix.csv. `events`/`profiles`: pandas or Arrow
@@ -133,6 +164,7 @@ def goal_summary(config: Config, goal: GoalPlan) -> dict[str, Any]:
     }
 
 
+@stage("define_goal")
 def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -> dict[str, Any]:
     """Cutoffs, labels, eligibility and features: snapshots.parquet, scoring_snapshot.parquet,
     feature_spec.json, goal_summary.json. Raises NotReadyError when the data cannot support
@@ -149,6 +181,7 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
 
     started = time.perf_counter()
     plan = plan_features(ctx.events, config, ctx.profiles, before=goal.as_of)
+    check_cohorts(config, ctx.profiles, plan)
     snapshots = build_training_snapshots(
         ctx.events, config, goal.cutoffs, goal.counts, plan, ctx.profiles, progress
     )
@@ -184,6 +217,14 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
     }
 
 
+def check_cohorts(config: Config, profiles, plan: FeaturePlan) -> None:
+    """`reporting.cohorts` must name profile attributes or features: fail before the snapshots."""
+    from workbench.workflow.insights import resolve_cohorts
+
+    columns = [] if profiles is None else list(profiles.columns)
+    resolve_cohorts(config, columns, ["profile_id", *(s.code for s in plan.specs)])
+
+
 def feature_table(plan: FeaturePlan) -> pd.DataFrame:
     return pd.DataFrame(
         [(s.code, s.label, s.kind, s.family) for s in plan.specs],
@@ -198,6 +239,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- 03 models
+@stage("compare")
 def compare(run: Run):
     """Logistic vs boosted vs the recency rule, out of time: metrics.json, the validation
     predictions, coefficients.csv, importance.csv and the refit champion in model/."""
@@ -229,13 +271,14 @@ def compare(run: Run):
 
 
 # ----------------------------------------------------------------------------- 04 factors
+@stage("explain")
 def explain(run: Run, examples: int = 5) -> dict[str, pd.DataFrame]:
     """Influential factors of the scoring population: factors_global.csv,
     factors_by_bucket.csv (with coverage), examples.csv, and contributions.parquet (every
     profile's probability and contributions, which `score_and_segment` then reads instead of
     computing them again)."""
     from workbench import modeling, scoring
-    from workbench.factors import build_factor_report
+    from workbench.factor_summary import build_factor_report
 
     config = run.config
     model = modeling.load_model(run.file("model"))
@@ -298,10 +341,12 @@ def _load_explained(run: Run, ids: pd.Series):
 
 
 # ----------------------------------------------------------------------------- 05 scores
+@stage("score_and_segment")
 def score_and_segment(run: Run) -> dict[str, Any]:
     """Score every eligible profile as of as_of, build segments, expected vs actual on the
     validation cutoff: scores.parquet/csv, segments/, expected_vs_actual.json, score_summary.json."""
     from workbench import modeling, scoring
+    from workbench.workflow.insights import decide_and_segment
 
     config = run.config
     summary = run.read_json("goal_summary")
@@ -315,26 +360,42 @@ def score_and_segment(run: Run) -> dict[str, Any]:
         summary["as_of"],
         explained=_load_explained(run, frame["profile_id"]),
     )
-    seg_summary = save_scores(run, scores, config)
+    decided = decide_and_segment(run, scores, frame, config)
+    seg_summary = decided["segments_summary"]
     metrics = run.read_json("metrics")
     preds = run.read_frame("validation_predictions")
     eva = scoring.expected_vs_actual(preds, metrics["champion"], config.scoring.buckets)
     run.write_json("expected_vs_actual", _json_tables(eva))
     run.write_json(
         "score_summary",
-        scoring_figures(scores, seg_summary, summary["as_of"], model=str(run.file("model"))),
+        # where the model is once the run is published (not the `.partial` folder it is built in)
+        scoring_figures(
+            scores, seg_summary, summary["as_of"], model=str(run.base / run.name / "model")
+        ),
     )
-    return {"scores": scores, "segments_summary": seg_summary, "expected_vs_actual": eva}
+    return {
+        "scores": scores,
+        "segments_summary": seg_summary,
+        "expected_vs_actual": eva,
+        "target": decided["target"],
+        "economics": decided["economics"],
+        "cohorts": decided["cohorts"],
+    }
 
 
-def save_scores(run: Run, scores: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """scores.parquet, scores.csv and one CSV per segment plus segments/summary.csv."""
+def save_scores(
+    run: Run, scores: pd.DataFrame, config: Config, audience: int | None = None
+) -> pd.DataFrame:
+    """scores.parquet, scores.csv and one CSV per segment plus segments/summary.csv
+    (`audience`: how many profiles a `top_by_profit` segment takes)."""
     from workbench.segments import build_segments
 
     run.write_frame("scores", scores)
     run.write_frame("scores_csv", scores)
     profiles = run.read_frame("profiles") if run.has("profiles") else None
-    segments, seg_summary = build_segments(scores, config.segments, profiles)
+    segments, seg_summary = build_segments(
+        scores, config.segments, profiles, top_by_profit=audience
+    )
     for name, audience in segments.items():
         path = run.segment_file(name)
         path.parent.mkdir(parents=True, exist_ok=True)

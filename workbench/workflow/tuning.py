@@ -71,7 +71,10 @@ def _goal_config(
         conditions.append({"field": "event_type", "op": "==", "value": event_type})
     if field:
         op = op or "=="
-        conditions.append({"field": field, "op": op, "value": _parse_value(op, value)})
+        parsed = _parse_value(op, value)
+        if op not in ("exists", "not_exists") and parsed in (None, "", []):
+            raise ConfigError(f"{field} {op} …: enter a value for the field condition")
+        conditions.append({"field": field, "op": op, "value": parsed})
     if not conditions:
         raise ConfigError("goal: choose an event type or a field condition")
     raw = config.to_yaml_dict()
@@ -85,7 +88,25 @@ def _goal_config(
         **raw.get("eligibility", {}),
         "active_within_days": int(active_within_days) if active_within_days else None,
     }
-    return config_from_dict(raw, base_dir=Path.cwd(), source=config.source)
+    try:
+        return config_from_dict(raw, base_dir=Path.cwd(), source=config.source)
+    except ConfigError as exc:
+        raise ConfigError(_in_tuner_words(str(exc), config, field)) from None
+
+
+def _in_tuner_words(message: str, config: Config, field: str | None) -> str:
+    """An error about the tuner's candidate goal, naming the control and never a file the
+    analyst did not edit (`/tmp/.../config.yaml: goal.conditions.1: ...` -> `field ...: ...`)."""
+    where = config.where()
+    if message.startswith(where + ": "):
+        message = message[len(where) + 2 :]
+    for key in ("goal.conditions.1", "goal.conditions[1]"):
+        message = message.replace(key, f"field condition ({field})")
+    for key in ("goal.conditions.0", "goal.conditions[0]"):
+        message = message.replace(key, "event type")
+    return message.replace("goal.window_days", "window days").replace(
+        "eligibility.active_within_days", "active within days"
+    )
 
 
 def _yaml_snippet(config: Config) -> str:
@@ -128,19 +149,17 @@ def evaluate_goal(
         run.config, outcome, match, event_type, field, op, value, window_days, active_within_days
     )
     ctx = tuner_events(run)
-    check_fields(config, ctx.events.columns, ctx.events)  # an unknown field is an error
+    try:  # an unknown field, or a value that does not fit it, is an error
+        check_fields(config, ctx.events.columns, ctx.events)
+    except ConfigError as exc:
+        raise ConfigError(_in_tuner_words(str(exc), config, field)) from None
     try:
         goal = plan_goal(ctx, config, with_scoring=True, check=False)
     except ConfigError as exc:  # no training cutoff fits: say so instead of failing
         goal = None
-        readiness = {"ok": False, "messages": [str(exc).split(": ", 1)[-1]]}
+        readiness = {"ok": False, "messages": [_in_tuner_words(str(exc), config, field)]}
     if goal is not None:
-        readiness = dict(goal.readiness)
-        if readiness["ok"]:
-            readiness["messages"] = list(readiness["messages"]) + [
-                f"ready: {readiness['training_positives']:,} positives and "
-                f"{readiness['training_negatives']:,} negatives over the training cutoffs"
-            ]
+        readiness = _tuner_readiness(goal, run.config, config)
     counts = goal.counts if goal is not None else pd.DataFrame(columns=COUNT_COLUMNS)
     scoring = counts["role"] == "scoring"
     return {
@@ -151,6 +170,40 @@ def evaluate_goal(
         "yaml": _yaml_snippet(config),
         "seconds": time.perf_counter() - t0,
     }
+
+
+def not_selective_text(rate: float) -> str:
+    return (
+        f"not selective: {rate:.0%} of eligible profiles reach this goal, so a score cannot "
+        "single anyone out; narrow the goal or shorten the window"
+    )
+
+
+def _tuner_readiness(goal, configured: Config, candidate: Config) -> dict[str, Any]:
+    """Readiness plus what the tuner must say out loud: training dates a longer window leaves
+    out, and a goal most profiles reach ("not selective")."""
+    readiness = dict(goal.readiness)
+    messages = list(readiness["messages"])
+    planned = configured.training.snapshots - 1
+    kept = len(goal.cutoffs.training)
+    if kept < planned:
+        messages.append(
+            f"only {kept} of {planned} training dates are used: with a "
+            f"{candidate.goal.window_days}-day window the others' outcome windows would reach "
+            "the validation date (fewer dates to learn from; training.step_days or more "
+            "history bring them back)"
+        )
+    pos, neg = readiness["training_positives"], readiness["training_negatives"]
+    rate = readiness["base_rate"]
+    if readiness["ok"] and not readiness["selective"]:
+        messages.append(not_selective_text(rate))
+    elif readiness["ok"]:
+        messages.append(
+            f"ready: {pos:,} positives and {neg:,} negatives over the training cutoffs "
+            f"(base rate {rate:.1%})"
+        )
+    readiness["messages"] = messages
+    return readiness
 
 
 def goal_settings(config: Config) -> dict[str, Any]:
