@@ -246,9 +246,8 @@ class HtmlExports:
         # A process of its own: nbconvert is pure Python, and in a thread it held the GIL the
         # notebook runner needs. "spawn": this process has zmq and asyncio threads running.
         context = multiprocessing.get_context("spawn")
-        # The worker starts with a page and ends after it, so it is not there during the kernel's
-        # start-up, nor holding nbconvert's memory while a long notebook runs.
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context, max_tasks_per_child=1)
+        # (the worker starts with the first page, not during the kernel's start-up)
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
         self._pending: list[tuple[Any, Path, dict[str, Any]]] = []
 
     def __enter__(self) -> HtmlExports:
