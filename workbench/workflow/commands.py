@@ -11,6 +11,7 @@ so no input file is ever overwritten by an output.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -153,10 +154,6 @@ def run_notebooks(
     cfg = load_config(config_path, overrides)
     check_sources(cfg)
     notebooks = find_notebooks(notebooks_dir)
-    if any(nb.stem == "02_goal_definition" for nb in notebooks):
-        # The goal notebook is among them: check the goal before a run folder exists.
-        say("checking the data and the goal ...")
-        preflight(cfg, as_of, base=out)
     shared = kernel or RunKernel(pick_kernel(kernel_name))
     record = {
         "kind": "notebooks",
@@ -167,6 +164,17 @@ def run_notebooks(
         "notebooks": [],
     }
     run = Run.create(Path(out) if out is not None else cfg.output_dir, cfg, record=record)
+    if any(nb.stem == "02_goal_definition" for nb in notebooks):
+        # The goal notebook is among them: check the goal before the run is published. The data
+        # is prepared in the (still hidden) run folder, where notebook 01 then reads it instead
+        # of preparing it a second time; a goal the data cannot support leaves no folder.
+        say("checking the data and the goal ...")
+        try:
+            check_goal(run, cfg, as_of)
+        except BaseException:
+            shutil.rmtree(run.path, ignore_errors=True)
+            raise
+        run.update_record(prepared=True)
     values = {"run_dir": str(run.path), "as_of": as_of or "", "interactive": False}
     say(f"run folder: {run.base / run.name}")
     failure = None
@@ -215,6 +223,16 @@ def _notebook_entry(src, dest, params, seconds, html_name, failure, title) -> di
     }
 
 
+def check_goal(run: Run, config: Config, as_of: str | None = None) -> GoalPlan:
+    """Prepare the data in `run` and plan the goal; NotReadyError when the data cannot support
+    it (what `preflight` checks, in the run's own folder)."""
+    prepare_data(run)
+    goal = plan_goal(open_events(run, config), config, as_of)
+    if not goal.readiness["ok"]:
+        raise NotReadyError(goal.readiness["messages"])
+    return goal
+
+
 def preflight(config: Config, as_of: str | None = None, base: str | Path | None = None) -> GoalPlan:
     """What `workbench validate` checks (the data reads, the goal's fields exist and fit, enough
     positives and negatives per cutoff), before `workbench run` makes a run folder: a goal the
@@ -226,12 +244,7 @@ def preflight(config: Config, as_of: str | None = None, base: str | Path | None 
     except OSError:
         base = Path(tempfile.gettempdir())
     with tempfile.TemporaryDirectory(prefix=".check-", dir=base) as tmp:
-        run = Run.create(tmp, config, record={"kind": "check"})
-        prepare_data(run)
-        goal = plan_goal(open_events(run, config), config, as_of)
-    if not goal.readiness["ok"]:
-        raise NotReadyError(goal.readiness["messages"])
-    return goal
+        return check_goal(Run.create(tmp, config, record={"kind": "check"}), config, as_of)
 
 
 # ----------------------------------------------------------------------------- validate

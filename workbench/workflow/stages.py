@@ -133,9 +133,14 @@ def plan_goal(
 def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
     """Read and clean the events (and profiles): events.parquet, profiles.parquet,
     quarantine.csv, data_quality.json, event_mix.csv. `events`/`profiles`: pandas or Arrow
-    frames instead of the config's files."""
+    frames instead of the config's files. In a run whose data `workbench run` already prepared
+    (its check before the notebooks, `run.json` says `prepared`), the files are read, not redone."""
     from workbench.ingest import build_event_mix, ingest_events
 
+    if events is None and profiles is None and run.record.get("prepared") and run.has("quality"):
+        mix = pd.read_csv(run.require("event_mix"), parse_dates=["month"])
+        quarantine = pd.read_csv(run.require("quarantine"), nrows=1000, dtype=str)
+        return {"quality": run.read_json("quality"), "event_mix": mix, "quarantine": quarantine}
     config = run.config
     quality = ingest_events(
         config, run.ingest_targets(), events=events, profiles=profiles, horizon=run.data_horizon
