@@ -94,3 +94,31 @@ def test_wrong_values_are_one_line_errors(table):
         condition_mask(FRAME, Condition(field="spend", value="lots"))
     with pytest.raises(ConfigError, match="unknown field 'teir'.*available fields"):
         condition_expr(table, Condition(field="teir", value="gold"))
+
+
+LISTS = pd.DataFrame({"id": ["a", "b", "c", "d"], "tags": [["x", "y"], ["z"], [], None]})
+LIST_CASES = [
+    ({"field": "tags", "op": "==", "value": "x"}, ["a"]),
+    ({"field": "tags", "op": "!=", "value": "x"}, ["b", "c", "d"]),
+    ({"field": "tags", "op": "in", "value": ["z", "q"]}, ["b"]),
+    ({"field": "tags", "op": "not_in", "value": ["z"]}, ["a", "c", "d"]),
+    ({"field": "tags", "op": "contains", "value": "y"}, ["a"]),
+    ({"field": "tags", "op": "exists"}, ["a", "b"]),  # a non-empty list
+    ({"field": "tags", "op": "not_exists"}, ["c", "d"]),
+]
+
+
+@pytest.mark.parametrize(("raw", "ids"), LIST_CASES, ids=lambda v: str(v))
+def test_list_fields_answer_alike_on_events_and_profiles(raw, ids):
+    table = ibis.duckdb.connect().create_table("lists", LISTS)
+    cond = Condition(**raw)
+    assert table.filter(condition_expr(table, cond)).id.to_pandas().sort_values().tolist() == ids
+    assert LISTS.loc[condition_mask(LISTS, cond), "id"].tolist() == ids
+
+
+def test_ordering_a_list_is_refused_on_both():
+    table = ibis.duckdb.connect().create_table("lists", LISTS)
+    cond = Condition(field="tags", op=">", value="x")
+    for check in (lambda: condition_expr(table, cond), lambda: condition_mask(LISTS, cond)):
+        with pytest.raises(ConfigError, match="field 'tags' is a list of values"):
+            check()

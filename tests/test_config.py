@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from helpers import write_config
 
-from workbench.config import load_config, parse_overrides
+from workbench.config import load_config
+from workbench.config_files import parse_overrides
 from workbench.errors import ConfigError
 
 MINIMAL = {
@@ -135,3 +136,37 @@ def test_run_folder_config_names_the_file_the_analyst_edits(tmp_path):
     config = Run.open(run).config
     assert config.where() == str(original)
     assert config.events.path == tmp_path / "e.csv"  # the copy still loads on its own
+
+
+def test_yaml_repeated_keys_and_alias_expansion_are_refused_merge_keys_are_not(tmp_path):
+    from workbench.config_files import MAX_NODES, load_yaml_text
+
+    with pytest.raises(ConfigError, match=r"line 3: duplicate key 'a' \(also at line 1\)"):
+        load_yaml_text("a: 1\nb: 2\na: 3\n", "c.yaml")
+    merged = load_yaml_text("base: &b {x: 1, y: 2}\nuse: {<<: *b, y: 3}\n", "c.yaml")
+    assert merged["use"] == {"x": 1, "y": 3}  # an explicit key overriding a merged one
+    shared = load_yaml_text("a: &l [1, 2]\nb: *l\n", "c.yaml")  # plain aliases still work
+    assert shared["b"] == [1, 2]
+    levels = ["&l0 [" + ", ".join(["x"] * 10) + "]"]
+    levels += [f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, 6)]
+    with pytest.raises(ConfigError, match=f"more than {MAX_NODES:,} values"):
+        load_yaml_text("v: [" + ", ".join(levels) + "]", "c.yaml")
+    with pytest.raises(ConfigError, match="refers to the list or mapping that contains it"):
+        load_yaml_text("v: &r [1, *r]", "c.yaml")
+
+
+def test_numbers_are_not_booleans_and_engine_settings_are_bounded(tmp_path):
+    import os
+
+    goal = {"conditions": [{"field": "x", "value": 1}], "window_days": 30}
+    body = {"events": {"path": "e.csv"}, "goal": goal}
+    for section, values, message in (
+        ("goal", {**goal, "window_days": True}, "goal.window_days: expected a number, got true"),
+        ("training", {"snapshots": False}, "training.snapshots: expected a number, got false"),
+        ("duckdb", {"memory_limit": "80%"}, "duckdb.memory_limit: '80%' is not an amount"),
+        ("duckdb", {"threads": (os.cpu_count() or 1) * 4 + 1}, "duckdb.threads: .* threads on"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_config(write_config(tmp_path, {**body, section: values}))
+    ok = {**body, "duckdb": {"memory_limit": "1.5GiB", "threads": 1}}
+    assert load_config(write_config(tmp_path, ok)).duckdb.memory_limit == "1.5GiB"

@@ -199,3 +199,20 @@ def test_check_fields_names_the_file_for_a_type_mismatch(tmp_path):
     cfg.goal.conditions = [Condition(field="price_text", op=">", value=3)]
     with pytest.raises(ConfigError, match=r"config.yaml: goal.conditions\[0\]: field 'price_text'"):
         check_fields(cfg, text.columns, text)
+
+
+def test_feature_codes_do_not_depend_on_which_event_type_is_more_frequent():
+    from workbench.features import FeaturePlan, _specs, feature_prefixes
+
+    def plan(types):
+        return FeaturePlan(event_types=types, custom_events=[], numeric_fields=[], id_fields=[])
+
+    a, b = plan(["Search", "search", "events"]), plan(["search", "events", "Search"])
+    assert feature_prefixes(a) == feature_prefixes(b)
+    assert feature_prefixes(a)[("event_type", "search")] == "search"
+    assert feature_prefixes(a)[("event_type", "Search")] == "search_2"
+    assert feature_prefixes(a)[("event_type", "events")] == "events_2"  # events_count_30d is taken
+    codes = [s.code for s in _specs(a)]
+    assert len(codes) == len(set(codes))
+    labels = {s.code: s.label for s in _specs(a)}
+    assert labels["search_count_7d"] != labels["search_2_count_7d"]

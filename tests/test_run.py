@@ -38,6 +38,7 @@ def test_every_artifact_has_one_name_one_file_and_one_writer():
 
 
 def test_run_is_named_by_time_built_aside_and_never_reused(tmp_path, config):
+    tmp_path = tmp_path / "runs"
     a = Run.create(tmp_path, config, now=NOW)
     assert (
         a.is_partial and a.path.name == ".20260301-093005.partial" and a.name == "20260301-093005"
@@ -53,6 +54,7 @@ def test_run_is_named_by_time_built_aside_and_never_reused(tmp_path, config):
 
 
 def test_latest_moves_only_when_a_run_succeeds(tmp_path, config):
+    tmp_path = tmp_path / "runs"
     ok = Run.create(tmp_path, config, now=NOW).publish(succeeded=True)
     assert _latest(tmp_path) == ok.name
     Run.create(tmp_path, config, now=NOW + dt.timedelta(days=1)).publish(succeeded=False)
@@ -66,7 +68,7 @@ def test_latest_moves_only_when_a_run_succeeds(tmp_path, config):
 
 
 def test_files_are_named_by_the_run_and_missing_ones_say_who_writes_them(tmp_path, config):
-    run = Run.create(tmp_path, config)
+    run = Run.create(tmp_path / "runs", config)
     assert run.file("metrics") == run.path / "metrics.json"
     with pytest.raises(DataError, match="metrics.json: not found .*compare"):
         run.read_json("metrics")
@@ -93,3 +95,34 @@ def test_resolve_explicit_config_or_latest(tmp_path, config, monkeypatch):
     assert not started.is_partial and started.record["kind"] == "interactive"
     assert Run.resolve("").path == started.path  # the latest run, found from notebooks/
     assert Run.resolve(str(started.path)).path == started.path
+
+
+def test_an_output_folder_that_is_or_holds_an_input_is_refused(tmp_path, config):
+    from workbench.inputs import check_output
+
+    events = config.events.path
+    for bad in (tmp_path, events, events.parent):  # holds the events and the config; is them
+        with pytest.raises(WorkbenchError, match="outputs never go where inputs are"):
+            Run.create(bad, config)
+    model = tmp_path / "old-run" / "model"
+    model.mkdir(parents=True)
+    for bad in (model, model / "scores", model.parent):
+        with pytest.raises(WorkbenchError, match=r"\(--model\)"):
+            check_output(bad, config, (("--model", model),))
+    check_output(tmp_path / "runs", config, (("--model", model),))  # beside the inputs is fine
+
+
+def test_a_partial_run_whose_process_died_is_marked_interrupted(tmp_path, config):
+    from workbench.run import mark_interrupted
+
+    base = tmp_path / "runs"
+    dead = Run.create(base, config, now=NOW)
+    dead.update_record(pid=2**22 + 12345)  # no such process
+    assert [r.path for r in mark_interrupted(base)] == [dead.path]
+    assert dead.record["status"] == "interrupted"
+    dead.update_record(status="running")
+    alive = Run.create(base, config, now=NOW + dt.timedelta(seconds=1))  # marks the dead one
+    assert dead.record["status"] == "interrupted" and alive.record["status"] == "running"
+    assert mark_interrupted(base) == []  # this process is alive: its run is left alone
+    assert alive.is_running_elsewhere and not dead.is_running_elsewhere
+    assert Run.latest(base) is None  # neither became latest

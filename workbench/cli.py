@@ -1,16 +1,21 @@
-"""`workbench` command line. Errors the user can fix become one line on stderr and an exit code:
-2 for config/data problems, 3 when the data is not ready for the goal."""
+"""`workbench` command line. Every error becomes one line on stderr and an exit code: 2 for
+config/data problems (including a full disk or a read-only folder), 3 when the data is not ready
+for the goal, 130 when interrupted, 1 for an unexpected error in the workbench itself (the line
+says so; `--debug` shows the traceback)."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
 
 from workbench import __version__
-from workbench.errors import DataError, NotReadyError, WorkbenchError
+from workbench.errors import ConfigError, NotReadyError, WorkbenchError, os_reason
 
 
 def _print_table(frame, out=sys.stdout) -> None:
@@ -61,7 +66,10 @@ def cmd_validate(args) -> int:
     shown["base_rate"] = shown["base_rate"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
     _print_table(shown)
     run = found.run
-    print(f"wrote {run.file('quality')} and {run.file('quarantine')}")
+    set_aside = [run.file("quarantine")]
+    if run.has("profiles_quarantine"):
+        set_aside.append(run.file("profiles_quarantine"))
+    print(f"wrote {run.file('quality')} and {' and '.join(map(str, set_aside))}")
     if not goal.readiness["ok"]:
         raise NotReadyError(goal.readiness["messages"])
     print("ready: yes")
@@ -72,14 +80,7 @@ def cmd_snapshot(args) -> int:
     from workbench.workflow import snapshot
 
     out = Path(args.out)
-    if out.suffix not in (".csv", ".parquet"):
-        raise DataError(f"{out}: --out must end in .csv or .parquet")
-    frame, note = snapshot(args.config, args.at, overrides=args.set)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".csv":
-        frame.to_csv(out, index=False)
-    else:
-        frame.to_parquet(out, index=False)
+    frame, note = snapshot(args.config, args.at, overrides=args.set, out=out)
     if note:
         print(f"note: {note}", file=sys.stderr)
     print(
@@ -102,6 +103,8 @@ def cmd_sample(args) -> int:
 def cmd_run(args) -> int:
     from workbench.reporting.notebooks import RunKernel, pick_kernel
 
+    if args.config is None and args.resume is None:
+        raise ConfigError("run: give a config file, or --resume RUN to continue a run")
     # The notebooks' kernel starts (and imports) while this process imports the workflow.
     kernel = RunKernel(pick_kernel())
     kernel.start()
@@ -113,6 +116,7 @@ def cmd_run(args) -> int:
             out=Path(args.out) if args.out else None,
             as_of=args.as_of,
             overrides=args.set,
+            resume=args.resume,
             kernel=kernel,
         )
     finally:
@@ -124,7 +128,14 @@ def cmd_run(args) -> int:
 def cmd_score(args) -> int:
     from workbench.workflow import score
 
-    run = score(args.config, args.model, as_of=args.as_of, out=args.out, overrides=args.set)
+    run = score(
+        args.config,
+        args.model,
+        as_of=args.as_of,
+        out=args.out,
+        overrides=args.set,
+        force=args.force,
+    )
     if args.json:
         print(json.dumps({**run.read_json("score_summary"), "run_dir": str(run.path)}, indent=2))
     else:
@@ -198,15 +209,49 @@ def comparison_summary(body: dict) -> list[str]:
     return lines
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="workbench",
-        description="Propensity Workbench: goals, snapshots, models, factors, scores.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in the workbench's one-line form (usage: `--help`)."""
 
-    def with_set(p):
+    def error(self, message: str):
+        print(f"workbench: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _day(flag: str):
+    """An argparse type: the flag's text, refused at once unless it is a date."""
+
+    def parse(text: str) -> str:
+        from workbench.errors import ConfigError
+        from workbench.goals import parse_day
+
+        try:
+            parse_day(text, flag)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{flag} ")) from None
+        return text
+
+    return parse
+
+
+def _whole(minimum: int):
+    """An argparse type: a whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum} (got {value})")
+        return value
+
+    return parse
+
+
+def _command(sub, common, name: str, help: str, with_set: bool = True):
+    """A subcommand with `--debug` (and `--set KEY=VALUE` unless `with_set` is False)."""
+    p = sub.add_parser(name, help=help, parents=[common])
+    if with_set:
         p.add_argument(
             "--set",
             action="append",
@@ -214,84 +259,102 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="KEY=VALUE",
             help="override a config value, e.g. goal.window_days=60",
         )
-        return p
+    return p
 
-    p = with_set(
-        sub.add_parser(
-            "validate",
-            help="check the data and the goal; write data_quality.json and quarantine.csv",
-        )
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="workbench",
+        description="Propensity Workbench: goals, snapshots, models, factors, scores.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    command = functools.partial(_command, sub, common)
+
+    p = command(
+        "validate", "check the data and the goal; write data_quality.json and quarantine.csv"
     )
     p.add_argument("config")
     p.add_argument(
         "--as-of",
+        type=_day("--as-of"),
         default=None,
         help="scoring date (default: config, else the day after the last event)",
     )
     p.add_argument("--out", default=None, help="output folder (default: the config's output.dir)")
     p.set_defaults(func=cmd_validate)
 
-    p = with_set(
-        sub.add_parser(
-            "snapshot", help="write one point-in-time snapshot (features + label) at a cutoff"
-        )
-    )
+    p = command("snapshot", "write one point-in-time snapshot (features + label) at a cutoff")
     p.add_argument("config")
     p.add_argument(
-        "--at", required=True, help="cutoff date: features use events strictly before it"
+        "--at",
+        required=True,
+        type=_day("--at"),
+        help="cutoff date: features use events strictly before it",
     )
     p.add_argument("--out", required=True, help="output .csv or .parquet")
     p.set_defaults(func=cmd_snapshot)
 
-    p = sub.add_parser(
-        "sample", help="write the bundled synthetic sample (events, profiles, config.yaml)"
+    p = command(
+        "sample", "write the bundled synthetic sample (events, profiles, config.yaml)", False
     )
-    p.add_argument("--profiles", type=int, default=20_000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profiles", type=_whole(1), default=20_000)
+    p.add_argument("--seed", type=_whole(0), default=0)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_sample)
 
-    p = with_set(
-        sub.add_parser("run", help="run notebooks 01-05 with papermill into a new run folder")
-    )
-    p.add_argument("config")
+    p = command("run", "run notebooks 01-05 with papermill into a new run folder")
+    p.add_argument("config", nargs="?", default=None)
     p.add_argument(
         "--out", default=None, help="base folder for run folders (default: the config's output.dir)"
     )
-    p.add_argument("--as-of", default=None)
+    p.add_argument("--as-of", type=_day("--as-of"), default=None)
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN",
+        help="continue an interrupted run folder from the first notebook that did not finish",
+    )
     p.set_defaults(func=cmd_run)
 
-    _add_score_commands(sub, with_set)
-    _add_compare(sub)
+    _add_score_commands(command)
+    _add_compare(command)
     return parser
 
 
-def _add_score_commands(sub, with_set) -> None:
+def _add_score_commands(command) -> None:
     """`score` and `backtest`: a summary on the terminal, `--json` for scripts."""
-    p = with_set(sub.add_parser("score", help="re-score with a saved model (no retraining)"))
+    p = command("score", "re-score with a saved model (no retraining)")
     p.add_argument("config")
     p.add_argument("--model", required=True, help="a run folder (or its model/ folder)")
-    p.add_argument("--as-of", default=None)
+    p.add_argument("--as-of", type=_day("--as-of"), default=None)
     p.add_argument("--out", default=None)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="score even when the config's goal or window differs from the model's",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON (for scripts)")
     p.set_defaults(func=cmd_score)
 
-    p = with_set(
-        sub.add_parser(
-            "backtest", help="run the pipeline as if today were DATE and compare with what happened"
-        )
-    )
+    p = command("backtest", "run the pipeline as if today were DATE and compare with what happened")
     p.add_argument("config")
-    p.add_argument("--at", required=True)
+    p.add_argument("--at", required=True, type=_day("--at"))
     p.add_argument("--out", default=None)
     p.add_argument("--json", action="store_true", help="print the result as JSON (for scripts)")
     p.set_defaults(func=cmd_backtest)
 
 
-def _add_compare(sub) -> None:
-    p = sub.add_parser(
+def _add_compare(command) -> None:
+    p = command(
         "compare",
-        help="compare two scored runs: drift, bucket migration, factor drift, realised figures",
+        "compare two scored runs: drift, bucket migration, factor drift, realised figures",
+        False,
     )
     p.add_argument("earlier", help="a run folder that scored profiles (the reference)")
     p.add_argument("later", help="a later run folder (its events give the earlier run's outcome)")
@@ -303,8 +366,38 @@ def _add_compare(sub) -> None:
     p.set_defaults(func=cmd_compare)
 
 
+def _terminate(signum, frame):
+    """SIGTERM (a scheduler or `kill`) ends a command like Ctrl-C: runs are marked interrupted."""
+    raise KeyboardInterrupt
+
+
+def unexpected(exc: BaseException) -> tuple[int, str]:
+    """(exit code, one line) for an exception that is not a WorkbenchError: an operating-system
+    or engine I/O problem is the user's to fix (2); anything else is the workbench's (1)."""
+    import duckdb
+
+    first = (str(exc).strip().splitlines() or [""])[0]
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        return 2, f"{where}{os_reason(exc)}"
+    if isinstance(exc, duckdb.IOException):
+        return 2, f"{os_reason(exc)} ({first})"
+    if isinstance(exc, MemoryError | duckdb.OutOfMemoryException):
+        return 2, (
+            "out of memory: lower duckdb.memory_limit, or score fewer profiles at once "
+            f"({type(exc).__name__})"
+        )
+    hint = "an unexpected error in the workbench; re-run with --debug for the traceback"
+    return 1, f"{type(exc).__name__}: {first} ({hint})"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    debug = bool(getattr(args, "debug", False) or os.environ.get("WORKBENCH_DEBUG"))
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (called from a worker thread): leave it be
+        previous = None
     try:
         return int(args.func(args) or 0)
     except NotReadyError as exc:
@@ -313,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  - {message}", file=sys.stderr)
         return exc.exit_code
     except WorkbenchError as exc:
+        if debug:
+            raise
         print(f"workbench: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -322,6 +417,15 @@ def main(argv: list[str] | None = None) -> int:
         # `workbench validate ... | head` closed the pipe: not an error worth a traceback.
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        if debug:
+            raise
+        code, line = unexpected(exc)
+        print(f"workbench: error: {line}", file=sys.stderr)
+        return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ else. A negation is the complement of its positive (`x != v` is "not `x == v`"),
 is on exactly one side of a condition and its negation: a profile without a loyalty tier is in
 `loyaltyTier != gold`, and an event without a channel is in `channel not_in [store]`.
 
+A field holding lists (`items.item_id`) holds a condition when any of its values does (`==`,
+`in`, `contains`, `starts_with`; `exists`: a non-empty list), on events and profiles alike;
+ordering a list (`>`) and comparing a record (a struct or map) are refused, naming the field.
 Values are typed literals of the column's type (a number for a numeric column, a timestamp for
 a date column); ordering operators against a number on a text column are refused (text would
 compare as words: "18,0" < "5"). Conditions never become `eval`, `exec`, `DataFrame.query` or
@@ -23,6 +26,7 @@ import operator
 from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from workbench.errors import ConfigError
@@ -147,6 +151,20 @@ def _ibis_kind(dtype) -> Kind:
     return "text"
 
 
+def _nested(condition: Condition, shown: str, key: str) -> ConfigError:
+    return ConfigError(
+        f"{key}: field '{condition.field}' holds records ({shown}), so '{condition.op}' cannot "
+        f"compare it with {condition.value!r}; use one of its fields (e.g. "
+        f"{condition.field}.<name>), or exists / not_exists"
+    )
+
+
+def _ordered_list(condition: Condition, key: str) -> ConfigError:
+    return ConfigError(
+        f"{key}: field '{condition.field}' is a list of values; use ==, in or contains"
+    )
+
+
 def condition_expr(table, condition: Condition, key: str = "conditions"):
     """One condition as an Ibis boolean expression over `table` (never NULL)."""
     name, op = condition.field, condition.op
@@ -159,6 +177,8 @@ def condition_expr(table, condition: Condition, key: str = "conditions"):
         return col.notnull()
     if op == "not_exists":
         return col.isnull()
+    if col.type().is_struct() or col.type().is_map():
+        raise _nested(condition, str(col.type()), key)
     if op in TEXT_OPERATORS:
         text = col.cast("string")
         value = str(condition.value)
@@ -182,12 +202,12 @@ def _list_condition(col, condition: Condition, key: str):
     """A condition on a list field (`items.item_id`: the ids of an event's objects) holds when
     any value does (`==`, `in`, `contains`, `starts_with`); `exists` means a non-empty list and
     the negations are the complements, as for one value."""
-    op, field = condition.op, condition.field
+    op = condition.op
     present = col.notnull() & (col.length() > 0)
     if op in PRESENCE_OPERATORS:
         return present if op == "exists" else ~present
     if op in ORDERED:
-        raise ConfigError(f"{key}: field '{field}' is a list of values; use ==, in or contains")
+        raise _ordered_list(condition, key)
     kind = _ibis_kind(col.type().value_type)
     literal = _literals(condition, kind, key)
     values = literal if isinstance(literal, list) else [literal]
@@ -211,6 +231,34 @@ def conditions_expr(
 
 
 # ----------------------------------------------------------------------------- profiles (pandas)
+_LISTS = (list, tuple, np.ndarray)
+
+
+def _list_mask(s: pd.Series, condition: Condition, key: str) -> pd.Series:
+    """A profile attribute holding lists answers as an event's list field does
+    (`_list_condition`): any value meets the condition; exists is a non-empty list."""
+    op = condition.op
+    lists = s.map(lambda v: list(v) if isinstance(v, _LISTS) else [])
+    present = lists.map(len) > 0
+    if op in PRESENCE_OPERATORS:
+        return present if op == "exists" else ~present
+    if op in ORDERED:
+        raise _ordered_list(condition, key)
+    if op in TEXT_OPERATORS:
+        text = str(condition.value)
+        test = (
+            (lambda v: text in str(v)) if op == "contains" else (lambda v: str(v).startswith(text))
+        )
+        return lists.map(lambda vs: any(test(v) for v in vs)).astype(bool)
+    sample = next(v for vs in lists for v in vs)
+    kind: Kind = "number" if isinstance(sample, int | float | np.number) else "text"
+    literal = _literals(condition, kind, key)
+    values = set(literal if isinstance(literal, list) else [literal])
+    wanted = (lambda v: float(v) in values) if kind == "number" else (lambda v: str(v) in values)
+    hit = lists.map(lambda vs: any(wanted(v) for v in vs)).astype(bool)
+    return ~hit if op in NEGATIONS else hit
+
+
 def _pandas_kind(series: pd.Series) -> Kind:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
@@ -235,6 +283,11 @@ def condition_mask(frame: pd.DataFrame, condition: Condition, key: str = "condit
         raise _unknown_field(name, frame.columns, key)
     s = frame[name]
     present = s.notna()
+    first = s[present].head(1)
+    if s.dtype == object and len(first) and isinstance(first.iloc[0], dict):
+        raise _nested(condition, "dict", key)
+    if s.dtype == object and len(first) and isinstance(first.iloc[0], _LISTS):
+        return _list_mask(s, condition, key)
     if op == "exists":
         return present
     if op == "not_exists":

@@ -7,19 +7,31 @@ error names the key and the file in one line (`ConfigError`).
 from __future__ import annotations
 
 import datetime as dt
-import difflib
+import os
+import re
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from workbench.conditions import LIST_OPERATORS, OPERATORS, PRESENCE_OPERATORS, TEXT_OPERATORS
+from workbench.config_files import apply_overrides, format_validation_error, read_yaml_file
 from workbench.errors import ConfigError
 
 Operator = Literal[OPERATORS]  # type: ignore[valid-type]
 
+# The strptime codes DuckDB reads (`%-d` etc. are the same codes without zero padding).
+STRPTIME_DIRECTIVES = set("aAwdbBmyYHIpMSfzZjUWcxXgGVu%nT")
 DELIMITERS = {"whitespace": None, ",": ",", "\t": "\t", "tab": "\t", ";": ";", "|": "|"}
 # Text encodings DuckDB's CSV reader has built in, and the spellings people write for them.
 ENCODINGS = {
@@ -121,8 +133,33 @@ class _TextOptions:
         return self
 
 
+def _takes_number(annotation: Any) -> bool:
+    """Does a field's type accept numbers (and not booleans)? `int`, `Annotated[int, ...] | None`."""
+    if annotation in (int, float):
+        return True
+    if annotation is bool:
+        return False
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is Annotated:
+        args = args[:1]
+    return any(_takes_number(a) for a in args) and bool not in args
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic reads `window_days: true` as 1 day; a boolean is never a count or a day.
+        field = cls.model_fields.get(info.field_name or "")
+        if isinstance(value, bool) and field is not None and _takes_number(field.annotation):
+            raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
+
+
+# An `in` list longer than this is a data file, not a condition (and would cost minutes).
+MAX_LIST_VALUES = 10_000
 
 
 class Condition(_Strict):
@@ -137,6 +174,13 @@ class Condition(_Strict):
         if self.op in LIST_OPERATORS:
             if not isinstance(self.value, list) or not self.value:
                 raise ValueError(f"operator '{self.op}' needs a non-empty list value")
+            if len(self.value) > MAX_LIST_VALUES:
+                raise ValueError(
+                    f"too many values for '{self.op}': {len(self.value):,} (at most "
+                    f"{MAX_LIST_VALUES:,}); use a profile attribute or a custom event instead"
+                )
+            if any(isinstance(v, (list, dict)) for v in self.value):
+                raise ValueError(f"operator '{self.op}' needs a list of single values, not lists")
         elif self.op in PRESENCE_OPERATORS:
             pass
         elif self.value is None:
@@ -164,7 +208,22 @@ class EventsConfig(_SourceOptions, _TextOptions, _Strict):
     columns: dict[str, Any] = Field(default_factory=dict)
     event_type: str | None = None
     timestamp_format: str | None = None
-    dedupe: Literal["exact", "none"] | list[str] = "exact"
+    dedupe: Literal["exact", "none"] | Annotated[list[str], Field(min_length=1)] = "exact"
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _known_directives(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        unknown = [d for d in re.findall(r"%-?(.)", v) if d not in STRPTIME_DIRECTIVES]
+        if unknown:
+            raise ValueError(
+                f"{v!r}: unknown directive(s) {', '.join('%' + d for d in unknown)}; use "
+                "strptime codes such as %Y %m %d %H %M %S (e.g. '%d.%m.%Y %H:%M')"
+            )
+        if "%" not in v:
+            raise ValueError(f"{v!r} has no %-codes; e.g. '%d.%m.%Y %H:%M'")
+        return v
 
     @field_validator("delimiter")
     @classmethod
@@ -304,6 +363,17 @@ class ScoringConfig(_Strict):
     as_of: dt.date | None = None
     buckets: BucketsConfig = Field(default_factory=BucketsConfig)
 
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _iso_day(cls, v: Any) -> Any:
+        # pydantic would read 20250101 as seconds since 1970 ("should have zero time").
+        if isinstance(v, (int, float)) or (isinstance(v, str) and not _ISO_DAY.match(v.strip())):
+            raise ValueError(f"use a date written YYYY-MM-DD (got {v!r})")
+        return v
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
 
 class OutputConfig(_Strict):
     dir: Path | None = None
@@ -320,6 +390,15 @@ class SegmentRule(_Strict):
     conditions: list[Condition] = Field(default_factory=list)
     # The profit-optimal target size (within the budget, if any) from `economics:`.
     top_by_profit: bool = False
+
+    @model_validator(mode="after")
+    def _percentiles_ordered(self) -> SegmentRule:
+        low, high = self.percentile_min, self.percentile_max
+        if low is not None and high is not None and low > high:
+            raise ValueError(
+                f"percentile_min {low} is above percentile_max {high}: the segment would be empty"
+            )
+        return self
 
 
 class EconomicsConfig(_Strict):
@@ -343,6 +422,26 @@ class SparkConfig(_Strict):
     conf: dict[str, str] = Field(default_factory=dict)
 
 
+# DuckDB's memory units (1000^i and 1024^i); a bare number or a percentage is refused by it.
+MEMORY_UNITS = {
+    "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9, "T": 1e12, "TB": 1e12,
+    "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40,
+}  # fmt: skip
+_MEMORY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*$")
+
+
+def memory_bytes(text: str | None) -> float | None:
+    """`'6GB'` -> 6e9; None for None or text DuckDB would not read."""
+    match = _MEMORY.match(text or "")
+    if not match or match.group(2).upper() not in MEMORY_UNITS:
+        return None
+    return float(match.group(1)) * MEMORY_UNITS[match.group(2).upper()]
+
+
+# More threads than this many per core only thrash (100,000 ran 4 minutes and ran out of memory).
+THREADS_PER_CORE = 4
+
+
 class DuckDBConfig(_Strict):
     # Keeps a 1M-profile run under 4 GB peak: past it DuckDB spills (ingest's staged rows) and
     # snapshots run in profile partitions; at 1M profiles 3GB costs no time against 6GB (null:
@@ -350,11 +449,32 @@ class DuckDBConfig(_Strict):
     memory_limit: str | None = "3GB"
     threads: Annotated[int, Field(ge=1)] | None = None
 
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_parses(cls, v: str | None) -> str | None:
+        if v is not None and not memory_bytes(v):
+            raise ValueError(
+                f"{v!r} is not an amount of memory (a number and a unit; anything else is not "
+                "allowed), e.g. '6GB' or '512MiB'"
+            )
+        return v
+
+    @field_validator("threads")
+    @classmethod
+    def _threads_bounded(cls, v: int | None) -> int | None:
+        cores = os.cpu_count() or 1
+        if v is not None and v > cores * THREADS_PER_CORE:
+            raise ValueError(
+                f"{v:,} threads on a machine with {cores} cores; at most {cores * THREADS_PER_CORE}"
+                f" ({THREADS_PER_CORE} per core), or leave it out for one per core"
+            )
+        return v
+
 
 class Config(_Strict):
     """A whole workbench configuration. Only `events` and `goal` are required."""
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")] = "workbench"
+    name: str = "workbench"
     events: EventsConfig
     profiles: ProfilesConfig | None = None
     identities: IdentitiesConfig | None = None
@@ -375,6 +495,17 @@ class Config(_Strict):
 
     # The file this config came from (errors name it); not part of the YAML.
     source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        # The name is the folder `reports/<name>`: '.', '..' or '.x' would put runs elsewhere.
+        if not re.fullmatch(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*", v):
+            raise ValueError(
+                f"{v!r} cannot name the output folder reports/<name>: use letters, digits, "
+                "'_', '-' and '.', not starting with a dot"
+            )
+        return v
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -407,92 +538,6 @@ class Config(_Strict):
         return self.model_dump(mode="json", exclude={"source"}, exclude_none=True)
 
 
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, where: str) -> None:
-    keys = dotted.split(".")
-    node: Any = raw
-    for k in keys[:-1]:
-        if isinstance(node, list):
-            try:
-                node = node[int(k)]
-            except (ValueError, IndexError) as exc:
-                raise ConfigError(f"{where}: --set {dotted}: no list item {k!r}") from exc
-            continue
-        if not isinstance(node, dict):
-            raise ConfigError(f"{where}: --set {dotted}: {k!r} is not a section")
-        node = node.setdefault(k, {})
-    last = keys[-1]
-    if isinstance(node, list):
-        try:
-            node[int(last)] = value
-        except (ValueError, IndexError) as exc:
-            raise ConfigError(f"{where}: --set {dotted}: no list item {last!r}") from exc
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ConfigError(f"{where}: --set {dotted}: cannot set inside a plain value")
-
-
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """`["goal.window_days=30", "name=x"]` -> `{"goal.window_days": 30, "name": "x"}` (YAML values)."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected key=value")
-        key, _, text = item.partition("=")
-        try:
-            out[key.strip()] = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {key}: value is not valid YAML ({exc.problem})") from exc
-    return out
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside `X`, `X | None`, `list[X]`, `dict[str, X]`..."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _keys_at(loc: tuple[Any, ...]) -> list[str]:
-    """The keys the config accepts in the section holding `loc` (for "did you mean")."""
-    model: type[BaseModel] | None = Config
-    for part in loc[:-1]:
-        if isinstance(part, int) or model is None:
-            continue
-        field = model.model_fields.get(str(part))
-        model = _model_in(field.annotation) if field is not None else None
-    return list(model.model_fields) if model is not None else []
-
-
-def _format_validation_error(exc: ValidationError, where: str) -> str:
-    # An unknown key is usually the typo behind the other errors ("event:" also makes "events"
-    # missing), so it is the one to report.
-    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    err = errors[0]
-    parts = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
-    loc = ".".join(str(p) for p in parts)
-    msg = err["msg"]
-    others = len(errors) - 1
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-        close = difflib.get_close_matches(str(parts[-1]), _keys_at(parts), n=1, cutoff=0.6)
-        if close:
-            msg += f" (did you mean '{close[0]}'?)"
-            meant = parts[:-1] + (close[0],)
-            others -= sum(e["type"] == "missing" and tuple(e["loc"]) == meant for e in errors[1:])
-    elif err["type"] == "missing":
-        msg = "required key is missing"
-    msg = msg.removeprefix("Value error, ")
-    more = f" (and {others} more)" if others > 0 else ""
-    if not loc:  # a check across sections names its keys in the message
-        return f"{where}: {msg}{more}"
-    return f"{where}: {loc}: {msg}{more}"
-
-
 def _resolve_path(p: Path | None, base: Path) -> Path | None:
     if p is None:
         return None
@@ -519,7 +564,7 @@ def config_from_dict(
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, where)) from None
+        raise ConfigError(format_validation_error(exc, where, Config)) from None
     base = base_dir or Path.cwd()
     cfg.events.path = _resolve_source(cfg.events.path, base)
     if cfg.events.connection and "://" not in cfg.events.connection:
@@ -537,22 +582,12 @@ def config_from_dict(
 def load_config(path: str | Path, overrides: dict[str, Any] | list[str] | None = None) -> Config:
     """Read and validate a YAML config. `overrides` are dotted keys (`goal.window_days`) to values."""
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    raw = read_yaml_file(path)
     if raw is None:
         raise ConfigError(f"{path}: config file is empty")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (events, goal, ...)")
-    if isinstance(overrides, list):
-        overrides = parse_overrides(overrides)
-    for key, value in (overrides or {}).items():
-        _set_dotted(raw, key, value, str(path))
+    apply_overrides(raw, overrides, str(path))
     return config_from_dict(raw, base_dir=path.parent.resolve(), source=path)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 
-from workbench.errors import ConfigError, DataError
+from workbench.errors import ConfigError, DataError, output_error
 
 if TYPE_CHECKING:
     from workbench.config import Config
@@ -64,7 +64,14 @@ def spark_connection(master: str = "local[2]", conf: dict[str, str] | None = Non
     settings.update(conf or {})
     for key, value in settings.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # a JVM that does not start, a master that does not answer
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(
+            f"spark.master {master!r}: cannot start a Spark session ({line}); check spark.master "
+            "(e.g. local[2]) and that Java is installed"
+        ) from None
     return ibis.pyspark.connect(session)
 
 
@@ -100,3 +107,18 @@ def profiles_table(con, path: str | Path | None):
     if path is None or not Path(path).exists():
         return None
     return con.read_parquet(str(path))
+
+
+def write_table(con, table, path: str | Path, fmt: str) -> Path:
+    """Write an engine table to `path` as parquet or csv; a full disk or a read-only folder is
+    one line naming the file (`DataError`), not an engine traceback."""
+    import duckdb
+
+    try:
+        if fmt == "parquet":
+            con.to_parquet(table, str(path))
+        else:
+            con.to_csv(table, str(path))
+    except (OSError, duckdb.IOException) as exc:
+        raise output_error(path, exc) from None
+    return Path(path)

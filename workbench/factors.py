@@ -316,9 +316,15 @@ def factors_from_contributions(
             )
         )
     if json_slots:
-        listed = pc.fill_null(
-            pc.binary_join_element_wise(*json_slots, ", ", null_handling="skip"), ""
+        # null_handling="skip" drops the rows whose slots are all null (pyarrow 26: the result
+        # is shorter than the input), so nulls become a NUL placeholder, then are removed with
+        # their separators (JSON text never holds a raw NUL).
+        joined = pc.binary_join_element_wise(
+            *json_slots, ", ", null_handling="replace", null_replacement="\x00"
         )
+        for gap in ("\x00, ", ", \x00", "\x00"):
+            joined = pc.replace_substring(joined, gap, "")
+        listed = joined
     else:
         listed = pa.array([""] * n, type=pa.string())
     out["factors_json"] = pc.binary_join_element_wise("[", listed, "]", "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -347,6 +348,22 @@ def varied_lists(scope, lists: list[str]) -> list[str]:
     return out
 
 
+def check_excluded(config: Config, columns, also=()) -> None:
+    """`features.exclude` must name a column (or a nested column's parent, `context` for
+    `context.*`, or a source column left in the database: `also`)."""
+    known = set(columns) | set(also)
+    unknown = [
+        n
+        for n in config.features.exclude
+        if n not in known and not any(str(c).startswith(f"{n}.") for c in known)
+    ]
+    if unknown:
+        available = ", ".join(sorted(str(c) for c in columns if not str(c).startswith("_")))
+        raise ConfigError(
+            f"{config.where()}: features.exclude: unknown column(s) {unknown}; available: {available}"
+        )
+
+
 def _plan_profile_features(
     plan: FeaturePlan,
     profiles,
@@ -391,136 +408,132 @@ def _plan_profile_features(
             plan.profile_categorical[name] = sorted(values)
 
 
+def overall_codes(lookback_days: int) -> list[str]:
+    """The features over all events (no event type), in spec order."""
+    L = lookback_days
+    codes = ["events_count_30d", f"events_count_{L}d", f"active_days_{L}d"]
+    codes += ["trend_30d_vs_prev60d", RECENCY_FEATURE, "days_since_first_event"]
+    return list(dict.fromkeys(codes))  # lookback 30: one events_count_30d
+
+
+def feature_prefixes(plan: FeaturePlan) -> dict[tuple[str, Any], str]:
+    """One code prefix per feature source, chosen so that no two features share a code.
+
+    Keys: `("event_type", t)`, `("custom_event", i)`, `("numeric", column)`, `("distinct",
+    column)`, `("profile", attribute)`, `("profile_date", attribute)`. Sources whose names
+    normalise alike (`search` / `Search`, `a.b` / `a_b`, `Big order` / `big-order`, an event
+    type `events` next to the overall `events_count_30d`) get `_2`, `_3`... in plan order, and
+    every code in a snapshot, its aggregation and the feature names comes from this one map.
+    """
+    L = plan.lookback_days
+    taken = set(overall_codes(L))
+    out: dict[tuple[str, Any], str] = {}
+
+    def claim(key, base: str, codes_of: Callable[[str], list[str]]) -> None:
+        prefix, n = base, 2
+        while any(c in taken for c in codes_of(prefix)):
+            prefix, n = f"{base}_{n}", n + 1
+        taken.update(codes_of(prefix))
+        out[key] = prefix
+
+    def per_event(p: str) -> list[str]:
+        return [f"{p}_count_{w}d" for w in plan.windows] + [
+            f"{p}_days_since_last",
+            f"{p}_days_since_first",
+        ]
+
+    # In name order (names already in code form first), not by frequency: the same event
+    # types always get the same codes, whichever is more common this time.
+    for t in sorted(plan.event_types, key=lambda t: (slug(t) != t, t)):
+        claim(("event_type", t), slug(t), per_event)
+    for i, ce in enumerate(plan.custom_events):
+        claim(("custom_event", i), f"custom_{slug(ce.name)}", per_event)
+    sums = sorted({30, L})
+    for f in plan.numeric_fields:
+        claim(
+            ("numeric", f),
+            slug(f),
+            lambda p: [f"{p}_{k}_{w}d" for k in ("sum", "mean") for w in sums],
+        )
+    for f in plan.id_fields:
+        claim(("distinct", f), slug(f), lambda p: [f"{p}_distinct_{L}d"])
+    for a in [*plan.profile_numeric, *plan.profile_categorical]:
+        claim(("profile", a), f"profile_{slug(a)}", lambda p: [p])
+    for a in plan.profile_dates:
+        claim(("profile_date", a), slug(a), lambda p: [f"profile_days_since_{p}"])
+    return out
+
+
 def event_codes(plan: FeaturePlan) -> list[tuple[str, str, str]]:
     """(code prefix, friendly name, kind) for each event type and custom event."""
+    prefixes = feature_prefixes(plan)
     names = [humanize(t) for t in plan.event_types]
     out = []
     for t, name in zip(plan.event_types, names, strict=True):
-        friendly = name if names.count(name) == 1 else t
-        out.append((slug(t), friendly, "event_type"))
-    for ce in plan.custom_events:
-        out.append((f"custom_{slug(ce.name)}", ce.name, "custom_event"))
+        # types that read alike ('search' / 'Search') are told apart by their exact names
+        friendly = name if names.count(name) == 1 else f"'{t}' events"
+        out.append((prefixes[("event_type", t)], friendly, "event_type"))
+    for i, ce in enumerate(plan.custom_events):
+        out.append((prefixes[("custom_event", i)], ce.name, "custom_event"))
     return out
 
 
 def _specs(plan: FeaturePlan) -> list[FeatureSpec]:
     L = plan.lookback_days
+    prefixes = feature_prefixes(plan)
     specs: list[FeatureSpec] = []
     for prefix, name, family in event_codes(plan):
         many = plural(name)
         cap = many[:1].upper() + many[1:]
         for w in plan.windows:
-            specs.append(
-                FeatureSpec(
-                    f"{prefix}_count_{w}d",
-                    f"{cap} in the last {w} days",
-                    "numeric",
-                    family,
-                    "events",
-                )
-            )
+            label = f"{cap} in the last {w} days"
+            specs.append(FeatureSpec(f"{prefix}_count_{w}d", label, "numeric", family, "events"))
+        one = singular(name)
         specs.append(
             FeatureSpec(
-                f"{prefix}_days_since_last",
-                f"Days since last {singular(name)}",
-                "numeric",
-                family,
-                "days",
+                f"{prefix}_days_since_last", f"Days since last {one}", "numeric", family, "days"
             )
         )
         specs.append(
             FeatureSpec(
-                f"{prefix}_days_since_first",
-                f"Days since first {singular(name)}",
-                "numeric",
-                family,
-                "days",
+                f"{prefix}_days_since_first", f"Days since first {one}", "numeric", family, "days"
             )
         )
     for f in plan.numeric_fields:
-        name = humanize(f)
+        name, prefix = humanize(f), prefixes[("numeric", f)]
         for w in sorted({30, L}):
-            specs.append(
-                FeatureSpec(
-                    f"{slug(f)}_sum_{w}d",
-                    f"Total {name} in the last {w} days",
-                    "numeric",
-                    "numeric_field",
+            for kind, word in (("sum", "Total"), ("mean", "Average")):
+                label = f"{word} {name} in the last {w} days"
+                specs.append(
+                    FeatureSpec(f"{prefix}_{kind}_{w}d", label, "numeric", "numeric_field")
                 )
-            )
-            specs.append(
-                FeatureSpec(
-                    f"{slug(f)}_mean_{w}d",
-                    f"Average {name} in the last {w} days",
-                    "numeric",
-                    "numeric_field",
-                )
-            )
     for f in plan.id_fields:
-        specs.append(
-            FeatureSpec(
-                f"{slug(f)}_distinct_{L}d",
-                f"Distinct {humanize(f)} in the last {L} days",
-                "numeric",
-                "distinct",
-                "values",
-            )
-        )
-    specs += [
-        FeatureSpec(
-            "events_count_30d", "Events in the last 30 days", "numeric", "overall", "events"
-        ),
-        FeatureSpec(
-            f"events_count_{L}d", f"Events in the last {L} days", "numeric", "overall", "events"
-        ),
-        FeatureSpec(
-            f"active_days_{L}d", f"Active days in the last {L} days", "numeric", "overall", "days"
-        ),
-        FeatureSpec(
-            "trend_30d_vs_prev60d",
-            "Activity trend (last 30 days vs the 60 before)",
-            "numeric",
-            "overall",
-            "ratio",
-        ),
-        FeatureSpec(RECENCY_FEATURE, "Days since last event", "numeric", "overall", "days"),
-        FeatureSpec(
-            "days_since_first_event", "Days since first event", "numeric", "overall", "days"
-        ),
-    ]
-    for a in plan.profile_numeric:
-        specs.append(
-            FeatureSpec(
-                f"profile_{slug(a)}", f"{humanize(a).capitalize()} (profile)", "numeric", "profile"
-            )
-        )
-    for a in plan.profile_categorical:
-        specs.append(
-            FeatureSpec(
-                f"profile_{slug(a)}",
-                f"{humanize(a).capitalize()} (profile)",
-                "categorical",
-                "profile",
-            )
-        )
+        code = f"{prefixes[('distinct', f)]}_distinct_{L}d"
+        label = f"Distinct {humanize(f)} in the last {L} days"
+        specs.append(FeatureSpec(code, label, "numeric", "distinct", "values"))
+    overall = {
+        "events_count_30d": ("Events in the last 30 days", "events"),
+        f"events_count_{L}d": (f"Events in the last {L} days", "events"),
+        f"active_days_{L}d": (f"Active days in the last {L} days", "days"),
+        "trend_30d_vs_prev60d": ("Activity trend (last 30 days vs the 60 before)", "ratio"),
+        RECENCY_FEATURE: ("Days since last event", "days"),
+        "days_since_first_event": ("Days since first event", "days"),
+    }
+    for code in overall_codes(L):
+        label, unit = overall[code]
+        specs.append(FeatureSpec(code, label, "numeric", "overall", unit))
+    for kind, attributes in (
+        ("numeric", plan.profile_numeric),
+        ("categorical", list(plan.profile_categorical)),
+    ):
+        for a in attributes:
+            label = f"{humanize(a).capitalize()} (profile)"
+            specs.append(FeatureSpec(prefixes[("profile", a)], label, kind, "profile"))
     for a in plan.profile_dates:
+        code = f"profile_days_since_{prefixes[('profile_date', a)]}"
         specs.append(
-            FeatureSpec(
-                f"profile_days_since_{slug(a)}",
-                f"Days since {humanize(a)} (profile)",
-                "numeric",
-                "profile",
-                "days",
-            )
+            FeatureSpec(code, f"Days since {humanize(a)} (profile)", "numeric", "profile", "days")
         )
-    seen: set[str] = set()
-    unique = []
-    for s in specs:
-        code = s.code
-        i = 2
-        while code in seen:
-            code = f"{s.code}_{i}"
-            i += 1
-        seen.add(code)
-        unique.append(s if code == s.code else FeatureSpec(code, s.label, s.kind, s.family, s.unit))
-    return unique
+    codes = [s.code for s in specs]
+    assert len(set(codes)) == len(codes), "feature_prefixes left a repeated code"
+    return specs

@@ -109,6 +109,21 @@ def to_day(value) -> pd.Timestamp:
     return ts.normalize()
 
 
+def parse_day(value, what: str = "date") -> pd.Timestamp:
+    """A day given by the user (`--as-of`, `--at`, an `as_of` argument): YYYY-MM-DD, or an ISO
+    time (read in UTC), as midnight UTC; anything else is one line naming `what` and the value
+    (pandas would read 'today' or '1/2/3' as some date, or fail with a traceback)."""
+    if isinstance(value, dt.date | pd.Timestamp):
+        return to_day(value)
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise ConfigError(f"{what} is empty: write a date as YYYY-MM-DD")
+    try:
+        return to_day(dt.datetime.fromisoformat(text))
+    except (ValueError, OverflowError):
+        raise ConfigError(f"{what} {text}: not a date; write it as YYYY-MM-DD") from None
+
+
 def default_as_of(last_event) -> pd.Timestamp:
     """The day after the last event."""
     return to_day(last_event) + pd.Timedelta(days=1)
@@ -147,8 +162,12 @@ def resolve_as_of(
     config: Config, override: str | dt.date | None, first_event, last_event
 ) -> pd.Timestamp:
     """The scoring date: CLI override, else the config, else the day after the last event."""
-    value = override or config.scoring.as_of
-    as_of = to_day(value) if value else default_as_of(last_event)
+    if override:
+        as_of = parse_day(override, "as_of")
+    elif config.scoring.as_of:
+        as_of = to_day(config.scoring.as_of)
+    else:
+        as_of = default_as_of(last_event)
     if as_of <= to_day(first_event):
         raise DataError(
             f"{config.where()}: scoring.as_of {as_of.date()} is before any data (first event {to_day(first_event).date()})"
@@ -270,3 +289,42 @@ def counts_by_role(
         counts["negatives"] = counts["negatives"].astype("Int64").mask(scoring)
         counts.loc[scoring, "base_rate"] = float("nan")
     return counts
+
+
+def goal_hints(events, config: Config) -> list[str]:
+    """When no event at all meets the goal: which `==`/`in` text values never occur, with the
+    values that come closest ('Purchase' for 'purchase'). Empty when some event meets it."""
+    import difflib
+
+    goal = config.goal
+    hits = events.filter(conditions_expr(events, goal.conditions, goal.match, "goal.conditions"))
+    if int(hits.count().to_pyarrow().as_py()):
+        return []
+    hints = []
+    for cond in goal.conditions:
+        if cond.op not in ("==", "in") or not events[cond.field].type().is_string():
+            continue
+        wanted = [str(v) for v in (cond.value if cond.op == "in" else [cond.value])]
+        col = events[cond.field]
+        present = events.filter(col.isin(wanted)).select(col.name("v")).distinct().to_pandas()
+        absent = [v for v in wanted if v not in set(present["v"])]
+        if not absent:
+            continue
+        top = (
+            events.group_by(col.name("v")).aggregate(n=events.count()).order_by(ibis.desc("n"))
+        ).limit(500)
+        values = [str(v) for v in top.to_pandas()["v"] if v is not None]
+        for value in absent:
+            lower = {v.lower(): v for v in values}
+            close = [lower[value.lower()]] if value.lower() in lower else []
+            close += difflib.get_close_matches(value, values, n=3, cutoff=0.6)
+            close = list(dict.fromkeys(close))
+            shown = (
+                f"did you mean {', '.join(repr(c) for c in close)}?"
+                if close
+                else f"its most frequent values are {', '.join(values[:6])}"
+            )
+            hints.append(f"{cond.field} == {value!r} never occurs in the events; {shown}")
+    if not hints and goal.conditions:
+        hints.append("no event meets all the goal's conditions at once")
+    return hints

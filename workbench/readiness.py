@@ -48,6 +48,14 @@ def check_readiness(
                 f"the validation snapshot has {vpos} positives and {vneg} negatives: a model cannot be "
                 "judged out of time; move as_of or change the goal"
             )
+    busiest = int(counts["eligible"].max()) if len(counts) else 0
+    if messages and busiest <= 2:
+        # "only 2 negatives" reads as a goal problem; the real one is that there is no population
+        messages.insert(
+            0,
+            f"only {busiest} eligible profile{'' if busiest == 1 else 's'} at the busiest cutoff: "
+            "a model learns from many profiles; include more profiles or widen eligibility",
+        )
     span = (pd.Timestamp(last_event) - pd.Timestamp(first_event)).days
     need = required_history_days(config)
     if span < need:

@@ -3,8 +3,11 @@
 A run lives in `<output dir>/<YYYYmmdd-HHMMSS>/` and is never overwritten. While it is being
 built it is `<output dir>/.<stamp>.partial/`; `Run.publish` renames it to its final name when it
 ends (succeeded or failed) and moves `<output dir>/latest` only when it succeeded, so `latest`
-always names a complete run and a killed run never looks finished (`workbench run --resume`
-continues it). Stages never spell a file name: they ask the `Run` (`run.file("metrics")`,
+always names a complete run and a killed run never looks finished: the next run in the same
+folder marks it `interrupted` in its `run.json`, and `workbench run --resume` continues it.
+`Run.create` refuses an output folder that is, or holds, an input (the events, profiles, config
+or model), and every write goes through a temporary file renamed into place, with a full disk
+or a read-only folder reported as one line naming the file. Stages never spell a file name: they ask the `Run` (`run.file("metrics")`,
 `run.write_json("metrics", ...)`), and each file has exactly one writer (the `writer` column of
 `ARTIFACTS`).
 """
@@ -14,12 +17,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import socket
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import ConfigError, DataError, WorkbenchError
+from workbench.csv_safety import unescape_frame, write_csv
+from workbench.errors import ConfigError, DataError, WorkbenchError, output_error
+from workbench.inputs import check_output
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,6 +60,12 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("quality", "data_quality.json", "prepare_data", "Rows read, kept, set aside, dropped"),
     Artifact(
         "quarantine", "quarantine.csv", "prepare_data", "Rows set aside, each with its reason"
+    ),
+    Artifact(
+        "profiles_quarantine",
+        "profiles_quarantine.csv",
+        "prepare_data",
+        "Profile rows set aside (no id, or a repeated id), each with its reason",
     ),
     Artifact("event_mix", "event_mix.csv", "prepare_data", "Events per month and event type"),
     Artifact("snapshots", "snapshots.parquet", "define_goal", "Training and validation snapshots"),
@@ -162,12 +174,21 @@ class Run:
         *,
         record: dict[str, Any] | None = None,
         now: dt.datetime | None = None,
+        inputs: tuple[tuple[str, str | Path], ...] = (),
     ) -> Run:
         """A new run folder under `base` (being built: `.<stamp>.partial`) with `config.yaml`
-        (the effective config, naming the file it came from) and `run.json` (status running)."""
+        (the effective config, naming the file it came from) and `run.json` (status running).
+
+        `base` may not be, or hold, an input: the config's events, profiles and config file, or
+        `inputs` (`(what, path)`, e.g. the model a score reads)."""
         from workbench.config import dump_config
 
         base = Path(base)
+        check_output(base, config, inputs)
+        root = config.output_dir.expanduser().resolve()
+        if base.expanduser().resolve().is_relative_to(root):  # e.g. <output.dir>/validate
+            # (its earlier runs, a model among them, may be inputs: they are under it by design)
+            check_output(root, config, what="output.dir")
         try:
             base.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -186,14 +207,19 @@ class Run:
                 except FileExistsError:
                     pass
             n += 1
+        mark_interrupted(base)
         run = cls(partial)
-        dump_config(config, run.file("config"))
+        try:
+            dump_config(config, run.file("config"))
+        except OSError as exc:
+            raise output_error(run.file("config"), exc) from None
         run.write_record(
             {
                 "name": name,
                 "status": "running",
                 "started": dt.datetime.now().isoformat(timespec="seconds"),
                 "pid": os.getpid(),
+                "host": socket.gethostname(),
                 **(record or {}),
             }
         )
@@ -352,12 +378,25 @@ class Run:
         """Give the run its final name; on success point `latest` at it (last of all)."""
         if self.is_partial:
             final = self.base / self.name
-            os.replace(self.path, final)
+            try:
+                os.replace(self.path, final)
+            except OSError as exc:
+                raise output_error(final, exc) from None
             self.path = final
             self.__dict__.pop("config", None)
         if succeeded:
             _point_latest(self.base, self.name)
         return self
+
+    @property
+    def is_running_elsewhere(self) -> bool:
+        """Is the process that started this run (its `run.json` pid, on this host) still alive?"""
+        record = self.record
+        if record.get("status") != "running" or record.get("host", socket.gethostname()) != (
+            socket.gethostname()
+        ):
+            return False
+        return _alive(record.get("pid"))
 
     # ------------------------------------------------------------------ files
     def file(self, name: str) -> Path:
@@ -368,7 +407,12 @@ class Run:
         """Where ingest writes the cleaned events, the quarantined rows and the profiles."""
         from workbench.ingest import IngestTargets
 
-        return IngestTargets(self.file("events"), self.file("quarantine"), self.file("profiles"))
+        return IngestTargets(
+            self.file("events"),
+            self.file("quarantine"),
+            self.file("profiles"),
+            self.file("profiles_quarantine"),
+        )
 
     def segment_file(self, segment: str) -> Path:
         """`segments/<name>.csv` for one audience (names checked to be plain file names)."""
@@ -404,22 +448,21 @@ class Run:
         _atomic_write(path, json.dumps(data, indent=2, default=str))
         return path
 
-    def read_frame(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    def read_frame(self, name: str, columns: list[str] | None = None, **csv) -> pd.DataFrame:
         import pandas as pd
 
         path = self.require(name)
         if path.suffix == ".parquet":
             return pd.read_parquet(path, columns=columns)
-        return pd.read_csv(path, usecols=columns)
+        return unescape_frame(pd.read_csv(path, usecols=columns, **csv))
 
     def write_frame(self, name: str, frame: pd.DataFrame) -> Path:
-        path = self.file(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".parquet":
-            frame.to_parquet(path, index=False)
-        else:
-            write_csv(frame, path)
-        return path
+        """Parquet, or CSV with text cells escaped for spreadsheets (`workbench.csv_safety`)."""
+        return write_frame_file(frame, self.file(name))
+
+    def write_segment(self, segment: str, frame: pd.DataFrame) -> Path:
+        """`segments/<name>.csv` (see `segment_file`), written like every CSV of a run."""
+        return write_frame_file(frame, self.segment_file(segment))
 
     def write_text(self, name: str, text: str) -> Path:
         path = self.file(name)
@@ -479,32 +522,64 @@ class Run:
         return pd.Timestamp(as_of).normalize() if as_of else None
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """A frame as CSV (no index). Arrow's writer where it can type every column: the scores of
-    half a million profiles with their factor text took pandas 4 s and Arrow a fraction of it.
-    Text is quoted, missing values are empty. A column mixing numbers and text (a table's
-    `typical_value`) goes through pandas."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    try:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        frame.to_csv(path, index=False)
-        return path
-    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
-    return path
-
-
 def _atomic_write(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash or full disk never leaves half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:
+        raise output_error(path, exc) from None
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def write_frame_file(frame: pd.DataFrame, path: Path) -> Path:
+    """A frame as Parquet or (escaped) CSV by the file's suffix, renamed into place when whole;
+    a full disk or a read-only folder is one `DataError` naming the file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix != ".parquet":
+            return write_csv(frame, path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    return path
+
+
+# ----------------------------------------------------------------------------- interrupted runs
+def _alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError, TypeError):
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def mark_interrupted(base: Path) -> list[Run]:
+    """Partial runs under `base` whose process is gone (killed, machine restarted) get status
+    `interrupted` in their `run.json`: they never became `latest`; `workbench run --resume`
+    continues them."""
+    marked = []
+    for partial in sorted(base.glob(f".*{PARTIAL_SUFFIX}")):
+        run = Run(partial)
+        record = run.record
+        if record.get("status") == "running" and not run.is_running_elsewhere:
+            try:
+                run.update_record(status="interrupted")
+            except WorkbenchError:  # a read-only or full disk: leave it as it is
+                continue
+            marked.append(run)
+    return marked
 
 
 def _candidates(base: Path) -> list[tuple[float, Path]]:

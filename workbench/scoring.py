@@ -61,6 +61,7 @@ SCORE_COLUMNS = [
     "propensity_type",
 ]
 BUCKETS = ["low", "medium", "high"]
+_EMPTY_DTYPES = {"probability": "float64", "percentile": "int16"}
 
 
 def assign_percentiles(probability: np.ndarray) -> np.ndarray:
@@ -152,9 +153,16 @@ def explain_profiles(model: Any, X: pd.DataFrame) -> Explained:
     probability = np.asarray(model.propensity(X), dtype=np.float64).reshape(-1)
     if probability.shape[0] != len(X):
         raise ValueError(f"model returned {probability.shape[0]} probabilities for {len(X)} rows")
-    if not np.all((probability >= 0) & (probability <= 1)):
-        raise ValueError("model returned probabilities outside [0, 1] (or NaN)")
+    _check_probabilities(probability)
     return Explained(probability, model.contributions(X))
+
+
+def _check_probabilities(probability: np.ndarray) -> None:
+    if not np.all((probability >= 0) & (probability <= 1)):
+        raise ModelMismatchError(
+            "the model returned probabilities outside [0, 1] (or NaN): its files hold "
+            "values no fitted model has; retrain with workbench run"
+        )
 
 
 def score_profiles(
@@ -207,12 +215,18 @@ def score_profiles(
     if ptype is None:
         raise TypeError("propensity_type is unknown: pass the whole Config or propensity_type=")
     codes = _check_specs(model, scoring_snapshot, specs)
+    if scoring_snapshot.empty:  # no eligible profile at this date: an empty table, not a crash
+        return pd.DataFrame(
+            {c: pd.Series(dtype=_EMPTY_DTYPES.get(c, "object")) for c in SCORE_COLUMNS}
+        )
 
     X = scoring_snapshot[codes]
-    if explained is not None and len(explained) != len(X):
-        raise ValueError(f"explained has {len(explained)} rows but the snapshot has {len(X)}")
+    if explained is not None:  # computed earlier (contributions.parquet): checked the same way
+        if len(explained) != len(X):
+            raise ValueError(f"explained has {len(explained)} rows but the snapshot has {len(X)}")
+        _check_probabilities(explained.probability)
     with steps("scoring", 2) as step:
-        explained = explained or explain_profiles(model, X)
+        explained = explained if explained is not None else explain_profiles(model, X)
         probability = explained.probability
         percentile = assign_percentiles(probability)
         bucket = assign_buckets(percentile, buckets_cfg)

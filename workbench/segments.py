@@ -30,7 +30,7 @@ from workbench.conditions import condition_mask
 from workbench.config import SegmentRule
 from workbench.errors import ConfigError, DataError
 
-__all__ = ["build_segments", "SUMMARY_COLUMNS"]
+__all__ = ["build_segments", "check_segments", "SUMMARY_COLUMNS"]
 
 SUMMARY_COLUMNS = ["segment", "size", "mean_probability", "expected_conversions"]
 _DEFAULT_BUCKETS = ["high", "medium", "low"]
@@ -167,3 +167,26 @@ def build_segments(
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     summary["size"] = summary["size"].astype(np.int64)
     return segments, summary
+
+
+def check_segments(
+    rules: Sequence[SegmentRule],
+    feature_codes: Iterable[str],
+    profiles: pd.DataFrame | None = None,
+    where: str = "<config>",
+) -> None:
+    """Build every segment on an empty scores frame (and the profiles' columns, no rows): an
+    unknown field or factor, or a value that does not fit its column, fails here, before any
+    model is trained, exactly as it would when the scores exist."""
+    from workbench.scoring import SCORE_COLUMNS
+
+    if not rules:
+        return
+    kinds = {"probability": "float64", "percentile": "int16"}
+    scores = pd.DataFrame({c: pd.Series(dtype=kinds.get(c, "object")) for c in SCORE_COLUMNS})
+    try:
+        # top_by_profit: the economics cut-off exists only once there are scores (config.py
+        # already requires the economics section); 0 stands for it here
+        build_segments(scores, rules, profiles, feature_codes=feature_codes, top_by_profit=0)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: segments: {exc}") from None

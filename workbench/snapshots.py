@@ -8,7 +8,6 @@ backend runs it; `docs/SCALE.md` explains the two-stage aggregation and the out-
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,14 @@ import ibis
 import pandas as pd
 
 from workbench.conditions import conditions_expr
-from workbench.features import RECENCY_FEATURE, FeaturePlan, event_codes, plan_features, slug
+from workbench.config import memory_bytes
+from workbench.features import (
+    RECENCY_FEATURE,
+    FeaturePlan,
+    event_codes,
+    feature_prefixes,
+    plan_features,
+)
 from workbench.goals import (
     DAY,
     cutoff_table,
@@ -54,6 +60,7 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
     elig = config.eligibility
     windows = sorted(set(plan.windows) | {30, 90, L})
     codes = event_codes(plan)
+    prefixes = feature_prefixes(plan)
     age = joined.cutoff_s - joined._t  # seconds before the cutoff, always > 0 here
     keyed = {
         "_et": joined.event_type.isin(plan.event_types).ifelse(
@@ -92,10 +99,11 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
         aggs[f"{prefix}_days_since_last"] = k._last.min(where=match) / DAY
         aggs[f"{prefix}_days_since_first"] = k._first.max(where=match) / DAY
     for j, f in enumerate(plan.numeric_fields):
+        prefix = prefixes[("numeric", f)]
         for w in sorted({30, L}):
             total, count = k[f"_s{j}_{w}"].sum(), k[f"_k{j}_{w}"].sum()
-            aggs[f"{slug(f)}_sum_{w}d"] = total
-            aggs[f"{slug(f)}_mean_{w}d"] = (count > 0).ifelse(
+            aggs[f"{prefix}_sum_{w}d"] = total
+            aggs[f"{prefix}_mean_{w}d"] = (count > 0).ifelse(
                 total / count.cast("float64"), ibis.null().cast("float64")
             )
     aggs["events_count_30d"] = k._n30.sum()
@@ -113,7 +121,9 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
     recent = rows.filter(rows._age <= L * DAY)
     lists = [f for f in plan.id_fields if recent[f].type().is_array()]
     distinct = {
-        f"{slug(f)}_distinct_{L}d": recent[f].nunique() for f in plan.id_fields if f not in lists
+        f"{prefixes[('distinct', f)]}_distinct_{L}d": recent[f].nunique()
+        for f in plan.id_fields
+        if f not in lists
     }
     distinct[f"active_days_{L}d"] = (recent._t // DAY).nunique()
     counts = recent.group_by(["profile_id", "cutoff_s"]).aggregate(**distinct)
@@ -123,7 +133,7 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
         **{c: both[c].fill_null(0) for c in distinct},
     )
     for f in lists:  # the ids of an event's objects (items.item_id): distinct over the unnested
-        both = _distinct_in_lists(both, recent, f, f"{slug(f)}_distinct_{L}d")
+        both = _distinct_in_lists(both, recent, f, f"{prefixes[('distinct', f)]}_distinct_{L}d")
     return both
 
 
@@ -171,22 +181,20 @@ def snapshot_expr(
     if profiles is not None and (
         plan.profile_numeric or plan.profile_categorical or plan.profile_dates
     ):
+        prefixes = feature_prefixes(plan)
         attrs = [profiles.profile_id]
         for a in plan.profile_numeric:
-            attrs.append(profiles[a].cast("float64").name(f"profile_{slug(a)}"))
+            attrs.append(profiles[a].cast("float64").name(prefixes[("profile", a)]))
         for a in plan.profile_categorical:
-            attrs.append(profiles[a].cast("string").name(f"profile_{slug(a)}"))
+            attrs.append(profiles[a].cast("string").name(prefixes[("profile", a)]))
         for a in plan.profile_dates:
-            attrs.append(
-                profiles[a].cast("timestamp").epoch_seconds().cast("int64").name(f"_date_{slug(a)}")
-            )
+            seconds = profiles[a].cast("timestamp").epoch_seconds().cast("int64")
+            attrs.append(seconds.name(f"_date_{prefixes[('profile_date', a)]}"))
         table = table.left_join(profiles.select(attrs), "profile_id")
         for a in plan.profile_dates:
+            p = prefixes[("profile_date", a)]
             table = table.mutate(
-                **{
-                    f"profile_days_since_{slug(a)}": (table.cutoff_s - table[f"_date_{slug(a)}"])
-                    / DAY
-                }
+                **{f"profile_days_since_{p}": (table.cutoff_s - table[f"_date_{p}"]) / DAY}
             )
     columns = ["profile_id", "cutoff_s"] + [s.code for s in plan.specs]
     if with_label:
@@ -229,8 +237,9 @@ def finish_frame(frame: pd.DataFrame, plan: FeaturePlan, with_label: bool = True
 
 
 def _profile_source(plan: FeaturePlan, code: str) -> str:
+    prefixes = feature_prefixes(plan)
     for a in plan.profile_categorical:
-        if f"profile_{slug(a)}" == code:
+        if prefixes[("profile", a)] == code:
             return a
     return code
 
@@ -343,34 +352,13 @@ def build_training_snapshots(
     return frame
 
 
-_UNITS = {
-    "": 1,
-    "B": 1,
-    "KB": 1e3,
-    "MB": 1e6,
-    "GB": 1e9,
-    "TB": 1e12,
-    "KIB": 2**10,
-    "MIB": 2**20,
-    "GIB": 2**30,
-    "TIB": 2**40,
-}
-
-
-def _limit_bytes(text: str | None) -> float | None:
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text or "")
-    if not match or match.group(2).upper() not in _UNITS:
-        return None
-    return float(match.group(1)) * _UNITS[match.group(2).upper()]
-
-
 def memory_partitions(
     events, config: Config, cutoffs: list, plan: FeaturePlan, kept: float = 1.0
 ) -> int:
     """Profile partitions that keep the grouped state within `duckdb.memory_limit` (1 = one query).
 
     `kept`: the expected share of (profile, cutoff) groups the training sample keeps."""
-    limit = _limit_bytes(config.duckdb.memory_limit) if config.engine == "duckdb" else None
+    limit = memory_bytes(config.duckdb.memory_limit) if config.engine == "duckdb" else None
     if not limit:
         return 1
     profiles = int(events.profile_id.approx_nunique().to_pyarrow().as_py() or 0)

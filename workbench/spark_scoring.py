@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,18 +39,26 @@ _MODELS: dict[str, Any] = {}
 
 
 def _model_files(model_dir: str | Path) -> dict[str, str]:
+    """The model's files by name (read on the driver; only the names `save_model` writes)."""
+    from workbench.modeling.persistence import check_file_names, read_manifest
+
     model_dir = Path(model_dir)
     if not (model_dir / "model.json").exists() and (model_dir / "model" / "model.json").exists():
         model_dir = model_dir / "model"
-    manifest = json.loads((model_dir / "model.json").read_text(encoding="utf-8"))
-    names = ["model.json", *manifest.get("files", {})]
+    manifest = read_manifest(model_dir)
+    listed = manifest.get("files")
+    names = ["model.json", *(listed if isinstance(listed, dict) else {})]
+    check_file_names(names)
     return {name: (model_dir / name).read_text(encoding="utf-8") for name in names}
 
 
 def _load(files: dict[str, str]):
-    """The model from its files (once per Python worker), verified by `modeling.load_model`."""
+    """The model from its files (once per Python worker), verified by `modeling.load_model`;
+    the names are checked before anything is written to the temporary folder."""
     from workbench.modeling import load_model
+    from workbench.modeling.persistence import check_file_names
 
+    check_file_names(files)
     key = hashlib.sha256(files["model.json"].encode()).hexdigest()
     if key not in _MODELS:
         with tempfile.TemporaryDirectory(prefix="workbench-model-") as tmp:

@@ -176,6 +176,7 @@ def test_columns_csv_cannot_carry_stream_in_batches_through_a_cursor(postgres_se
     body["goal"]["conditions"] = [{"field": "tags", "op": "==", "value": "t1"}]
     body["goal"]["window_days"] = 5
     body["training"] = {"snapshots": 2, "step_days": 5}
+    body["features"] = {"lookback_days": 120}  # this table has no `context` to exclude
     body["eligibility"] = {}
     body["scoring"] = {"as_of": "2025-01-25"}
     mark = postgres_server.log_mark()

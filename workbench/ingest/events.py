@@ -7,6 +7,7 @@ The work runs in DuckDB through Ibis (out-of-core when needed); only summaries c
 
 from __future__ import annotations
 
+import re
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
 
-from workbench.engine import duckdb_connection, spill_directory
+from workbench.csv_safety import escape_column
+from workbench.engine import duckdb_connection, spill_directory, write_table
 from workbench.errors import ConfigError, DataError
 from workbench.ingest.identity import (
     event_type_expr,
@@ -47,9 +49,11 @@ from workbench.ingest.sources import (
 from workbench.ingest.timestamps import (
     OUT_OF_RANGE,
     UNPARSEABLE,
+    check_day_order,
     day_order,
     day_order_notices,
     in_range,
+    serial_notices,
     timestamp_parsers,
     timestamp_report,
 )
@@ -60,6 +64,26 @@ if TYPE_CHECKING:
     from workbench.config import Config, EventsConfig
 
 CANONICAL = ("profile_id", "timestamp", "event_type")
+# The names staging gives its own columns (and `cutoff_s`, which snapshots join on): a source
+# column so named is kept under another name. Other names starting with '_' (XDM's `_id`) stay.
+RESERVED = {"_reason", "_raw_timestamp", "_ts_missing", "_unstitched_id", "cutoff_s"}
+_RESERVED_PATTERN = re.compile(r"_ts(_month_first|_day_first|_serial)?|_cast_failed_\d+")
+
+
+def reserved_renames(columns: list[str]) -> dict[str, str]:
+    """Source columns named like the workbench's own (`_reason`, `_ts`, `cutoff_s`...) and the
+    names they are kept under (`source_reason`, `source_cutoff_s`), like a column named like a
+    canonical one that is not mapped to it."""
+    taken = set(columns)
+    renames = {}
+    for c in columns:
+        if c in RESERVED or _RESERVED_PATTERN.fullmatch(c):
+            new = f"source_{c.lstrip('_')}"
+            while new in taken:
+                new += "_"
+            taken.add(new)
+            renames[c] = new
+    return renames
 
 
 def _check_dedupe_keys(dedupe, columns: list[str], path: Path) -> None:
@@ -87,8 +111,9 @@ def stage_events(source, cfg: EventsConfig, where: Path | str, info: StageInfo |
     Besides `profile_id`, `event_type` and the other columns (nested ones made into fields, see
     `nested`), the staged rows carry `_ts` (the neutral parse), `_ts_month_first` /
     `_ts_day_first` (text columns without a format only), `_ts_missing` and `_raw_timestamp`
-    (the source text, kept for rows that may be quarantined).
-    `finish_events` then picks the day order and adds `_reason`."""
+    (the source text, kept for rows that may be quarantined), and `_ts_serial` when the
+    timestamps may be spreadsheet serial days. `finish_events` then picks the day order and
+    adds `_reason`."""
     info = info if info is not None else StageInfo()
     typed = apply_types(source, declared_types(cfg))
     source = typed.table
@@ -143,6 +168,7 @@ def stage_events(source, cfg: EventsConfig, where: Path | str, info: StageInfo |
         *rest,
         neutral.name("_ts"),
         *extra,
+        *([parsers["serial"].name("_ts_serial")] if "serial" in parsers else []),
         ts_missing.name("_ts_missing"),
         ibis.cases((suspect, raw_text), else_=ibis.null("string")).name("_raw_timestamp"),
         *failed,
@@ -169,6 +195,12 @@ def _other_columns(source, cfg: EventsConfig, mapping: dict, typed, info: StageI
     if clashes:
         # A column literally named like a canonical one but not mapped to it keeps its data under a new name.
         rest += [source[c].name(f"source_{c}") for c in clashes]
+    renames = reserved_renames([e.get_name() for e in rest])
+    rest = [e.name(renames[e.get_name()]) if e.get_name() in renames else e for e in rest]
+    info.notices += [
+        f"column '{old}' is kept as '{new}': the workbench uses that name for its own column"
+        for old, new in renames.items()
+    ]
     info.checks = typed.checks + list(nested.checks)
     failed = [source[c] for c in typed_checks]
     failed += [
@@ -188,7 +220,7 @@ def _check_declared_types(unclaimed: dict[str, str], source, made: dict, where) 
         )
 
 
-_STAGING_COLUMNS = ("_ts", "_ts_month_first", "_ts_day_first", "_ts_missing")
+_STAGING_COLUMNS = ("_ts", "_ts_month_first", "_ts_day_first", "_ts_serial", "_ts_missing")
 
 
 def finish_events(staged, order: dict[str, Any] | None):
@@ -221,12 +253,13 @@ def finish_events(staged, order: dict[str, Any] | None):
 
 @dataclass(frozen=True)
 class IngestTargets:
-    """Where ingest writes: the cleaned events, the quarantined rows and the profiles (named by
-    the run folder, `Run.ingest_targets`)."""
+    """Where ingest writes: the cleaned events, the quarantined rows, the profiles and the
+    profile rows set aside (named by the run folder, `Run.ingest_targets`)."""
 
     events: Path
     quarantine: Path
     profiles: Path
+    profiles_quarantine: Path | None = None  # default: profiles_quarantine.csv next to profiles
 
 
 def _stage(con, config: Config, where, tmpdir: Path, info: StageInfo, frame=None, horizon=None):
@@ -330,7 +363,9 @@ def ingest_events(
             raise DataError(f"{where}: file has no rows")
         order = day_order(staged)
         if order is not None:
+            check_day_order(staged, order, ts_column, where)
             notices += day_order_notices(staged, order, ts_column)
+        notices += serial_notices(staged, ts_column)
         final = finish_events(staged, order)
 
         bad = final.filter(final._reason.notnull())
@@ -357,7 +392,7 @@ def ingest_events(
         else:
             kept = _dedupe_by_key(good, keys)
         events_path = targets.events
-        con.to_parquet(kept, str(events_path))
+        write_table(con, kept, events_path, "parquet")
         bar("events")
 
     events = con.read_parquet(str(events_path))
@@ -408,11 +443,14 @@ def ingest_events(
     if stitching is not None:
         quality["identities"] = stitching
     if config.profiles is not None or profiles is not None:
-        profiles_quality = ingest_profiles(config, targets.profiles, con, frame=profiles)
+        profiles_quality = ingest_profiles(
+            config, targets.profiles, con, frame=profiles, quarantine=targets.profiles_quarantine
+        )
         profiles_quality["match"] = profile_match(
             con.read_parquet(str(events_path)), con.read_parquet(profiles_quality["file"])
         )
         quality["profiles_file"] = profiles_quality
+        quality["notices"] += profiles_quality.get("notices", [])
     return quality
 
 
@@ -471,9 +509,10 @@ def _write_quarantine(con, bad, path: Path) -> None:
     renamed = bad.mutate(timestamp=bad._raw_timestamp).drop("_raw_timestamp")
     renamed = renamed.rename(reason="_reason")
     cols = ["reason"] + [c for c in renamed.columns if c != "reason"]
-    # Text everywhere so a mixed-type quarantine still writes; the rows are for people to read.
-    renamed = renamed.select([renamed[c].cast("string").name(c) for c in cols])
-    con.to_csv(renamed, str(path))
+    # Text everywhere so a mixed-type quarantine still writes; the rows are for people to read,
+    # escaped like every CSV the workbench writes (`workbench.csv_safety`).
+    renamed = renamed.select([escape_column(renamed[c].cast("string")).name(c) for c in cols])
+    write_table(con, renamed, path, "csv")
 
 
 def iso_utc(value) -> str | None:

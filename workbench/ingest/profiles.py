@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from workbench.engine import duckdb_connection
+from workbench.engine import duckdb_connection, write_table
 from workbench.errors import ConfigError, DataError
 from workbench.ingest.readers import (
     frame_table,
@@ -30,9 +30,14 @@ if TYPE_CHECKING:
     from workbench.config import Config, ProfilesConfig
 
 
-def ingest_profiles(config: Config, target: Path, con=None, *, frame=None) -> dict[str, Any]:
-    """Profile attributes, written to `target`: one row per profile; rows without an id are
-    quarantined, repeats dropped. `frame`: a pandas or Arrow frame instead of `profiles.path`."""
+def ingest_profiles(
+    config: Config, target: Path, con=None, *, frame=None, quarantine: Path | None = None
+) -> dict[str, Any]:
+    """Profile attributes, written to `target`: one row per profile. Rows without an id, and
+    the other rows of a repeated id (the row kept is the one with the most attributes filled
+    in, ties broken by the values, so the choice does not depend on row order), go to
+    `quarantine` (default `profiles_quarantine.csv` next to `target`) with their reason.
+    `frame`: a pandas or Arrow frame instead of `profiles.path`."""
     from workbench.config import ProfilesConfig
 
     cfg: ProfilesConfig = config.profiles or ProfilesConfig()
@@ -81,22 +86,57 @@ def ingest_profiles(config: Config, target: Path, con=None, *, frame=None) -> di
         missing = table.filter(table.profile_id.isnull() | (table.profile_id == ""))
         rows_missing = int(missing.count().to_pyarrow().as_py())
         good = table.filter(table.profile_id.notnull() & (table.profile_id != ""))
-        ranked = good.mutate(_rank=ibis.row_number().over(group_by=good.profile_id))
+        others = [c for c in good.columns if c != "profile_id"]
+        filled = sum((good[c].notnull().cast("int64") for c in others), ibis.literal(0))
+        order = [ibis.desc(filled), *[good[c].cast("string") for c in others]]
+        ranked = good.mutate(_rank=ibis.row_number().over(group_by=good.profile_id, order_by=order))
         kept = ranked.filter(ranked._rank == 0).drop("_rank")
         path = Path(target)
-        con.to_parquet(kept, str(path))
+        write_table(con, kept, path, "parquet")
+        set_aside = _quarantine_rows(missing, ranked.filter(ranked._rank > 0).drop("_rank"))
+        quarantine = quarantine or path.with_name("profiles_quarantine.csv")
+        write_table(con, set_aside, quarantine, "csv")
     rows_kept = int(con.read_parquet(str(path)).count().to_pyarrow().as_py())
+    duplicates = rows_read - rows_missing - rows_kept
+    name = Path(str(where)).name
+    if rows_missing:
+        notices.append(
+            f"{name}: {rows_missing:,} rows have no profile id: set aside in {quarantine.name}"
+        )
+    if duplicates:
+        notices.append(
+            f"{name}: {duplicates:,} rows repeat a profile id: the row with the most attributes "
+            f"filled in is kept, the others are in {quarantine.name}"
+        )
+    reasons = {MISSING: rows_missing, DUPLICATE: duplicates}
     return {
         "source": str(where),
         "rows_read": rows_read,
         "rows_kept": rows_kept,
         "rows_quarantined": rows_missing,
-        "duplicates_dropped": rows_read - rows_missing - rows_kept,
-        "reconciles": True,
+        "duplicates_dropped": duplicates,
+        "reconciles": rows_read == rows_kept + rows_missing + duplicates,
+        "quarantine_reasons": {k: v for k, v in reasons.items() if v},
+        "quarantine_file": str(quarantine),
         "columns": [c for c in kept.columns if c != "profile_id"],
         "file": str(path),
         "notices": notices,
     }
+
+
+MISSING = "missing profile_id"
+DUPLICATE = "duplicate profile_id (another row of this id is kept)"
+
+
+def _quarantine_rows(missing, duplicates):
+    """The profile rows set aside, as text (for people to read), each with its reason."""
+    from workbench.csv_safety import escape_column
+
+    def as_text(table, reason: str):
+        cols = [escape_column(table[c].cast("string")).name(c) for c in table.columns]
+        return table.select(ibis.literal(reason).name("reason"), *cols)
+
+    return as_text(missing, MISSING).union(as_text(duplicates, DUPLICATE), distinct=False)
 
 
 LOW_PROFILE_MATCH = 0.5

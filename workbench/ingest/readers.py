@@ -15,6 +15,7 @@ import ibis.expr.datatypes as dt
 import pandas as pd
 
 from workbench.errors import ConfigError, DataError
+from workbench.ingest import diagnose
 from workbench.ingest.sources import (
     TIME_PARTITIONS,
     SourceFiles,
@@ -67,6 +68,17 @@ def duckdb_message(exc: BaseException, what: str = "events") -> str:
     return text
 
 
+def file_message(exc: BaseException, path, what: str = "events") -> str:
+    """`duckdb_message`, with the row named where DuckDB's own line number is not that row's."""
+    if "Maximum line size" in str(exc) and isinstance(path, Path) and path.is_file():
+        found = diagnose.overlong_line(path)
+        if found:
+            return found
+    if isinstance(path, Path) and path.is_file() and "gzip" in str(exc).lower():
+        diagnose.check_gzip_complete(path)
+    return duckdb_message(exc, what)
+
+
 def _retry_with_full_scan(exc: BaseException) -> bool:
     """Errors that a type detection over the whole file (not DuckDB's first rows) can cure."""
     import duckdb
@@ -95,6 +107,7 @@ def _whitespace_to_parquet(
     import pyarrow.parquet as pq
 
     writer = None
+    diagnose.check_first_row_width(path, encoding)
     try:
         reader = pd.read_csv(
             path,
@@ -160,6 +173,9 @@ def read_source(
     if fmt != "csv" and (cfg.header is not None or cfg.names):
         raise ConfigError(f"{what}.header: only for csv files, {files.where} is read as {fmt}")
     paths = [str(f) for f in files.files]
+    if fmt == "csv":
+        for f in files.files:
+            diagnose.check_not_spreadsheet(f, what)
     try:
         if fmt == "parquet":
             table = read_parquet(con, files)
@@ -175,6 +191,10 @@ def read_source(
         else:
             kwargs = csv_options(cfg, files)
             probe = con.read_csv(paths, **kwargs)
+            if len(probe.columns) == 1 and any(d in probe.columns[0] for d in ",;\t|"):
+                # The sniffer gave up (a ragged file, a cut-off .gz): say where, not "not found".
+                for f in files.files:
+                    diagnose.check_csv_rows(f, kwargs.get("delim"), cfg.encoding)
             types = {} if kwargs.get("all_varchar") else text_columns
             types = {c: "VARCHAR" for c in types if c in probe.columns}
             if full_scan:
@@ -183,8 +203,9 @@ def read_source(
     except (ConfigError, DataError):
         raise
     except Exception as exc:  # DuckDB raises many error types for a file in the wrong format
+        single = files.files[0] if len(files.files) == 1 else None
         raise DataError(
-            f"{files.where}: cannot read as {fmt}: {duckdb_message(exc, what)}"
+            f"{files.where}: cannot read as {fmt}: {file_message(exc, single, what)}"
         ) from None
     table = flatten_structs(_partition_columns(table, files))
     if len(table.columns) == 0:
@@ -277,7 +298,10 @@ def materialise(con, name: str, build, where, label: str, what: str = "events", 
             if first is None:
                 raise
             error = first
-        raise DataError(f"{where}: cannot read {label}: {duckdb_message(error, what)}") from None
+        path = Path(str(where))
+        raise DataError(
+            f"{where}: cannot read {label}: {file_message(error, path, what)}"
+        ) from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -304,8 +328,11 @@ def scalar_column(col, name: str, canonical: str, where: Path | str):
 
 def normalise_profile_id(col):
     """Ids as text, trimmed; an integral float id ("12346.0", from a column with blanks that was
-    read as DOUBLE) becomes "12346", so events and profiles files agree."""
+    read as DOUBLE) becomes "12346", so events and profiles files agree. A NaN id is a missing
+    one (quarantined), never a profile named "nan"."""
     text = col.cast("string").strip()
+    if col.type().is_floating():
+        text = ibis.cases((col.isnan() | col.isinf(), ibis.null("string")), else_=text)
     return ibis.cases(
         (text.contains(".") & text.endswith("0"), text.re_replace(r"^(-?[0-9]+)\.0+$", r"\1")),
         else_=text,

@@ -4,7 +4,13 @@ Text timestamps without a `timestamp_format`: ISO-8601 (DuckDB's cast, offsets c
 epoch numbers, then date patterns by separator, each with no time, %H:%M, %H:%M:%S or 12-hour
 %I:%M(:%S) %p, picked per value from its shape (a failed strptime costs as much as a match).
 Month-first and day-first dates can be read two ways (01/02/2024), so a column is read with one
-day order only: day-first when more of its values parse that way (`day_order`).
+day order only: day-first when more of its values parse that way (`day_order`). A column written
+both ways in large shares is refused (`check_day_order`): a quarter of its dates could not be
+told apart, and a swapped day and month is a silent, wrong date.
+
+Spreadsheet serial dates (Excel, Google Sheets, LibreOffice: days since 1899-12-30, e.g.
+45658.25 = 2025-01-01 06:00) are numbers from 20,000 to 80,000 (1954-2119); as epoch seconds
+they would all fall on 1 January 1970, so such numbers are read as serial days, with a notice.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
+
+from workbench.errors import DataError
 
 if TYPE_CHECKING:
     from workbench.config import EventsConfig
@@ -31,6 +39,13 @@ LATEST_TIMESTAMP = pd.Timestamp("2200-01-01")
 OUT_OF_RANGE = "timestamp out of range (before 1900 or after 2199)"
 
 UNPARSEABLE = "unparseable timestamp"
+
+# Spreadsheet serial days: 1954-10-03 .. 2119-01-12; the serial of 1970-01-01 is 25,569.
+SERIAL_DAYS = (20_000, 80_000)
+_SERIAL_EPOCH = 25_569
+SERIAL_TEXT = r"^[0-9]{5}(\.[0-9]+)?$"
+# Both day orders with at least this share of the dates that only read one way: refused.
+MIXED_ORDER_SHARE = 0.05
 
 # Epoch numbers as text: seconds (9-10 digits), milliseconds (12-13), microseconds (15-16) or
 # nanoseconds (18-19) for dates from 1973 to 2286; 8 and 14 digits are %Y%m%d(%H%M%S).
@@ -63,9 +78,13 @@ def timestamp_parsers(col, fmt: str | None) -> dict[str, Any]:
         # 8-digit integers are dates written as numbers (20150503), not 1970 epoch seconds.
         yyyymmdd = _try_strptime(col.cast("string"), "%Y%m%d")
         is_date = (col >= 10_000_000) & (col < 100_000_000)
-        return {"neutral": ibis.cases((is_date, yyyymmdd), else_=_epoch(col))}
+        serial = _is_serial(col)
+        neutral = ibis.cases((is_date, yyyymmdd), (serial, _serial(col)), else_=_epoch(col))
+        return {"neutral": neutral, "serial": serial.fill_null(False)}
     if (dtype.is_floating() or dtype.is_decimal()) and fmt is None:
-        return {"neutral": _epoch(col)}
+        serial = _is_serial(col)
+        neutral = ibis.cases((serial, _serial(col)), else_=_epoch(col))
+        return {"neutral": neutral, "serial": serial.fill_null(False)}
     text = col.cast("string").strip()
     if fmt is not None:
         return {"neutral": _try_strptime(text, fmt)}
@@ -74,8 +93,11 @@ def timestamp_parsers(col, fmt: str | None) -> dict[str, Any]:
     upper = text.upper()
     ampm = upper.endswith("AM") | upper.endswith("PM")
     digits = text.re_search(r"^[0-9]+$")
+    number = text.try_cast("float64")
+    serial = text.re_search(SERIAL_TEXT) & _is_serial(number)
     neutral = ibis.cases(
         (text.contains("-"), iso),  # every ISO-8601 date has one
+        (serial, _serial(number)),
         (digits & text.re_search(EPOCH_TEXT), _epoch(text.try_cast("int64"))),
         (digits & (text.length() == 8), _try_strptime(text, "%Y%m%d")),
         (digits & (text.length() == 14), _try_strptime(text, "%Y%m%d%H%M%S")),
@@ -86,7 +108,19 @@ def timestamp_parsers(col, fmt: str | None) -> dict[str, Any]:
         "neutral": neutral,
         "month_first": _dates(text, MONTH_FIRST_DATES, colons, ampm),
         "day_first": _dates(text, DAY_FIRST_DATES, colons, ampm),
+        "serial": serial.fill_null(False),
     }
+
+
+def _is_serial(number):
+    low, high = SERIAL_DAYS
+    return (number >= low) & (number < high)
+
+
+def _serial(number):
+    """Spreadsheet serial days (fractions are the time of day) as a timestamp."""
+    micros = ((number.cast("float64") - _SERIAL_EPOCH) * 86_400_000_000).round()
+    return _timestamp_from_micros(micros.cast("int64"))
 
 
 def _dated(text, date: str, colons, ampm):
@@ -175,9 +209,12 @@ def day_order_notices(staged, order: dict[str, Any], column: str) -> list[str]:
     that all read both ways (01/02/2011) or with as many of each kind."""
     m, d, both = order["month_first"], order["day_first"], order["both"]
     if order["order"] == "day-first":
+        dropped = (
+            f"; the {m - both:,} that only read month-first are quarantined" if m > both else ""
+        )
         return [
             f"{column}: dates read day-first (13/08/2011, 13.08.2011): {d:,} values parse "
-            f"that way, {m:,} month-first"
+            f"that way, {m:,} month-first{dropped}; set events.timestamp_format if that is wrong"
         ]
     if both == 0 or m > d:
         return []
@@ -199,4 +236,48 @@ def day_order_notices(staged, order: dict[str, Any], column: str) -> list[str]:
         f"{column}: mixed day orders: {m:,} values read month-first, {d:,} day-first "
         f"({both:,}{shown} either way); read month-first, the others are quarantined; "
         "set events.timestamp_format if that is wrong"
+    ]
+
+
+def check_day_order(staged, order: dict[str, Any], column: str, where) -> None:
+    """Refuse a column written both day-first and month-first in large shares: the dates that
+    read both ways (01/02/2011) could then be either, and no single order is right."""
+    m, d, both = order["month_first"], order["day_first"], order["both"]
+    only_month, only_day = m - both, d - both
+    dated = m + d - both
+    if not dated or min(only_month, only_day) < max(20, MIXED_ORDER_SHARE * dated):
+        return
+    examples = {}
+    for key, mine, other in (
+        ("day", staged._ts_day_first, staged._ts_month_first),
+        ("month", staged._ts_month_first, staged._ts_day_first),
+    ):
+        row = (
+            staged.filter(mine.notnull() & other.isnull())
+            .select("_raw_timestamp")
+            .limit(1)
+            .to_pyarrow()
+            .to_pylist()
+        )
+        examples[key] = row[0]["_raw_timestamp"] if row else "?"
+    raise DataError(
+        f"{where}: column '{column}' mixes day orders: {only_day:,} dates read only day-first "
+        f"(e.g. {examples['day']!r}), {only_month:,} only month-first (e.g. "
+        f"{examples['month']!r}) and {both:,} either way, which cannot be told apart; set "
+        "events.timestamp_format to the file's pattern (e.g. '%d/%m/%Y %H:%M'), or split the "
+        "file by where its rows come from"
+    )
+
+
+def serial_notices(staged, column: str) -> list[str]:
+    """Say so when timestamps were read as spreadsheet serial days."""
+    if "_ts_serial" not in staged.columns:
+        return []
+    n = int(staged._ts_serial.cast("int64").sum().to_pyarrow().as_py() or 0)
+    if n == 0:
+        return []
+    return [
+        f"{column}: {n:,} timestamps are spreadsheet serial day numbers (days since "
+        "1899-12-30, e.g. 45658.25 = 2025-01-01 06:00) and were read as such; set "
+        "events.timestamp_format if they mean something else"
     ]

@@ -221,11 +221,22 @@ def _attach(con, cfg):
     return con.table(cfg.table, database=("source_db", "main"))
 
 
+def _check_database_file(url: str) -> None:
+    """A file-backed URL (duckdb://, sqlite://) to a file that does not exist would create an
+    empty database there: refuse it instead."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() in ("duckdb", "sqlite") and rest and rest != ":memory:":
+        path = Path(rest.split("?")[0]).expanduser()
+        if not path.is_file():
+            raise DataError(f"{url}: database file {path} not found")
+
+
 def _fetch(con, config: Config, tmpdir: Path, horizon):
     import ibis
 
     cfg = config.events
     url = cfg.connection
+    _check_database_file(url)
     try:
         src = ibis.connect(url)
     except ImportError as exc:

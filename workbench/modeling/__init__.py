@@ -5,13 +5,20 @@
   candidates; `candidates`: them by name;
 - `selection`: `compare_models`, `choose_champion`, `refit_champion`;
 - `metrics`: ROC AUC with its interval, calibration, lift;
-- `persistence`: `save_model` / `load_model` without pickle.
+- `persistence`: `save_model` / `load_model` without pickle, what a model was trained for
+  (`check_trained_for`) and optional HMAC signing; `lightgbm_text`: LightGBM's model text
+  checked before LightGBM parses it.
 """
 
 from workbench.modeling.boosted import BoostedPropensity
 from workbench.modeling.candidates import CANDIDATES
 from workbench.modeling.logistic import LogisticPropensity
-from workbench.modeling.persistence import check_feature_match, load_model, save_model
+from workbench.modeling.persistence import (
+    check_feature_match,
+    check_trained_for,
+    load_model,
+    save_model,
+)
 from workbench.modeling.recency import RecencyRule
 from workbench.modeling.selection import Comparison, choose_champion, compare_models, refit_champion
 
@@ -22,6 +29,7 @@ __all__ = [
     "LogisticPropensity",
     "RecencyRule",
     "check_feature_match",
+    "check_trained_for",
     "choose_champion",
     "compare_models",
     "load_model",

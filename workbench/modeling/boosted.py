@@ -21,6 +21,7 @@ from workbench.modeling.base import (
     _level_codes,
     _validate_plain,
 )
+from workbench.modeling.lightgbm_text import check_model_text
 
 # --------------------------------------------------------------------------- boosted
 DEFAULT_LGB_PARAMS: dict[str, Any] = {
@@ -197,9 +198,11 @@ class BoostedPropensity(PropensityModel):
         ):
             raise ValueError("levels must map feature codes to lists of strings")
         try:
+            # LightGBM's C++ parser aborts the process on text it cannot parse: check it first
+            check_model_text(files["lightgbm.txt"], len(self.feature_specs_))
             booster = lgb.Booster(model_str=files["lightgbm.txt"])
         except Exception as exc:  # LightGBM's C parser reports bad text as LightGBMError
-            raise ValueError(f"lightgbm.txt is not a LightGBM model ({exc})") from None
+            raise ValueError(f"lightgbm.txt is not a valid LightGBM model: {exc}") from None
         if booster.num_feature() != len(self.feature_specs_):
             raise ValueError("lightgbm.txt has a different number of features")
         self.state_ = {"booster": booster, "levels": levels, "rounds": int(meta["rounds"])}

@@ -1,13 +1,26 @@
 """Saving and loading a fitted candidate as plain files: JSON and LightGBM's own model text.
 
 No pickle: a manifest (`model.json`) lists every file with its sha256, and loading accepts only
-plain JSON data, so a tampered or foreign file fails with one line and can never run code.
+plain JSON data (LightGBM's text is checked in Python before LightGBM parses it), so a damaged
+or foreign file fails with one line and can never run code or abort the process.
+
+Provenance: the manifest records what the model was trained for (`trained_for`: the goal, its
+outcome window, eligibility, the feature specification's and the config's sha256), so `workbench
+score` can refuse a config that asks another question (`check_trained_for`).
+
+The sha256 sums detect accidents (a truncated copy, an edited file), not tampering: anyone who
+can edit a file can recompute its sum. With `WORKBENCH_MODEL_KEY` set in the environment,
+`save_model` signs the manifest with HMAC-SHA256 and `load_model` accepts only models signed
+with that key, so a model edited without the key is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -22,10 +35,63 @@ from workbench.modeling.recency import RecencyRule
 FORMAT = "propensity-workbench-model"
 
 FORMAT_VERSION = 1
+KEY_VARIABLE = "WORKBENCH_MODEL_KEY"
+MAX_MANIFEST_BYTES = 50_000_000
 
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _signature(manifest: dict, key: str) -> str:
+    """HMAC-SHA256 of the manifest (without its signature) in a canonical JSON form."""
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hmac.new(key.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def trained_for(config, files: dict[str, str]) -> dict:
+    """What a model answers: the goal and window, who was eligible, and hashes of its feature
+    specification and of the whole config it was trained with."""
+    from workbench.goals import describe_goal
+
+    canonical = json.dumps(config.to_yaml_dict(), sort_keys=True, default=str)
+    return {
+        "goal": config.goal.model_dump(mode="json"),
+        "goal_text": describe_goal(config),
+        "propensity_type": config.goal.propensity_type,
+        "window_days": config.goal.window_days,
+        "eligibility": config.eligibility.model_dump(mode="json"),
+        "lookback_days": config.features.lookback_days,
+        "feature_spec_sha256": _sha256(files["feature_spec.json"]),
+        "config_sha256": _sha256(canonical),
+    }
+
+
+def check_trained_for(model, config, where) -> list[str]:
+    """How `config`'s question differs from the one `model` was trained for (empty when it is
+    the same, or the model predates provenance): a different goal or outcome window."""
+    saved = getattr(model, "trained_for_", None) or {}
+    if not saved:
+        return []
+    differences = []
+    goal = config.goal.model_dump(mode="json")
+    same_goal = {k: v for k, v in saved.get("goal", {}).items() if k != "window_days"} == {
+        k: v for k, v in goal.items() if k != "window_days"
+    }
+    if not same_goal:
+        from workbench.goals import describe_goal
+
+        differences.append(
+            f"the model was trained for '{saved.get('goal_text')}' ({saved.get('propensity_type')}),"
+            f" the config asks for '{describe_goal(config)}' ({config.goal.propensity_type})"
+        )
+    if saved.get("window_days") != config.goal.window_days:
+        differences.append(
+            f"the model's outcome window is {saved.get('window_days')} days, the config's "
+            f"window_days is {config.goal.window_days}"
+        )
+    return differences
 
 
 def _feature_entries(model) -> list[dict]:
@@ -93,6 +159,11 @@ def save_model(model, specs, config, directory: str | Path) -> Path:
         "features": _feature_entries(model),
         "files": {name: _sha256(text) for name, text in sorted(files.items())},
     }
+    if config is not None:
+        manifest["trained_for"] = trained_for(config, files)
+    key = os.environ.get(KEY_VARIABLE)
+    if key:
+        manifest["signature"] = {"method": "hmac-sha256", "value": _signature(manifest, key)}
     path = directory / "model.json"
     path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return path
@@ -114,18 +185,63 @@ _KNOWN_FILES = {
 }
 
 
-def load_model(directory: str | Path):
-    """Load a model saved by `save_model`: plain data only (no pickle, no eval).
+def check_file_names(names) -> None:
+    """Only the files `save_model` writes, by plain name: '../x' or 'a/b' never gets read or
+    written (checked before anything touches the disk)."""
+    for name in names:
+        if name not in _KNOWN_FILES and name != "model.json":
+            raise ModelMismatchError(f"unexpected file {name!r} in the manifest")
 
-    Every file's sha256 must match the manifest; anything else raises `ModelMismatchError`.
-    """
-    directory = Path(directory)
+
+def read_manifest(directory: Path) -> dict:
+    """`model.json` as plain data, with one line for a folder, a huge or a malformed file."""
     mpath = directory / "model.json"
     if not mpath.exists():
         raise ModelMismatchError(f"{mpath}: no saved model here (model.json is missing)")
+    if not mpath.is_file():
+        raise ModelMismatchError(f"{mpath}: is a folder, expected the model's manifest file")
     try:
+        if mpath.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ValueError("model.json is too large to be a manifest")
         manifest = _validate_plain(json.loads(mpath.read_text(encoding="utf-8")))
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    except RecursionError:
+        raise ModelMismatchError(f"{mpath}: not a valid manifest (nested too deeply)") from None
+    except (OSError, ValueError) as exc:
+        raise ModelMismatchError(f"{directory}: cannot load the saved model: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise ModelMismatchError(f"{mpath}: not a propensity-workbench model manifest")
+    return manifest
+
+
+def _check_signature(manifest: dict, directory: Path) -> None:
+    key = os.environ.get(KEY_VARIABLE)
+    if not key:
+        return  # unsigned checking: the sha256 sums catch accidents, not tampering
+    signature = manifest.get("signature")
+    value = signature.get("value") if isinstance(signature, dict) else None
+    if not isinstance(value, str):
+        raise ModelMismatchError(
+            f"{directory}: the model is not signed, and {KEY_VARIABLE} is set: only models "
+            "signed with that key are loaded (save it again with the key set)"
+        )
+    if not hmac.compare_digest(value, _signature(manifest, key)):
+        raise ModelMismatchError(
+            f"{directory}: the model's signature does not match {KEY_VARIABLE}: it was "
+            "changed after it was signed (tampered), or signed with another key"
+        )
+
+
+def load_model(directory: str | Path):
+    """Load a model saved by `save_model`: plain data only (no pickle, no eval).
+
+    Every file's sha256 must match the manifest (and, with `WORKBENCH_MODEL_KEY` set, the
+    manifest's signature the key); anything else raises `ModelMismatchError`.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    _check_signature(manifest, directory)
+    try:
+        if manifest.get("format") != FORMAT:
             raise ValueError("not a propensity-workbench model manifest")
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unsupported format_version {manifest.get('format_version')!r}")
@@ -144,13 +260,13 @@ def load_model(directory: str | Path):
             if name not in _KNOWN_FILES:
                 raise ValueError(f"unexpected file {name!r} in the manifest")
             fpath = directory / name
-            if not fpath.exists():
+            if not fpath.is_file():
                 raise ValueError(f"{name} is missing")
             text = fpath.read_text(encoding="utf-8")
             if _sha256(text) != digest:
                 raise ValueError(f"{name} was changed after the model was saved (sha256 mismatch)")
             texts[name] = text
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
         raise ModelMismatchError(f"{directory}: cannot load the saved model: {exc}") from None
     try:
         specs_raw = _validate_plain(json.loads(texts["feature_spec.json"]))
@@ -174,7 +290,7 @@ def load_model(directory: str | Path):
         cal = _validate_plain(json.loads(texts["calibrator.json"]))
         c = cal["calibrator"]
         if c.get("method") == "platt":
-            c = {"method": "platt", "a": float(c["a"]), "b": float(c["b"])}
+            c = {"method": "platt", "a": _finite(c["a"], "a"), "b": _finite(c["b"], "b")}
         elif c.get("method") == "none":
             c = {"method": "none"}
         else:
@@ -184,29 +300,37 @@ def load_model(directory: str | Path):
         model.notes_ = list(cal.get("notes", []))
         model._load_state(texts)
         _check_state(model)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise ModelMismatchError(f"{directory}: the saved model is not valid: {exc}") from None
+    model.trained_for_ = manifest.get("trained_for") or {}
     return model
+
+
+def _finite(value, what: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{what} is {number} (a fitted model's values are finite numbers)")
+    return number
 
 
 def _check_state(model) -> None:
     st = model.state_
     if isinstance(model, LogisticPropensity):
-        float(st["intercept"])
+        _finite(st["intercept"], "intercept")
         codes = {s.code for s in model.feature_specs_}
         for c in st["columns"]:
             if c["feature"] not in codes or c["type"] not in ("numeric", "missing", "dummy"):
                 raise ValueError(f"bad design column {c.get('name')!r}")
             for k in ("coef", "mean"):
-                float(c[k])
+                _finite(c[k], f"{c.get('name')} {k}")
             if c["type"] == "numeric":
                 if c["transform"] not in ("identity", "log1p"):
                     raise ValueError("bad transform")
                 for k in ("median", "center", "scale"):
-                    float(c[k])
+                    _finite(c[k], f"{c.get('name')} {k}")
     elif isinstance(model, RecencyRule):
         for k in ("fill", "center", "scale", "a", "b", "mean"):
-            float(st[k])
+            _finite(st[k], k)
 
 
 def check_feature_match(model, frame: pd.DataFrame) -> None:

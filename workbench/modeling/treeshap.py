@@ -136,6 +136,8 @@ def lightgbm_contributions(booster: Any, M: np.ndarray, num_threads: int = 1) ->
     each row sums to the raw score.
     """
     n, n_features = M.shape
+    if n == 0:  # LightGBM's own pred_contrib divides by the row count
+        return np.zeros((0, n_features + 1), dtype=np.float64)
     model = booster.dump_model()
     trees = [_tree_splits(t["tree_structure"]) for t in model["tree_info"]]
     if (

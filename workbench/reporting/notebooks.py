@@ -247,7 +247,9 @@ class HtmlExports:
         # notebook runner needs. "spawn": this process has zmq and asyncio threads running.
         context = multiprocessing.get_context("spawn")
         # (the worker starts with the first page, not during the kernel's start-up)
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=context, initializer=_ignore_interrupts
+        )
         self._pending: list[tuple[Any, Path, dict[str, Any]]] = []
 
     def __enter__(self) -> HtmlExports:
@@ -264,6 +266,14 @@ class HtmlExports:
     def submit(self, ipynb: Path, entry: dict[str, Any]) -> None:
         if ipynb.exists():
             self._pending.append((self._pool.submit(export_html, ipynb), ipynb, entry))
+
+
+def _ignore_interrupts() -> None:
+    """The page worker shares the terminal's process group: a Ctrl-C is the run's to handle
+    (it finishes the pages already queued), not a traceback from the worker."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def declared_parameters(path: Path) -> set[str]:
@@ -379,6 +389,7 @@ class RunKernel:
         km, self.km = self.km, None
         if km is None:
             return
+        _cancel_pending()
         self._control.stop_channels()
         km.close_clients()
         try:
@@ -433,6 +444,24 @@ class RunKernel:
             )
         finally:
             self.km.close_clients()
+
+
+def _cancel_pending() -> None:
+    """A notebook interrupted (Ctrl-C, SIGTERM) leaves nbclient's tasks waiting on the kernel in
+    this thread's event loop; cancelled and awaited before the kernel goes, none of them reports
+    its death ("Task exception was never retrieved") when the process exits."""
+    import asyncio
+
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop()
+    if loop.is_running():
+        return
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 @functools.cache

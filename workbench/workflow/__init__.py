@@ -5,6 +5,7 @@
   `open_events` and `plan_goal`, the first steps every goal command shares;
 - `commands`: `run_notebooks` (`workbench run`), `run_pipeline` (the same stages in this
   process), `validate`, `snapshot`, `score`, `backtest`;
+- `notebook_run`: the notebooks of `workbench run` one by one, interruption and `--resume`;
 - `tuning`: `evaluate_goal`, the goal tuner's logic;
 - `insights`: the target size, audiences and cohort tables of a scored run (`economics`,
   `reporting.cohorts`), and `validation_frames`, the one reader of validation predictions;

@@ -5,8 +5,11 @@
 - `validate`, `snapshot`, `score` (a saved model on newer data), `backtest` (as if today were
   DATE, then compared with what happened).
 
-Every command that writes makes a new run folder (`Run.create`) and never writes anywhere else,
-so no input file is ever overwritten by an output.
+Every command that writes makes a new run folder (`Run.create`, which refuses an output folder
+that is or holds an input) and never writes anywhere else, so no input file is ever overwritten
+by an output. A run interrupted (Ctrl-C, `kill -9`, a full disk) stays a `.partial` folder
+marked `interrupted`; `run_notebooks(resume=...)` continues it from the first notebook that did
+not finish.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ import pandas as pd
 from workbench.config import Config, load_config
 from workbench.engine import connect, events_table
 from workbench.errors import DataError, ModelMismatchError, NotReadyError, WorkbenchError
-from workbench.goals import eligible_labels, to_day
-from workbench.run import Run
+from workbench.goals import eligible_labels, parse_day, to_day
+from workbench.inputs import check_output
+from workbench.run import Run, write_frame_file
 from workbench.workflow.insights import decide_and_segment
 from workbench.workflow.stages import (
     GoalPlan,
+    check_plan,
     compare,
     define_goal,
     explain,
@@ -68,24 +73,36 @@ def check_sources(config: Config, events=None) -> None:
         raise DataError(f"{config.where()}: events: give path (a file) or table")
 
 
-def _finish(run: Run, started: float, error: BaseException | None = None) -> Run:
-    """Record how the run ended, write its landing page, give it its final name, and rewrite
-    the goal's index.html (every run over time)."""
+def _finish(
+    run: Run, started: float, error: BaseException | None = None, *, report: bool = True
+) -> Run:
+    """Record how the run ended, write its landing page, give it its final name (`latest`
+    moves only on success) and rewrite the goal's index.html (every run over time). When
+    recording the end fails itself (the disk filled up), the run stays `.partial` (the next run
+    in the folder marks it interrupted; `--resume` continues it once there is room) and that
+    error is raised, unless an earlier `error` is the cause."""
     from workbench.reporting.history import write_index
     from workbench.reporting.landing import notebook_links, write_report
     from workbench.reporting.notebooks import link_pages
 
     status = "ok" if error is None else "failed"
+    if isinstance(error, KeyboardInterrupt):
+        status = "interrupted"
     changes: dict[str, Any] = {"status": status, "seconds": round(time.perf_counter() - started, 1)}
     if error is not None:
         changes["error"] = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    run.update_record(**changes)
     try:
-        write_report(run)
-        link_pages(run.path, notebook_links(run))
-    finally:
-        run.publish(succeeded=error is None)
-    write_index(run.goal_folder)
+        run.update_record(**changes)
+        if report:
+            write_report(run)
+            link_pages(run.path, notebook_links(run))
+    except Exception:
+        if error is not None:
+            return run  # the caller raises `error`: the cause, not this consequence
+        raise
+    run.publish(succeeded=error is None)
+    if report:
+        write_index(run.goal_folder)
     return run
 
 
@@ -104,6 +121,8 @@ def run_pipeline(
     route. `events`/`profiles`: pandas or Arrow frames instead of the config's files."""
     cfg = as_config(config, overrides)
     check_sources(cfg, events)
+    if as_of:
+        parse_day(as_of, "as_of")
     say = progress or (lambda _msg: None)
     record = {"kind": "pipeline", "as_of": as_of or "", "overrides": list(overrides or [])}
     run = Run.create(out or cfg.output_dir, cfg, record=record)
@@ -122,13 +141,14 @@ def run_pipeline(
 
 
 def run_notebooks(
-    config_path: str | Path,
+    config_path: str | Path | None,
     out: str | Path | None = None,
     as_of: str | None = None,
     overrides: list[str] | None = None,
     notebooks_dir: str | Path | None = None,
     kernel_name: str | None = None,
     progress: Progress = print,
+    resume: str | Path | None = None,
     kernel=None,
 ) -> Run:
     """Run the pipeline as notebooks 01-05 into a new run folder (`workbench run`).
@@ -138,65 +158,69 @@ def run_notebooks(
     kernel, its namespace reset between them (`RunKernel`), and each HTML page is exported while
     the next notebook runs. Raises `NotebookError` when a notebook fails: its executed copy and
     HTML are still in the run folder, which is then published as failed (`latest` does not move).
-    `kernel`: a `RunKernel` the caller started early (the CLI does, before its imports); it is
-    shut down at the end.
+    Interrupted (Ctrl-C), the run stays a `.partial` folder marked `interrupted`. `resume`: such
+    a run folder, continued from the first notebook that did not finish, with its own config
+    and as_of. `kernel`: a `RunKernel` the caller started early (the CLI does, before its
+    imports); it is shut down at the end.
     """
-    from workbench.reporting.notebooks import (
-        HtmlExports,
-        RunKernel,
-        declared_parameters,
-        find_notebooks,
-        notebook_title,
-        pick_kernel,
+    from workbench.reporting.notebooks import RunKernel, find_notebooks, pick_kernel
+    from workbench.workflow.notebook_run import (
+        mark_interrupted,
+        open_for_resume,
+        run_each,
+        stop_requests,
     )
 
     say = progress or (lambda _msg: None)
-    cfg = load_config(config_path, overrides)
-    check_sources(cfg)
     notebooks = find_notebooks(notebooks_dir)
-    shared = kernel or RunKernel(pick_kernel(kernel_name))
-    record = {
-        "kind": "notebooks",
-        "config": str(Path(config_path).resolve()),
-        "overrides": list(overrides or []),
-        "as_of": as_of or "",
-        "kernel": shared.kernel_name,
-        "notebooks": [],
-    }
-    run = Run.create(Path(out) if out is not None else cfg.output_dir, cfg, record=record)
-    if any(nb.stem == "02_goal_definition" for nb in notebooks):
-        # The goal notebook is among them: check the goal before the run is published. The data
-        # is prepared in the (still hidden) run folder, where notebook 01 then reads it instead
-        # of preparing it a second time; a goal the data cannot support leaves no folder.
-        say("checking the data and the goal ...")
-        try:
-            check_goal(run, cfg, as_of)
-        except BaseException:
-            shutil.rmtree(run.path, ignore_errors=True)
-            raise
-        run.update_record(prepared=True)
-    values = {"run_dir": str(run.path), "as_of": as_of or "", "interactive": False}
-    say(f"run folder: {run.base / run.name}")
-    failure = None
     started = time.perf_counter()
-    # One kernel for every notebook: it starts, and imports, while the run is being set up.
-    shared.cwd = str(run.path)
-    with shared, HtmlExports(say) as pages:
-        for i, src in enumerate(notebooks, 1):
-            dest = run.path / src.name
-            params = {k: v for k, v in values.items() if k in declared_parameters(src)}
-            say(f"[{i}/{len(notebooks)}] {src.stem} ...")
-            t0 = time.perf_counter()
-            failure = shared.execute(src, dest, params)
-            seconds = time.perf_counter() - t0
-            entry = _notebook_entry(src, dest, params, seconds, None, failure, notebook_title(src))
-            record["notebooks"].append(entry)
-            pages.submit(dest, entry)  # its "html" is set once the page is written
-            run.update_record(notebooks=record["notebooks"])
-            say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
-            if failure is not None:
-                break
-    run.update_record(notebooks=record["notebooks"])  # with every page's name
+    if resume is not None:
+        run, record = open_for_resume(resume, config_path, overrides, as_of, notebooks)
+        say(f"resuming {run.path}")
+    else:
+        if config_path is None:
+            raise WorkbenchError("run: give a config file (or --resume RUN)")
+        cfg = load_config(config_path, overrides)
+        check_sources(cfg)
+        if as_of:
+            parse_day(as_of, "--as-of")
+        record = {
+            "kind": "notebooks",
+            "config": str(Path(config_path).resolve()),
+            "overrides": list(overrides or []),
+            "as_of": as_of or "",
+            "kernel": kernel.kernel_name if kernel is not None else pick_kernel(kernel_name),
+            "notebooks": [],
+        }
+        # Run.create refuses an output folder that is or holds an input, before any work.
+        run = Run.create(Path(out) if out is not None else cfg.output_dir, cfg, record=record)
+        if any(nb.stem == "02_goal_definition" for nb in notebooks):
+            # The goal notebook is among them: check the goal before the run is published. The
+            # data is prepared in the (still hidden) run folder, where notebook 01 then reads it
+            # instead of preparing it a second time; a goal the data cannot support (or a Ctrl-C
+            # here) leaves no folder.
+            say("checking the data and the goal ...")
+            try:
+                check_goal(run, cfg, as_of)
+            except BaseException:
+                shutil.rmtree(run.path, ignore_errors=True)
+                raise
+            run.update_record(prepared=True)
+        say(f"run folder: {run.base / run.name}")
+    if kernel is None or kernel.kernel_name != record["kernel"]:  # a resumed run keeps its own
+        if kernel is not None:
+            kernel.shutdown()
+        kernel = RunKernel(record["kernel"])
+    kernel.cwd = str(run.path)
+    try:
+        with stop_requests() as stop, kernel:
+            failure = run_each(run, record, notebooks, say, stop, kernel)
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a disk that filled up between notebooks
+        if isinstance(exc, KeyboardInterrupt):
+            mark_interrupted(run, started, say)
+        else:
+            _finish(run, started, exc)
+        raise
     partial = str(run.path)
     _finish(run, started, failure)
     if failure is not None:
@@ -206,21 +230,6 @@ def run_notebooks(
         raise failure
     say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")
     return run
-
-
-def _notebook_entry(src, dest, params, seconds, html_name, failure, title) -> dict[str, Any]:
-    """One notebook's line in run.json: what ran, how long, its pages, and why it stopped."""
-    return {
-        "name": src.stem,
-        "title": title,
-        "status": "ok" if failure is None else "failed",
-        "seconds": round(seconds, 1),
-        "parameters": params,
-        "ipynb": dest.name if dest.exists() else None,
-        "html": html_name,
-        "error": failure.error if failure is not None else None,
-        "todo": failure.todo if failure is not None else None,
-    }
 
 
 def check_goal(run: Run, config: Config, as_of: str | None = None) -> GoalPlan:
@@ -268,33 +277,47 @@ def validate(
     readiness, in a new folder under `out` (default `<output dir>/validate`)."""
     cfg = as_config(config, overrides)
     check_sources(cfg)
+    if as_of:
+        parse_day(as_of, "--as-of")
     record = {"kind": "validate", "as_of": as_of or ""}
     run = Run.create(out or cfg.output_dir / "validate", cfg, record=record)
     started = time.perf_counter()
     try:
         quality = prepare_data(run)["quality"]
-        goal = plan_goal(open_events(run, cfg), cfg, as_of)
-    except BaseException:
-        run.update_record(status="failed", seconds=round(time.perf_counter() - started, 1))
-        run.publish(succeeded=False)
+        ctx = open_events(run, cfg)
+        goal = plan_goal(ctx, cfg, as_of)
+        check_plan(ctx, cfg, goal.as_of, quality)
+    except BaseException as exc:
+        _finish(run, started, exc, report=False)
         raise
-    run.update_record(status="ok", seconds=round(time.perf_counter() - started, 1))
-    run.publish(succeeded=True)
+    _finish(run, started, report=False)
     return Validation(run, quality, goal)
 
 
 # ----------------------------------------------------------------------------- snapshot
 def snapshot(
-    config: ConfigLike, at: str, *, overrides: list[str] | None = None
+    config: ConfigLike,
+    at: str,
+    *,
+    overrides: list[str] | None = None,
+    out: str | Path | None = None,
 ) -> tuple[pd.DataFrame, str | None]:
     """One point-in-time snapshot (features strictly before `at`, label from the window after
-    it), with a note when the outcome window reaches past the data."""
+    it), with a note when the outcome window reaches past the data; written to `out` (.csv or
+    .parquet, never an input) when given."""
     from workbench.goals import check_fields
     from workbench.snapshots import build_snapshots
 
     cfg = as_config(config, overrides)
     check_sources(cfg)
-    cutoff = to_day(at)
+    cutoff = parse_day(at, "--at")
+    if out is not None:
+        out = Path(out)
+        if out.suffix not in (".csv", ".parquet"):
+            raise DataError(f"{out}: --out must end in .csv or .parquet")
+        if out.is_dir():
+            raise DataError(f"{out}: --out is a folder, expected a .csv or .parquet file name")
+        check_output(out, cfg, what="--out file")
     with tempfile.TemporaryDirectory(prefix="workbench-snapshot-") as tmp:
         run = Run.create(tmp, cfg)
         quality = prepare_data(run)["quality"]
@@ -312,7 +335,10 @@ def snapshot(
             f"the outcome window ends {window_end.date()}, after the last event "
             f"({quality['last_event'][:10]}): labels are incomplete"
         )
-    return frame.drop(columns=["cutoff"]), note
+    frame = frame.drop(columns=["cutoff"])
+    if out is not None:
+        write_frame_file(frame, out)
+    return frame, note
 
 
 # ----------------------------------------------------------------------------- score
@@ -335,24 +361,34 @@ def score(
     as_of: str | None = None,
     out: str | Path | None = None,
     overrides: list[str] | None = None,
+    force: bool = False,
 ) -> Run:
     """Re-score with a saved model (no retraining) on the config's (possibly newer) events, in
     a new folder under `out` (default `<output dir>/scores`); refuses data whose features do not
-    match the model's, naming them."""
+    match the model's, naming them, and a config whose goal or outcome window differs from the
+    one the model was trained for (unless `force`: the differences are then recorded)."""
     from workbench import modeling
     from workbench.features import plan_features
     from workbench.goals import check_fields, resolve_as_of
     from workbench.scoring import score_profiles
+    from workbench.segments import check_segments
     from workbench.snapshots import build_snapshots
 
     cfg = as_config(config, overrides)
     check_sources(cfg)
+    if as_of:
+        parse_day(as_of, "--as-of")
     model_dir = model_directory(model).resolve()  # recorded: later commands run elsewhere
     fitted = modeling.load_model(model_dir)
+    differences = modeling.check_trained_for(fitted, cfg, model_dir)
+    if differences and not force:
+        raise ModelMismatchError(
+            f"{model_dir}: {'; '.join(differences)}: its scores would answer another question; "
+            "retrain with workbench run, or pass --force to score anyway"
+        )
+    record = {"kind": "score", "model": str(model_dir), "as_of": as_of or "", "forced": differences}
     run = Run.create(
-        out or cfg.output_dir / "scores",
-        cfg,
-        record={"kind": "score", "model": str(model_dir), "as_of": as_of or ""},
+        out or cfg.output_dir / "scores", cfg, record=record, inputs=(("--model", model_dir),)
     )
     started = time.perf_counter()
     try:
@@ -362,6 +398,8 @@ def score(
         day = resolve_as_of(cfg, as_of, ctx.first_event, ctx.last_event)
         plan = plan_features(ctx.events, cfg, ctx.profiles, before=day)
         _check_model_features(fitted, plan.specs, model_dir)
+        profiles = ctx.profiles.limit(0).to_pandas() if ctx.profiles is not None else None
+        check_segments(cfg.segments, [s.code for s in plan.specs], profiles, cfg.where())
         frame, _ = build_snapshots(ctx.events, cfg, [day], plan, ctx.profiles, with_label=False)
         codes = [s.code for s in fitted.feature_specs_]
         scores = score_profiles(
@@ -369,10 +407,13 @@ def score(
         )
         run.write_frame("scoring_snapshot", frame)  # what `workbench compare` measures drift on
         seg_summary = decide_and_segment(run, scores, frame, cfg)["segments_summary"]
-        run.write_json(
-            "score_summary",
-            scoring_figures(scores, seg_summary, str(day.date()), model=str(model_dir)),
-        )
+        figures = scoring_figures(scores, seg_summary, str(day.date()), model=str(model_dir))
+        if scores.empty:
+            figures["note"] = (
+                f"no profile is eligible at {day.date()} (the last event is {ctx.last_event[:10]};"
+                " see eligibility in the config): nothing to score"
+            )
+        run.write_json("score_summary", {**figures, **({"forced": differences} if force else {})})
     except BaseException as exc:
         _finish(run, started, exc)
         raise
@@ -417,7 +458,7 @@ def backtest(
 
     cfg = as_config(config, overrides)
     check_sources(cfg)
-    at_day = to_day(at)
+    at_day = parse_day(at, "--at")
     run = Run.create(
         out or cfg.output_dir / "backtests",
         cfg,

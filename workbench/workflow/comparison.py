@@ -58,7 +58,10 @@ def compare_runs(
     if a.run.path == b.run.path:
         raise WorkbenchError(f"{a.run.path}: compare needs two different runs")
     record = {"kind": "compare", "earlier": str(a.run.path), "later": str(b.run.path)}
-    run = Run.create(out or b.run.goal_folder / "compares", b.run.config, record=record)
+    inputs = (("the earlier run", a.run.path), ("the later run", b.run.path))
+    run = Run.create(
+        out or b.run.goal_folder / "compares", b.run.config, record=record, inputs=inputs
+    )
     say(f"comparison folder: {run.base / run.name}")
     started = time.perf_counter()
     failure: BaseException | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,19 +21,20 @@ import pandas as pd
 
 from workbench.config import Config
 from workbench.engine import connect, events_table, profiles_table
-from workbench.errors import NotReadyError
+from workbench.errors import NotReadyError, output_error
 from workbench.features import FeaturePlan, plan_features, specs_from_json, specs_to_json
 from workbench.goals import (
     CutoffPlan,
     check_fields,
     counts_by_role,
     describe_goal,
+    goal_hints,
     plan_cutoffs,
     resolve_as_of,
     to_day,
 )
 from workbench.readiness import check_readiness
-from workbench.run import Run, write_csv
+from workbench.run import Run
 
 Progress = Callable[[str], Any] | None
 
@@ -125,7 +127,31 @@ def plan_goal(
     counts = counts_by_role(ctx.events, config, cutoffs, with_scoring=with_scoring)
     labelled = counts[counts["role"] != "scoring"]
     readiness = check_readiness(labelled, config, ctx.first_event, ctx.last_event)
+    met = "positives" if config.goal.outcome == "occurs" else "negatives"
+    if not readiness["ok"] and int(labelled[met].sum()) == 0:  # the goal event never happened
+        readiness["messages"] += goal_hints(ctx.events, config)
     return GoalPlan(day, cutoffs, counts, readiness)
+
+
+def check_plan(ctx: EventsContext, config: Config, as_of, quality=None) -> FeaturePlan:
+    """What a run would meet after the goal, checked before any snapshot is built: the feature
+    plan (`features.exclude/identifiers/quantities` name real columns; `quality`: the run's
+    data_quality.json, for the columns a warehouse query left in the database), the segments
+    (their fields, factors and values, on empty frames of the real columns) and
+    `reporting.cohorts`."""
+    from workbench.features import check_excluded
+    from workbench.segments import check_segments
+
+    columns = list(ctx.events.columns) + (
+        list(ctx.profiles.columns) if ctx.profiles is not None else []
+    )
+    pruned = ((quality or {}).get("warehouse") or {}).get("pruned_columns") or {}
+    check_excluded(config, columns, pruned)
+    plan = plan_features(ctx.events, config, ctx.profiles, before=as_of)
+    profiles = ctx.profiles.limit(0).to_pandas() if ctx.profiles is not None else None
+    check_segments(config.segments, [s.code for s in plan.specs], profiles, config.where())
+    check_cohorts(config, ctx.profiles, plan)
+    return plan
 
 
 # ----------------------------------------------------------------------------- 01 data
@@ -138,8 +164,8 @@ def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
     from workbench.ingest import build_event_mix, ingest_events
 
     if events is None and profiles is None and run.record.get("prepared") and run.has("quality"):
-        mix = pd.read_csv(run.require("event_mix"), parse_dates=["month"])
-        quarantine = pd.read_csv(run.require("quarantine"), nrows=1000, dtype=str)
+        mix = run.read_frame("event_mix", parse_dates=["month"])
+        quarantine = run.read_frame("quarantine", nrows=1000, dtype=str)
         return {"quality": run.read_json("quality"), "event_mix": mix, "quarantine": quarantine}
     config = run.config
     quality = ingest_events(
@@ -148,7 +174,7 @@ def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
     run.write_json("quality", quality)
     mix = build_event_mix(events_table(connect(config), run.file("events")))
     run.write_frame("event_mix", mix)
-    quarantine = pd.read_csv(run.file("quarantine"), nrows=1000, dtype=str)
+    quarantine = run.read_frame("quarantine", nrows=1000, dtype=str)
     return {"quality": quality, "event_mix": mix, "quarantine": quarantine}
 
 
@@ -185,8 +211,7 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
         raise NotReadyError(goal.readiness["messages"])
 
     started = time.perf_counter()
-    plan = plan_features(ctx.events, config, ctx.profiles, before=goal.as_of)
-    check_cohorts(config, ctx.profiles, plan)
+    plan = check_plan(ctx, config, goal.as_of, run.read_json("quality"))
     snapshots = build_training_snapshots(
         ctx.events, config, goal.cutoffs, goal.counts, plan, ctx.profiles, progress
     )
@@ -321,7 +346,15 @@ def _save_explained(run: Run, ids: pd.Series, explained) -> None:
     table = pa.table(columns).replace_schema_metadata(
         {"workbench.explained": json.dumps(_explained_key(run))}
     )
-    pq.write_table(table, run.file("contributions"))
+    path = run.file("contributions")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:  # renamed into place when whole, like every file of a run
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _load_explained(run: Run, ids: pd.Series):
@@ -402,9 +435,7 @@ def save_scores(
         scores, config.segments, profiles, top_by_profit=audience
     )
     for name, audience in segments.items():
-        path = run.segment_file(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_csv(audience, path)
+        run.write_segment(name, audience)
     run.write_frame("segments_summary", seg_summary)
     return seg_summary
 
