@@ -314,19 +314,25 @@ def build_snapshots(
         progress(
             f"building snapshots in {parts} profile partitions to stay within duckdb.memory_limit"
         )
-    frames = []
+    import pyarrow as pa
+
+    tables = []
     for i in progress_bar(range(parts), "snapshots", parts, "partition"):
         # Slice the events (not the result), so each query's state holds only its profiles.
         sliced = (
             events if parts == 1 else events.filter(events.profile_id.hash().abs() % parts == i)
         )
         part = snapshot_expr(sliced, config, cutoffs, plan, profiles, with_label, keep)
-        # Through Arrow, not ibis' to_pandas: that turns every column holding a null (most
-        # features) into Python objects and casts them back, 10 s and gigabytes at 1M profiles;
-        # finish_frame gives the columns their types either way.
-        frames.append(part.to_pyarrow().to_pandas(split_blocks=True, self_destruct=True))
-    frame = frames[0] if parts == 1 else pd.concat(frames, ignore_index=True)
-    frames.clear()  # the partitions are in `frame` now: let them go before it is finished
+        tables.append(part.to_pyarrow())
+    # The partitions joined in Arrow (no copy) and converted once, each column freed as it is
+    # converted; not ibis' to_pandas, which turns every column holding a null (most features)
+    # into Python objects and casts them back (10 s and gigabytes at 1M profiles), nor a
+    # pandas concat of the partitions (a second copy of the snapshot). finish_frame gives the
+    # columns their types either way.
+    table = pa.concat_tables(tables) if parts > 1 else tables[0]
+    tables.clear()
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
     return finish_frame(frame, plan, with_label), plan
 
 
