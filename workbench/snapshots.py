@@ -8,6 +8,7 @@ backend runs it; `docs/SCALE.md` explains the two-stage aggregation and the out-
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -207,11 +208,13 @@ def finish_frame(frame: pd.DataFrame, plan: FeaturePlan, with_label: bool = True
 
     `frame` is the engine's fresh output and is changed in place (a copy of a million-row
     snapshot was a gigabyte more at the define_goal peak)."""
-    frame.insert(
-        1,
-        "cutoff",
-        pd.to_datetime(frame.pop("cutoff_s"), unit="s", utc=True).astype("datetime64[ns, UTC]"),
-    )
+    cutoff = pd.to_datetime(frame.pop("cutoff_s"), unit="s", utc=True).astype("datetime64[ns, UTC]")
+    with warnings.catch_warnings():
+        # build_snapshots' frame holds one block per column (converted from Arrow column by
+        # column, each freed as it went): pandas calls inserting into it "fragmented", and one
+        # insert is all this is
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        frame.insert(1, "cutoff", cutoff)
     frame["profile_id"] = frame["profile_id"].astype(str)
     for spec in plan.specs:
         if spec.kind == "numeric":
