@@ -1,8 +1,18 @@
-"""Benchmark table for the whole pipeline at 100k and 1M profiles (issue 6).
+"""Benchmark table: the CDNOW routes side by side, and the pipeline's stages at 100k/1M profiles.
 
-For each size: stage, seconds, events/s, peak RSS and the ratio to the single scan (one plain
-DuckDB `SELECT profile_id, <the snapshot's aggregates> ... WHERE timestamp < cutoff GROUP BY
-profile_id` at the validation cutoff, see benchmarks/snapshots.py). Stages:
+Every figure is also printed as a ratio to one DuckDB scan of the same events, measured in the
+same run (one plain `SELECT profile_id, <the snapshot's aggregates> ... WHERE timestamp < cutoff
+GROUP BY profile_id` at the validation cutoff, see benchmarks/snapshots.py), so runs on a busy or
+a quiet machine can be compared. The load average is printed beside every figure.
+
+CDNOW (`examples/cdnow.yaml`, skipped when its data is not there): `--repeat` interleaved runs of
+
+    five notebooks      `workbench run examples/cdnow.yaml` (papermill, one kernel, HTML report)
+    library route       `python -c "workbench.run_pipeline('examples/cdnow.yaml')"` (same stages,
+                        no notebooks), also a fresh process, so both include start-up and imports
+
+with medians, the notebook route as a multiple of the library route, and peak RSS of the whole
+process tree (kernel included). Samples (`--profiles`), each stage once:
 
     sample generation   workbench.ingest.sample.write_sample (fresh folder)
     ingest              workflow.prepare_data   (events.parquet, profiles, quality, event mix)
@@ -12,17 +22,21 @@ profile_id` at the validation cutoff, see benchmarks/snapshots.py). Stages:
     workbench run       `workbench run config.yaml` (papermill, notebooks 01-05, HTML report)
 
 Stages whose modules are not importable print "n/a". Peak RSS of the in-process stages is sampled
-per stage; for `workbench run` it is the peak of the whole process tree (kernels included).
+per stage; for `workbench run` it is the peak of the whole process tree (kernel included).
 
-    .venv/bin/python benchmarks/run_all.py                                  # 100k and 1M
+    .venv/bin/python benchmarks/run_all.py                         # CDNOW, then 100k and 1M
+    .venv/bin/python benchmarks/run_all.py --profiles 1000000      # CDNOW and 1M (the targets)
     .venv/bin/python benchmarks/run_all.py --profiles 100000 --stages sample ingest snapshots
+    .venv/bin/python benchmarks/run_all.py --no-cdnow --profiles 1000000 --stages run scan
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -34,7 +48,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, gb, label, machine, measured, print_table  # noqa: E402
+from common import OUT, gb, label, machine, measured, median, print_table  # noqa: E402
 
 STAGES = ["sample", "ingest", "snapshots", "models", "scoring", "run"]
 NAMES = {
@@ -57,8 +71,18 @@ def _importable(*modules: str) -> bool:
         return False
 
 
-def _tree_peak(proc: subprocess.Popen, interval: float = 0.1) -> tuple[int, float]:
-    """Wait for `proc`; return (peak RSS of its process tree, seconds)."""
+REPO = Path(__file__).resolve().parents[1]
+CDNOW = REPO / "examples" / "cdnow.yaml"
+LIBRARY_ROUTE = "import sys, workbench; workbench.run_pipeline(sys.argv[1], out=sys.argv[2], overrides=sys.argv[3:])"
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def _tree_peak(proc: subprocess.Popen, interval: float = 0.1, timeline=None) -> tuple[int, float]:
+    """Wait for `proc`; return (peak RSS of its process tree, seconds). `timeline`: a list that
+    gets (unix time, tree RSS) samples."""
     peak = 0
     started = time.perf_counter()
     root = psutil.Process(proc.pid)
@@ -72,10 +96,29 @@ def _tree_peak(proc: subprocess.Popen, interval: float = 0.1) -> tuple[int, floa
                 except psutil.Error:
                     pass
             peak = max(peak, total)
+            if timeline is not None:
+                timeline.append((time.time(), total))
         except psutil.Error:
             pass
         time.sleep(interval)
     return peak, time.perf_counter() - started
+
+
+def notebook_peaks(run_dir: Path, timeline: list[tuple[float, int]]) -> dict[str, int]:
+    """Peak RSS of the process tree while each executed notebook ran (papermill's times)."""
+    import nbformat
+
+    peaks = {}
+    for path in sorted(run_dir.glob("[0-9][0-9]_*.ipynb")):
+        meta = nbformat.read(path, as_version=4).metadata.get("papermill", {})
+        try:
+            start = dt.datetime.fromisoformat(meta["start_time"]).timestamp()
+            end = dt.datetime.fromisoformat(meta["end_time"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            continue
+        inside = [rss for t, rss in timeline if start <= t <= end]
+        peaks[path.stem] = max(inside) if inside else 0
+    return peaks
 
 
 def single_scan(run_dir: Path) -> float:
@@ -97,6 +140,116 @@ def single_scan(run_dir: Path) -> float:
     cutoffs = plan_cutoffs(config, as_of, quality["first_event"])
     plan = plan_features(events, config, profiles, before=as_of)
     return baseline(run_dir, [cutoffs.validation], plan, config)["full"].seconds
+
+
+def timed_command(cmd: list[str], timeline=None) -> dict:
+    """Run a command; its wall seconds, the peak RSS of its process tree, the load around it."""
+    before = load()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out_lines: list[str] = []
+    reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    peak, seconds = _tree_peak(proc, timeline=timeline)
+    reader.join()
+    note = (
+        ""
+        if proc.returncode == 0
+        else f"(exit {proc.returncode}: {''.join(out_lines[-3:]).strip()})"
+    )
+    return {"seconds": seconds, "peak": peak, "load": (before, load()), "note": note}
+
+
+def cdnow_routes(config: Path, repeat: int, overrides: list[str]) -> list[dict]:
+    """The five-notebook and the library route on CDNOW, interleaved, then one scan."""
+    from workbench.run import Run
+
+    root = OUT / "cdnow"
+    shutil.rmtree(root, ignore_errors=True)
+    exe = Path(sys.executable).parent
+    sets = [a for o in overrides for a in ("--set", o)]
+    routes = {
+        "notebooks": lambda out: [
+            str(exe / "workbench"),
+            "run",
+            str(config),
+            "--out",
+            str(out),
+            *sets,
+        ],
+        "library": lambda out: [
+            sys.executable,
+            "-c",
+            LIBRARY_ROUTE,
+            str(config),
+            str(out),
+            *overrides,
+        ],
+    }
+    rows = []
+    print(f"\n== CDNOW ({config.name}), {repeat} interleaved runs per route ==", flush=True)
+    for i in range(repeat):
+        for route, command in routes.items():
+            r = timed_command(command(root / f"{route}-{i}"))
+            rows.append({"route": route, "rep": i, **r})
+            print(
+                f"  {route} #{i + 1}: {r['seconds']:.1f}s, {gb(r['peak'])}, "
+                f"load {r['load'][0]:.1f}->{r['load'][1]:.1f} {r['note']}",
+                flush=True,
+            )
+    latest = Run.latest(root / "library-0")
+    if latest is not None:
+        before = load()
+        secs = single_scan(latest.path)
+        rows.append(
+            {
+                "route": "scan",
+                "rep": 0,
+                "seconds": secs,
+                "peak": 0,
+                "load": (before, load()),
+                "note": "",
+            }
+        )
+    return rows
+
+
+def report_cdnow(rows: list[dict]) -> dict:
+    by = {}
+    for r in rows:
+        by.setdefault(r["route"], []).append(r)
+    scan = by.get("scan", [{}])[0].get("seconds")
+    lib = median([r["seconds"] for r in by.get("library", [])])
+    table, figures = [], {}
+    names = {
+        "notebooks": "workbench run (five notebooks)",
+        "library": "library route (run_pipeline)",
+        "scan": "one DuckDB scan (plain SQL)",
+    }
+    for route in ("notebooks", "library", "scan"):
+        runs = by.get(route, [])
+        if not runs:
+            continue
+        secs = [r["seconds"] for r in runs]
+        med = median(secs)
+        figures[route] = med
+        loads = [x for r in runs for x in r["load"]]
+        table.append(
+            {
+                "route": names[route],
+                "median s": f"{med:.2f}",
+                "runs": " ".join(f"{x:.1f}" for x in secs),
+                "peak RSS": gb(median([r["peak"] for r in runs])) if runs[0]["peak"] else "",
+                "x library": f"{med / lib:.2f}x" if lib and route != "scan" else "",
+                "x scan": f"{med / scan:.0f}x" if scan and route != "scan" else "",
+                "load": f"{min(loads):.1f}-{max(loads):.1f}",
+                "note": " ".join(r["note"] for r in runs if r["note"]),
+            }
+        )
+    print()
+    print_table(
+        table, ["route", "median s", "runs", "peak RSS", "x library", "x scan", "load", "note"]
+    )
+    return figures
 
 
 def run_size(
@@ -122,10 +275,11 @@ def run_size(
                 "peak": peak,
                 "scanned": scanned if scanned is not None else events,
                 "note": note,
+                "load": load(),
             }
         )
         shown = "n/a" if seconds is None else f"{seconds:.1f}s"
-        print(f"  {NAMES.get(stage, stage)}: {shown} {note}", flush=True)
+        print(f"  {NAMES.get(stage, stage)}: {shown} (load {load():.1f}) {note}", flush=True)
 
     if "sample" in stages or not (data / "config.yaml").exists():
         from workbench.ingest.sample import write_sample
@@ -179,21 +333,15 @@ def run_size(
             cmd = [str(exe), "run", str(data / "config.yaml"), "--out", str(root / "reports")]
             if memory_limit:
                 cmd += ["--set", f"duckdb.memory_limit={memory_limit}"]
-            proc = subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-            )
-            out_lines: list[str] = []
-            reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
-            reader.start()
-            peak, seconds = _tree_peak(proc)
-            reader.join()
-            ok = proc.returncode == 0
-            record(
-                "run",
-                seconds,
-                peak,
-                note="" if ok else f"(exit {proc.returncode}: {''.join(out_lines[-3:]).strip()})",
-            )
+            shutil.rmtree(root / "reports", ignore_errors=True)
+            timeline: list[tuple[float, int]] = []
+            r = timed_command(cmd, timeline)
+            record("run", r["seconds"], r["peak"], note=r["note"])
+            notebooks = Run.latest(root / "reports")
+            if notebooks is not None:  # per notebook, as run.json records them
+                peaks = notebook_peaks(notebooks.path, timeline)
+                for nb in notebooks.record.get("notebooks", []):
+                    record(f"  {nb['name']}", nb["seconds"], peaks.get(nb["name"]), scanned=0)
     if "scan" in stages and (run_dir / "events.parquet").exists():
         with measured() as m:
             secs = single_scan(run_dir)
@@ -213,33 +361,56 @@ def report(rows: list[dict]) -> None:
                 "stage": NAMES.get(r["stage"], r["stage"]),
                 "seconds": "n/a" if secs is None else f"{secs:.1f}",
                 "events/s": f"{r['scanned'] / secs / 1e6:.2f}M" if secs and r["scanned"] else "",
-                "peak RSS": gb(r["peak"]) if r["peak"] else "n/a",
+                "peak RSS": gb(r["peak"]) if r["peak"] else "",
                 "x single scan": f"{secs / scan:.1f}x" if secs and scan else "",
+                "load": f"{r['load']:.1f}",
                 "note": r["note"],
             }
         )
     print()
     print_table(
-        table, ["profiles", "stage", "seconds", "events/s", "peak RSS", "x single scan", "note"]
+        table,
+        ["profiles", "stage", "seconds", "events/s", "peak RSS", "x single scan", "load", "note"],
     )
     print(f"\n{machine()}")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--profiles", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--profiles", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--stages", nargs="+", default=STAGES + ["scan"], choices=STAGES + ["scan"])
     ap.add_argument("--memory-limit", help="duckdb.memory_limit for every stage, e.g. 4GB")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cdnow", type=Path, default=CDNOW, help="the CDNOW config (routes table)")
+    ap.add_argument("--cdnow-events", help="the CDNOW events file, if not where the config says")
+    ap.add_argument("--no-cdnow", action="store_true", help="skip the CDNOW routes")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved runs per CDNOW route")
     ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args(argv)
     print(machine(), flush=True)
+    out: dict = {}
+    if not args.no_cdnow:
+        from workbench.config import load_config
+
+        overrides = (
+            [f"events.path={Path(args.cdnow_events).resolve()}"] if args.cdnow_events else []
+        )
+        events = load_config(args.cdnow, overrides).events.path
+        if events is not None and events.exists():
+            out["cdnow"] = cdnow_routes(args.cdnow, args.repeat, overrides)
+        else:
+            print(f"\nCDNOW skipped: {events} not found (--cdnow-events PATH)")
     rows = []
     for p in args.profiles:
         rows += run_size(p, args.stages, args.seed, args.memory_limit)
-    report(rows)
+    if "cdnow" in out:
+        print(f"\nCDNOW, median of {args.repeat} interleaved runs per route:")
+        report_cdnow(out["cdnow"])
+    if rows:
+        report(rows)
+    out["sizes"] = rows
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2, default=str))
+        Path(args.json).write_text(json.dumps(out, indent=2, default=str))
     return 0
 
 

@@ -97,17 +97,26 @@ def cmd_sample(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from workbench.workflow import run_notebooks
+    from workbench.reporting.notebooks import RunKernel, pick_kernel
 
     if args.config is None and args.resume is None:
         raise ConfigError("run: give a config file, or --resume RUN to continue a run")
-    run = run_notebooks(
-        args.config,
-        out=Path(args.out) if args.out else None,
-        as_of=args.as_of,
-        overrides=args.set,
-        resume=args.resume,
-    )
+    # The notebooks' kernel starts (and imports) while this process imports the workflow.
+    kernel = RunKernel(pick_kernel())
+    kernel.start()
+    try:
+        from workbench.workflow import run_notebooks
+
+        run = run_notebooks(
+            args.config,
+            out=Path(args.out) if args.out else None,
+            as_of=args.as_of,
+            overrides=args.set,
+            resume=args.resume,
+            kernel=kernel,
+        )
+    finally:
+        kernel.shutdown()  # already done when the run got that far
     print(f"report: {run.file('report')}")
     return 0
 

@@ -12,7 +12,7 @@ A cell that already starts with an apostrophe followed by one of those character
 apostrophe) gets one more, so `unescape_cell` recovers every value exactly: `Run.read_frame`
 reads the workbench's own CSVs back unchanged. The Parquet files always hold the exact values.
 
-`write_csv` (pandas) and `escape_column` (an Ibis expression, for the quarantine file DuckDB
+`write_csv` (Arrow, or pandas) and `escape_column` (an Ibis expression, for the quarantine file DuckDB
 writes) are the two writers; nothing else in the workbench writes CSV.
 """
 
@@ -80,18 +80,50 @@ def unescape_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write `frame` as CSV with text cells escaped, via a temporary file renamed into place
-    (a full disk or a kill never leaves half a file under the final name)."""
+    (a full disk or a kill never leaves half a file under the final name). Arrow's writer
+    (escaping in Arrow's own string kernels) where every column has one type: the scores of a
+    million profiles with their factor text took pandas most of notebook 05; a column mixing
+    numbers and text (a table's `typical_value`) goes through pandas."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        # CRLF (RFC 4180): the csv module then quotes a cell holding a bare CR, which would
-        # otherwise end the row in every reader
-        escape_frame(frame).to_csv(tmp, index=False, lineterminator="\r\n")
+        if not _write_arrow_csv(frame, tmp):
+            # CRLF (RFC 4180): the csv module then quotes a cell holding a bare CR, which would
+            # otherwise end the row in every reader
+            escape_frame(frame).to_csv(tmp, index=False, lineterminator="\r\n")
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def _write_arrow_csv(frame: pd.DataFrame, path: Path) -> bool:
+    """`frame` as escaped CSV through Arrow (every text cell quoted, missing values empty,
+    CRLF); False, writing nothing, when Arrow cannot give a column one type."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return False
+    for i, field in enumerate(table.schema):
+        kind = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            continue
+        column = pc.cast(table.column(i), kind)
+        needs = pc.and_(
+            pc.match_substring_regex(column, _NEEDS_ESCAPE),
+            pc.invert(pc.match_substring_regex(column, _PLAIN_NUMBER)),
+        )
+        escaped = pc.binary_join_element_wise(pa.scalar("'", kind), column, pa.scalar("", kind))
+        table = table.set_column(
+            i, field.name, pc.if_else(pc.fill_null(needs, False), escaped, column)
+        )
+    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed", eol="\r\n"))
+    return True
 
 
 def escape_column(column):

@@ -241,29 +241,38 @@ def bucket_factors(
 
 # --------------------------------------------------------------------------- the factor report
 def build_factor_report(
-    model, frame: pd.DataFrame, config, examples: int = 5
+    model, frame: pd.DataFrame, config, examples: int = 5, explained=None
 ) -> dict[str, pd.DataFrame]:
     """Influential factor families of a scoring population: `global`, `by_bucket` (with
     coverage) and `examples` (profiles spread over the score range with their own factors, as
     the scores carry them: `factor_groups.grouped_factors`).
 
     Global and per-bucket summaries are shares and means: above `FACTOR_SUMMARY_ROWS` profiles a
-    seeded sample gives the same picture at a fraction of the TreeSHAP cost (the scores carry
-    every profile's own factors)."""
+    seeded sample gives the same picture at a fraction of the cost (the scores carry every
+    profile's own factors). `explained`: `scoring.explain_profiles` of every row of `frame`,
+    when computed already (the summaries then read the sample's rows from it); otherwise only
+    the sample's contributions are computed. The families are sums of these per-feature
+    contributions, so the hand-over serves them too."""
     from workbench.factor_groups import family_contributions, family_tables, grouped_factors
     from workbench.scoring import assign_buckets, assign_percentiles
 
     specs = model.feature_specs_
     codes = [s.code for s in specs]
-    probability = model.propensity(frame[codes])
+    probability = explained.probability if explained is not None else model.propensity(frame[codes])
     bucket_values = assign_buckets(assign_percentiles(probability), config.scoring.buckets)
+    keep = None
     if len(frame) > FACTOR_SUMMARY_ROWS:
         rng = np.random.default_rng(config.training.seed)
         keep = np.sort(rng.choice(len(frame), FACTOR_SUMMARY_ROWS, replace=False))
         frame = frame.iloc[keep].reset_index(drop=True)
         probability, bucket_values = probability[keep], bucket_values[keep]
     X = frame[codes]
-    contributions = model.contributions(X)
+    if explained is None:
+        contributions = model.contributions(X)
+    elif keep is None:
+        contributions = explained.contributions
+    else:
+        contributions = explained.contributions.iloc[keep].reset_index(drop=True)
     buckets = pd.Series(bucket_values, index=frame.index)
     overall, by_bucket = family_tables(contributions, X, buckets, specs)
     picks = example_rows(probability, examples)

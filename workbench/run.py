@@ -90,6 +90,12 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("factors_global", "factors_global.csv", "explain", "Influential factors overall"),
     Artifact("factors_by_bucket", "factors_by_bucket.csv", "explain", "Factors per bucket"),
     Artifact("examples", "examples.csv", "explain", "Example profiles and their factors"),
+    Artifact(
+        "contributions",
+        "contributions.parquet",
+        "explain",
+        "Every scored profile's probability and factor contributions, for the scores",
+    ),
     Artifact("scores", "scores.parquet", "score_and_segment", "Scores of every eligible profile"),
     Artifact(
         "scores_csv", "scores.csv", "score_and_segment", "Scores of every profile (spreadsheet)"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,8 @@ __all__ = [
     "assign_percentiles",
     "assign_buckets",
     "assign_deciles",
+    "Explained",
+    "explain_profiles",
     "score_profiles",
     "expected_vs_actual",
     "realised_performance",
@@ -150,6 +153,36 @@ def _profile_ids(scoring_snapshot: pd.DataFrame) -> pd.Series:
     return ids
 
 
+@dataclass
+class Explained:
+    """Every profile's probability and additive contributions (`model.contributions`), rows in
+    the scoring snapshot's order: what the factor report and the scores are both made from, so
+    neither computes them again (`workflow.explain` hands them to `score_and_segment`)."""
+
+    probability: np.ndarray
+    contributions: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.probability)
+
+
+def explain_profiles(model: Any, X: pd.DataFrame) -> Explained:
+    """The probability and the contributions of every row of X (the model's feature columns)."""
+    probability = np.asarray(model.propensity(X), dtype=np.float64).reshape(-1)
+    if probability.shape[0] != len(X):
+        raise ValueError(f"model returned {probability.shape[0]} probabilities for {len(X)} rows")
+    _check_probabilities(probability)
+    return Explained(probability, model.contributions(X))
+
+
+def _check_probabilities(probability: np.ndarray) -> None:
+    if not np.all((probability >= 0) & (probability <= 1)):
+        raise ModelMismatchError(
+            "the model returned probabilities outside [0, 1] (or NaN): its files hold "
+            "values no fitted model has; retrain with workbench run"
+        )
+
+
 def score_profiles(
     model: Any,
     scoring_snapshot: pd.DataFrame,
@@ -159,6 +192,7 @@ def score_profiles(
     *,
     propensity_type: str | None = None,
     thresholds: tuple[float, float] | None = None,
+    explained: Explained | None = None,
 ) -> pd.DataFrame:
     """Score every profile of the scoring snapshot exactly once.
 
@@ -171,6 +205,7 @@ def score_profiles(
         goal); a ScoringConfig/BucketsConfig also works with ``propensity_type=`` given.
     score_date : the date the scores are as of.
     thresholds : optional fixed (medium, high) importance thresholds (see `workbench.factors`).
+    explained : this model's `explain_profiles` of these rows, when already computed.
 
     The factors are one entry per factor family, never against the goal's direction
     (`workbench.factor_groups`); how many entries that rule withheld is in
@@ -197,24 +232,18 @@ def score_profiles(
         )
 
     X = scoring_snapshot[codes]
-    with steps("scoring", 3) as step:
-        probability = np.asarray(model.propensity(X), dtype=np.float64).reshape(-1)
-        if probability.shape[0] != len(X):
-            raise ValueError(
-                f"model returned {probability.shape[0]} probabilities for {len(X)} rows"
-            )
-        if not np.all((probability >= 0) & (probability <= 1)):
-            raise ModelMismatchError(
-                "the model returned probabilities outside [0, 1] (or NaN): its files hold "
-                "values no fitted model has; retrain with workbench run"
-            )
+    if explained is not None:  # computed earlier (contributions.parquet): checked the same way
+        if len(explained) != len(X):
+            raise ValueError(f"explained has {len(explained)} rows but the snapshot has {len(X)}")
+        _check_probabilities(explained.probability)
+    with steps("scoring", 2) as step:
+        explained = explained if explained is not None else explain_profiles(model, X)
+        probability = explained.probability
         percentile = assign_percentiles(probability)
         bucket = assign_buckets(percentile, buckets_cfg)
-        step("probabilities")
-        contributions = model.contributions(X)
-        step("contributions")
+        step("probabilities and contributions")
         factors, guard = grouped_factors(
-            contributions,
+            explained.contributions,
             X,
             specs,
             direction=-1 if ptype == "churn" else 1,

@@ -61,6 +61,56 @@ def test_csv_mapping_utc_and_quarantine_reconcile(tmp_path):
     assert quality["rows_read"] == 6
 
 
+def test_parquet_dedupe_by_two_keys_matches_a_reference(tmp_path):
+    """Parquet sources are read through the staging expression (no in-memory copy) and keys
+    are deduplicated through their hashes: the same rows as keeping, per key, the earliest
+    (timestamp, profile) row, with every row that misses a key part kept."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "src": rng.choice(["web", "app", None], n, p=[0.45, 0.45, 0.1]),
+            "seq": rng.integers(0, 400, n).astype(float),
+            "p": rng.choice([f"u{i}" for i in range(50)], n),
+            "t": pd.Timestamp("2024-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 90 * 86400, n), unit="s"),
+        }
+    )
+    frame.loc[rng.choice(n, 100, replace=False), "seq"] = np.nan
+    frame = pd.concat([frame, frame.sample(200, random_state=1)], ignore_index=True)
+    frame.to_parquet(tmp_path / "e.parquet")
+    events = {
+        "path": "e.parquet",
+        "columns": {"profile_id": "p", "timestamp": "t"},
+        "event_type": "purchase",
+        "dedupe": ["src", "seq"],
+    }
+    q, ev = ingest(tmp_path, events)
+    missing = frame[frame["src"].isna() | frame["seq"].isna()]
+    keyed = frame.drop(missing.index).sort_values(["t", "p"], kind="stable")
+    expected = pd.concat([keyed.drop_duplicates(["src", "seq"]), missing])
+    assert q["rows_kept"] == len(expected) and q["reconciles"]
+    assert q["duplicates_dropped"] == len(frame) - len(expected)
+
+    def rows(df):
+        out = df.rename(columns={"p": "profile_id", "t": "timestamp"})
+        out = out.assign(timestamp=pd.to_datetime(out["timestamp"], utc=True))
+        out = out[["profile_id", "timestamp", "src", "seq"]].astype(str)
+        return sorted(map(tuple, out.to_numpy()))
+
+    assert rows(ev) == rows(expected)
+
+
+def test_unreadable_parquet_is_one_line(tmp_path):
+    (tmp_path / "e.parquet").write_bytes(b"PAR1" + b"\x00" * 64 + b"PAR1")
+    events = {"path": "e.parquet", "columns": {"profile_id": "p", "timestamp": "t"}}
+    with pytest.raises(DataError, match=r"e.parquet") as info:
+        ingest(tmp_path, {**events, "event_type": "purchase"})
+    assert "\n" not in str(info.value)
+
+
 def test_dedupe_none_and_by_id(tmp_path):
     rows = "id,p,t\n1,a,2024-01-01\n1,a,2024-01-01\n2,a,2024-01-01\n2,b,2024-01-05\n"
     (tmp_path / "e.csv").write_text(rows)

@@ -132,6 +132,62 @@ def test_failing_notebook_is_saved_and_named(tmp_path, config, raise_src, code):
     assert 'href="report.html"' in page
 
 
+# ------------------------------------------------------------------ one kernel per run
+def test_notebooks_share_one_kernel_but_not_their_variables(tmp_path, config):
+    """One kernel serves the run (imports stay loaded), yet each notebook starts from an empty
+    namespace, in the run folder, with its execution count at 1: what it did not define itself
+    does not exist, as when it is opened alone."""
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(
+        nbs / "01_first.ipynb",
+        "import os, colorsys, pathlib\n"
+        "pathlib.Path(run_dir, 'pid').write_text(str(os.getpid()))\n"
+        "leftover = 1\nos.chdir('/')",
+    )
+    _notebook(
+        nbs / "02_second.ipynb",
+        "import os, sys, pathlib\n"
+        "assert pathlib.Path('pid').read_text() == str(os.getpid()), 'a second kernel'\n"
+        "assert 'colorsys' in sys.modules, 'modules were unloaded'\n"
+        "assert 'leftover' not in globals(), 'a variable of notebook 01 leaked'\n"
+        "assert 'colorsys' not in globals()",
+    )
+    run = run_notebooks(config, out=tmp_path / "runs", notebooks_dir=nbs, progress=None).path
+    second = nbformat.read(run / "02_second.ipynb", as_version=4)
+    code = [c for c in second.cells if c.cell_type == "code"]
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert code[0].execution_count == 1
+
+
+def test_a_notebook_relying_on_an_earlier_ones_variable_fails(tmp_path, config):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_defines.ipynb", "shared_frame = [1, 2, 3]")
+    _notebook(nbs / "02_uses.ipynb", "len(shared_frame)")
+    with pytest.raises(NotebookError, match="02_uses failed: NameError"):
+        run_notebooks(config, out=tmp_path / "runs", notebooks_dir=nbs, progress=None)
+
+
+def test_a_dead_kernel_fails_its_notebook_and_is_replaced(tmp_path, config):
+    from workbench.reporting.notebooks import RunKernel, pick_kernel
+
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_dies.ipynb", "import os\nos._exit(1)")
+    _notebook(nbs / "02_after.ipynb", "x = 2")
+    with pytest.raises(NotebookError, match="01_dies failed") as info:
+        run_notebooks(config, out=tmp_path / "runs", notebooks_dir=nbs, progress=None)
+    assert info.value.exit_code == 1
+    (run,) = (p for p in (tmp_path / "runs").iterdir() if p.is_dir())
+    assert json.loads((run / "run.json").read_text())["status"] == "failed"
+    # The next notebook of the same RunKernel gets a fresh kernel.
+    with RunKernel(pick_kernel(), tmp_path) as kernel:
+        assert kernel.execute(nbs / "01_dies.ipynb", tmp_path / "a.ipynb", {}) is not None
+        assert kernel.execute(nbs / "02_after.ipynb", tmp_path / "b.ipynb", {}) is None
+        assert kernel.starts == 2
+
+
 def test_a_goal_the_data_cannot_support_stops_before_a_run_folder(tmp_path):
     """`workbench run` checks readiness (as `validate` does) before it makes a run folder."""
     from workbench.errors import NotReadyError

@@ -70,6 +70,41 @@ def test_every_eligible_profile_scored_once(small_run):
     assert (run_dir / "segments" / "high-propensity.csv").exists()
 
 
+def test_scores_reuse_the_factor_reports_contributions(small_run, monkeypatch):
+    """04 computes every profile's probability and contributions once and hands them to 05 in
+    contributions.parquet; scores made from it equal scores computed afresh, and a hand-over
+    from another model or snapshot is not used."""
+    import os
+
+    from workbench import modeling
+
+    run = small_run["run"]
+    assert run.has("contributions")
+    expected = small_run["scored"]["scores"]
+
+    def computed_again(*args, **kwargs):
+        raise AssertionError("contributions computed a second time")
+
+    kind = type(modeling.load_model(run.file("model")))
+    with monkeypatch.context() as patched:
+        patched.setattr(kind, "contributions", computed_again)
+        patched.setattr(kind, "propensity", computed_again)
+        reused = workflow.score_and_segment(run)["scores"]
+    pd.testing.assert_frame_equal(reused, expected)
+
+    # A scoring snapshot written after the hand-over (a re-run notebook 02): computed afresh.
+    snapshot = run.file("scoring_snapshot")
+    stat = snapshot.stat()
+    os.utime(snapshot, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    calls = []
+    original = kind.contributions
+    monkeypatch.setattr(kind, "contributions", lambda self, X: calls.append(1) or original(self, X))
+    fresh = workflow.score_and_segment(run)["scores"]
+    os.utime(snapshot, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert calls == [1]
+    pd.testing.assert_frame_equal(fresh, expected)
+
+
 def test_folds_never_train_on_a_label_window_that_reaches_their_origin(small_run):
     snaps = pd.read_parquet(small_run["run_dir"] / "snapshots.parquet")
     summary = json.loads((small_run["run_dir"] / "goal_summary.json").read_text())

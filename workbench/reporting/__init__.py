@@ -12,23 +12,63 @@
 - `history`: `index.html`, every run of a goal over time (`write_index`).
 """
 
-from workbench.reporting.decisions import page_section
-from workbench.reporting.display import (
-    as_table,
-    coefficient_table,
-    data_warnings,
-    figures_table,
-    headline,
-    key_figures,
-    notes,
-    quarantine_reasons,
-    reconciliation,
-)
-from workbench.reporting.evaluation import drift_table, fold_table, reported_figure
-from workbench.reporting.history import write_index
-from workbench.reporting.landing import write_report
-from workbench.reporting.notebooks import NOTEBOOKS, NotebookError, export_html, find_notebooks
-from workbench.reporting.tables import html_table, number, percent, readable
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+# Loaded on first use: `workbench run` starts its kernel (`reporting.notebooks`) before anything
+# heavy is imported, and each HTML page is exported by a fresh worker process; importing every
+# page module (pandas, matplotlib) up front took two seconds there.
+_WHERE = {
+    "page_section": "decisions",
+    "as_table": "display",
+    "coefficient_table": "display",
+    "data_warnings": "display",
+    "drift_table": "evaluation",
+    "fold_table": "evaluation",
+    "reported_figure": "evaluation",
+    "figures_table": "display",
+    "headline": "display",
+    "key_figures": "display",
+    "notes": "display",
+    "quarantine_reasons": "display",
+    "reconciliation": "display",
+    "write_index": "history",
+    "write_report": "landing",
+    "NOTEBOOKS": "notebooks",
+    "NotebookError": "notebooks",
+    "export_html": "notebooks",
+    "find_notebooks": "notebooks",
+    "html_table": "tables",
+    "number": "tables",
+    "percent": "tables",
+    "readable": "tables",
+}
+
+if TYPE_CHECKING:  # for type checkers and editors: the names as they were
+    from workbench.reporting.decisions import page_section
+    from workbench.reporting.display import (
+        as_table,
+        coefficient_table,
+        data_warnings,
+        figures_table,
+        headline,
+        key_figures,
+        notes,
+        quarantine_reasons,
+        reconciliation,
+    )
+    from workbench.reporting.evaluation import drift_table, fold_table, reported_figure
+    from workbench.reporting.history import write_index
+    from workbench.reporting.landing import write_report
+    from workbench.reporting.notebooks import NOTEBOOKS, NotebookError, export_html, find_notebooks
+    from workbench.reporting.tables import html_table, number, percent, readable
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(f"workbench.reporting.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'workbench.reporting' has no attribute {name!r}")
+
 
 __all__ = [
     "NOTEBOOKS",

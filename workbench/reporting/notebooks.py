@@ -2,10 +2,17 @@
 
 `workbench.workflow.run_notebooks` runs notebooks 01-05 into a run folder with these helpers;
 each executed notebook is saved next to its HTML (figures embedded) in the run folder.
+
+One kernel serves a whole run (`RunKernel`): starting a kernel and importing pandas, DuckDB,
+LightGBM, statsmodels and matplotlib took most of a small run's time when each notebook had its
+own. Each notebook is still executed by papermill on its own, with its own parameters, and
+before each one the kernel's user namespace is reset (modules stay imported), so a notebook
+sees only what it defines itself: one that works in a run also works opened alone.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from pathlib import Path
@@ -93,6 +100,14 @@ def pick_kernel(kernel_name: str | None = None) -> str:
     return "python3"
 
 
+@functools.cache
+def _html_exporter():
+    """One exporter per process: building one loads and compiles its templates."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+
+
 # What to do after a notebook stopped, by the class of the error it raised.
 WHAT_TO_DO = {
     "NotReadyError": (
@@ -167,17 +182,13 @@ def export_html(
     titled by its first heading, with a navigation bar back to the run's report (`link_pages`
     fills it in); a failed notebook shows the reason and what to do instead of a traceback."""
     import nbformat
-    from nbconvert import HTMLExporter
 
     ipynb = Path(ipynb)
     html_path = Path(html_path) if html_path else ipynb.with_suffix(".html")
     nb = nbformat.read(ipynb, as_version=4)
     title = title or notebook_title(nb)
     _readable_failure(nb, ipynb.name)
-    exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
-    )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     nav = f'{NAV_START}<nav style="{_NAV_STYLE}"><a href="report.html">← Report</a></nav>{NAV_END}'
     body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
     html_path.write_text(body.replace(_WIDE_CSS_FROM, _WIDE_CSS_TO, 1), encoding="utf-8")
@@ -221,6 +232,50 @@ def link_pages(
         )
 
 
+class HtmlExports:
+    """Exports executed notebooks to HTML in a worker process while the next one runs (a
+    context manager: leaving it waits for every page). `submit(ipynb, entry)`; on leaving,
+    `entry["html"]` is the page's name; a page that cannot be written is reported through
+    `say` and the run goes on (the .ipynb is the record)."""
+
+    def __init__(self, say=None):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.say = say or (lambda _msg: None)
+        # A process of its own: nbconvert is pure Python, and in a thread it held the GIL the
+        # notebook runner needs. "spawn": this process has zmq and asyncio threads running.
+        context = multiprocessing.get_context("spawn")
+        # (the worker starts with the first page, not during the kernel's start-up)
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=context, initializer=_ignore_interrupts
+        )
+        self._pending: list[tuple[Any, Path, dict[str, Any]]] = []
+
+    def __enter__(self) -> HtmlExports:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for future, ipynb, entry in self._pending:
+            try:
+                entry["html"] = future.result().name
+            except Exception as error:  # keep the run going: the .ipynb is the record
+                self.say(f"      could not export {ipynb.name} to HTML: {error}")
+        self._pool.shutdown(wait=True)
+
+    def submit(self, ipynb: Path, entry: dict[str, Any]) -> None:
+        if ipynb.exists():
+            self._pending.append((self._pool.submit(export_html, ipynb), ipynb, entry))
+
+
+def _ignore_interrupts() -> None:
+    """The page worker shares the terminal's process group: a Ctrl-C is the run's to handle
+    (it finishes the pages already queued), not a traceback from the worker."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def declared_parameters(path: Path) -> set[str]:
     """Names assigned in the notebook's `parameters` cell (only those are injected)."""
     import ast
@@ -245,15 +300,205 @@ def declared_parameters(path: Path) -> set[str]:
     return names
 
 
+# Keep kernel start-up/shut-down logs off the terminal; cell errors stay in the notebook.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+
+# Sent to a new kernel before the first notebook, while the parent process is still setting up:
+# the imports every notebook makes, then, in a thread, the model libraries notebook 03 needs
+# (statsmodels, scikit-learn, LightGBM: seconds of imports that overlap notebooks 01-02, whose
+# DuckDB queries release the GIL). Never fails: a kernel without the workbench just skips it.
+_WARM_UP = """
+def _warm_up(names):
+    import importlib
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+_warm_up(["matplotlib.pyplot", "workbench.workflow", "workbench.plots", "workbench.reporting"])
+import threading as _threading
+_threading.Thread(
+    target=_warm_up,
+    args=(["workbench.modeling", "lightgbm", "workbench.factors", "workbench.scoring",
+           "workbench.reporting.tuner"],),
+    daemon=True,
+).start()
+del _threading, _warm_up
+"""
+
+# Sent before every notebook: forget the previous notebook's variables, figures and working
+# folder; keep the imported modules. `new_session` restarts the execution counter at 1.
+_RESET = """
+import os as _os
+_os.chdir({cwd!r})
+try:
+    import matplotlib.pyplot as _plt
+    _plt.close("all")
+except ImportError:
+    pass
+get_ipython().reset(new_session=True)
+import gc as _gc
+_gc.collect()  # the previous notebook's frames and DuckDB connections, freed now
+del _gc
+"""
+
+
+class RunKernel:
+    """One kernel for all the notebooks of a run (a context manager).
+
+    Started once, so imports happen once; `execute` runs a notebook through papermill on it
+    after resetting its user namespace. A kernel that died (a notebook ran out of memory) is
+    replaced by a fresh one before the next notebook. papermill hands the manager to nbclient's
+    `NotebookClient(km=...)`, which does not shut down a kernel it does not own; the client it
+    opens is closed here after each notebook.
+    """
+
+    def __init__(self, kernel_name: str, cwd: str | Path | None = None, *, timeout: float = 120):
+        self.kernel_name = kernel_name
+        self.cwd = str(cwd or Path.cwd())  # may change before the first notebook (`reset`)
+        self.timeout = timeout  # seconds a reset may wait for the kernel (start-up included)
+        self.km: Any = None
+        self._control: Any = None  # our own client: shell channel only, for warm-up and resets
+        self.starts = 0  # kernels started (1 unless one died)
+
+    def __enter__(self) -> RunKernel:
+        if self.km is None:  # not started early by the caller
+            self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+    def start(self) -> None:
+        """Launch the kernel and queue the warm-up imports; returns without waiting for the
+        kernel, which gets ready while the caller carries on."""
+        from jupyter_core.utils import run_sync
+
+        km = _tracked_manager()(kernel_name=self.kernel_name)
+        run_sync(km.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=self.cwd)
+        self.km, self.starts = km, self.starts + 1
+        self._control = km.blocking_client()
+        # No iopub: the notebooks' outputs are broadcast there and nobody would read them.
+        self._control.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        self._control.execute(_WARM_UP, silent=True, store_history=False, allow_stdin=False)
+        import papermill  # noqa: F401 - a second of imports here, while the kernel starts
+
+    def shutdown(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        km, self.km = self.km, None
+        if km is None:
+            return
+        _cancel_pending()
+        self._control.stop_channels()
+        km.close_clients()
+        try:
+            # every notebook is saved by now: nothing in the kernel is worth a graceful second
+            if run_sync(km.is_alive)():
+                run_sync(km.shutdown_kernel)(now=True)
+        finally:
+            run_sync(km.cleanup_resources)()
+
+    def alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+
+        return self.km is not None and bool(run_sync(self.km.is_alive)())
+
+    def reset(self) -> None:
+        """A clean user namespace in `cwd`, the modules already imported kept."""
+        if not self.alive():
+            self.shutdown()
+            self.start()
+        msg_id = self._control.execute(
+            _RESET.format(cwd=self.cwd), silent=True, store_history=False, allow_stdin=False
+        )
+        waited = 0.0
+        while True:  # the warm-up's reply, if still unread, comes first and is skipped
+            try:
+                reply = self._control.get_shell_msg(timeout=1)
+            except Exception:  # queue.Empty: nothing yet
+                waited += 1
+                if waited > self.timeout or not self.alive():
+                    raise RuntimeError(
+                        "the kernel did not answer (died or never started)"
+                    ) from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
+
+    def execute(self, src: Path, dest: Path, parameters: dict[str, Any]) -> NotebookError | None:
+        """Reset the namespace, then run one notebook with papermill on this kernel."""
+        try:
+            self.reset()
+        except Exception as exc:  # the kernel would not start or answer
+            error = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+            return NotebookError(
+                f"notebook {src.stem} failed: {error}", notebook=src.stem, error=error
+            )
+        try:
+            return execute_notebook(
+                src, dest, parameters, self.kernel_name, Path(self.cwd), km=self.km
+            )
+        finally:
+            self.km.close_clients()
+
+
+def _cancel_pending() -> None:
+    """A notebook interrupted (Ctrl-C, SIGTERM) leaves nbclient's tasks waiting on the kernel in
+    this thread's event loop; cancelled and awaited before the kernel goes, none of them reports
+    its death ("Task exception was never retrieved") when the process exits."""
+    import asyncio
+
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop()
+    if loop.is_running():
+        return
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+@functools.cache
+def _tracked_manager() -> type:
+    """AsyncKernelManager (what nbclient expects) that remembers the clients it made."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        def client(self, **kwargs):
+            kc = super().client(**kwargs)
+            self.__dict__.setdefault("_open_clients", []).append(kc)
+            return kc
+
+        def close_clients(self) -> None:
+            for kc in self.__dict__.pop("_open_clients", []):
+                if kc.channels_running:
+                    kc.stop_channels()
+
+    return TrackedKernelManager
+
+
 def execute_notebook(
-    src: Path, dest: Path, parameters: dict[str, Any], kernel: str, cwd: Path
+    src: Path,
+    dest: Path,
+    parameters: dict[str, Any],
+    kernel: str,
+    cwd: Path,
+    km: Any = None,
 ) -> NotebookError | None:
     """Run one notebook with papermill into `dest` (saved even when it fails); the failure, if
-    any, as a `NotebookError` with the exit code of the error the notebook raised."""
+    any, as a `NotebookError` with the exit code of the error the notebook raised. `km`: a
+    running kernel's manager (`RunKernel`) to execute on, instead of a new kernel."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     name = src.stem
+    engine: dict[str, Any] = {"km": km} if km is not None else {"extra_arguments": KERNEL_ARGUMENTS}
     try:
         papermill.execute_notebook(
             str(src),
@@ -263,8 +508,7 @@ def execute_notebook(
             progress_bar=False,
             log_output=False,
             cwd=str(cwd),
-            # Keep kernel start-up/shut-down logs off the terminal; cell errors stay in the notebook.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            **engine,
         )
     except PapermillExecutionError as exc:
         cause = (str(exc.evalue).strip().splitlines() or [""])[0]

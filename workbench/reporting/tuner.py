@@ -69,11 +69,11 @@ def _show_result(result: dict[str, Any], plot: bool = True) -> None:
             plt.close(fig)
 
 
-def _static_summary(run: Run, settings: dict[str, Any]) -> None:
-    """Under papermill: the configured goal's counts and YAML, no widgets."""
+def _static_summary(run: Run, settings: dict[str, Any], intro: str | None = None) -> None:
+    """Under papermill (or without ipywidgets): the configured goal's counts and YAML."""
     from IPython.display import Markdown, display
 
-    display(Markdown("**Configured goal** (open this notebook in Jupyter to try others):"))
+    display(Markdown(intro or "**Configured goal** (open this notebook in Jupyter to try others):"))
     try:
         result = evaluate_goal(run, **settings)
     except WorkbenchError as exc:
@@ -178,6 +178,17 @@ def goal_tuner(run: Run | str | Path, interactive: bool = True):
 
     run = run if isinstance(run, Run) else Run.open(run)
     settings = goal_settings(run.config)
+    if interactive:
+        try:
+            import ipywidgets  # noqa: F401 - the `lab` extra, not needed by `workbench run`
+        except ImportError:
+            _static_summary(
+                run,
+                settings,
+                "**Configured goal**. The interactive tuner needs ipywidgets: "
+                "`pip install -e '.[lab]'` (`make lab` installs it).",
+            )
+            return None
     if not interactive:
         _static_summary(run, settings)
         return None

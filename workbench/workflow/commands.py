@@ -14,6 +14,7 @@ not finish.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -148,17 +149,21 @@ def run_notebooks(
     kernel_name: str | None = None,
     progress: Progress = print,
     resume: str | Path | None = None,
+    kernel=None,
 ) -> Run:
     """Run the pipeline as notebooks 01-05 into a new run folder (`workbench run`).
 
     Each notebook is executed by papermill with `run_dir` (and `as_of`) injected, saved with
-    its HTML (code hidden) in the run folder; `report.html` links them. Raises `NotebookError`
-    when a notebook fails: its executed copy and HTML are still in the run folder, which is
-    then published as failed (`latest` does not move). Interrupted (Ctrl-C), the run stays a
-    `.partial` folder marked `interrupted`. `resume`: such a run folder, continued from the
-    first notebook that did not finish, with its own config and as_of.
+    its HTML (code hidden) in the run folder; `report.html` links them. The notebooks share one
+    kernel, its namespace reset between them (`RunKernel`), and each HTML page is exported while
+    the next notebook runs. Raises `NotebookError` when a notebook fails: its executed copy and
+    HTML are still in the run folder, which is then published as failed (`latest` does not move).
+    Interrupted (Ctrl-C), the run stays a `.partial` folder marked `interrupted`. `resume`: such
+    a run folder, continued from the first notebook that did not finish, with its own config
+    and as_of. `kernel`: a `RunKernel` the caller started early (the CLI does, before its
+    imports); it is shut down at the end.
     """
-    from workbench.reporting.notebooks import find_notebooks, pick_kernel
+    from workbench.reporting.notebooks import RunKernel, find_notebooks, pick_kernel
     from workbench.workflow.notebook_run import (
         mark_interrupted,
         open_for_resume,
@@ -168,6 +173,7 @@ def run_notebooks(
 
     say = progress or (lambda _msg: None)
     notebooks = find_notebooks(notebooks_dir)
+    started = time.perf_counter()
     if resume is not None:
         run, record = open_for_resume(resume, config_path, overrides, as_of, notebooks)
         say(f"resuming {run.path}")
@@ -178,25 +184,37 @@ def run_notebooks(
         check_sources(cfg)
         if as_of:
             parse_day(as_of, "--as-of")
-        check_output(Path(out) if out is not None else cfg.output_dir, cfg)
-        if any(nb.stem == "02_goal_definition" for nb in notebooks):
-            # The goal notebook is among them: check the goal before a run folder exists.
-            say("checking the data and the goal ...")
-            preflight(cfg, as_of, base=out)
         record = {
             "kind": "notebooks",
             "config": str(Path(config_path).resolve()),
             "overrides": list(overrides or []),
             "as_of": as_of or "",
-            "kernel": pick_kernel(kernel_name),
+            "kernel": kernel.kernel_name if kernel is not None else pick_kernel(kernel_name),
             "notebooks": [],
         }
+        # Run.create refuses an output folder that is or holds an input, before any work.
         run = Run.create(Path(out) if out is not None else cfg.output_dir, cfg, record=record)
+        if any(nb.stem == "02_goal_definition" for nb in notebooks):
+            # The goal notebook is among them: check the goal before the run is published. The
+            # data is prepared in the (still hidden) run folder, where notebook 01 then reads it
+            # instead of preparing it a second time; a goal the data cannot support (or a Ctrl-C
+            # here) leaves no folder.
+            say("checking the data and the goal ...")
+            try:
+                check_goal(run, cfg, as_of)
+            except BaseException:
+                shutil.rmtree(run.path, ignore_errors=True)
+                raise
+            run.update_record(prepared=True)
         say(f"run folder: {run.base / run.name}")
-    started = time.perf_counter()
+    if kernel is None or kernel.kernel_name != record["kernel"]:  # a resumed run keeps its own
+        if kernel is not None:
+            kernel.shutdown()
+        kernel = RunKernel(record["kernel"])
+    kernel.cwd = str(run.path)
     try:
-        with stop_requests() as stop:
-            failure = run_each(run, record, notebooks, say, stop)
+        with stop_requests() as stop, kernel:
+            failure = run_each(run, record, notebooks, say, stop, kernel)
     except BaseException as exc:  # Ctrl-C, SIGTERM, a disk that filled up between notebooks
         if isinstance(exc, KeyboardInterrupt):
             mark_interrupted(run, started, say)
@@ -214,6 +232,16 @@ def run_notebooks(
     return run
 
 
+def check_goal(run: Run, config: Config, as_of: str | None = None) -> GoalPlan:
+    """Prepare the data in `run` and plan the goal; NotReadyError when the data cannot support
+    it (what `preflight` checks, in the run's own folder)."""
+    prepare_data(run)
+    goal = plan_goal(open_events(run, config), config, as_of)
+    if not goal.readiness["ok"]:
+        raise NotReadyError(goal.readiness["messages"])
+    return goal
+
+
 def preflight(config: Config, as_of: str | None = None, base: str | Path | None = None) -> GoalPlan:
     """What `workbench validate` checks (the data reads, the goal's fields exist and fit, enough
     positives and negatives per cutoff), before `workbench run` makes a run folder: a goal the
@@ -225,12 +253,7 @@ def preflight(config: Config, as_of: str | None = None, base: str | Path | None 
     except OSError:
         base = Path(tempfile.gettempdir())
     with tempfile.TemporaryDirectory(prefix=".check-", dir=base) as tmp:
-        run = Run.create(tmp, config, record={"kind": "check"})
-        prepare_data(run)
-        goal = plan_goal(open_events(run, config), config, as_of)
-    if not goal.readiness["ok"]:
-        raise NotReadyError(goal.readiness["messages"])
-    return goal
+        return check_goal(Run.create(tmp, config, record={"kind": "check"}), config, as_of)
 
 
 # ----------------------------------------------------------------------------- validate

@@ -1,6 +1,7 @@
 """Running the notebooks of a `workbench run` one by one, interrupting, and resuming.
 
-`run_each` executes the notebooks not yet done, recording each in `run.json` as it ends;
+`run_each` executes the notebooks not yet done on the run's one kernel (`RunKernel`: started
+once, its namespace reset before each notebook), recording each in `run.json` as it ends;
 `stop_requests` turns Ctrl-C or SIGTERM into an interruption even when the kernel got the signal
 first; `mark_interrupted` leaves the run as `.partial`, marked for resuming.
 
@@ -126,41 +127,49 @@ def stop_requests():
             signal.signal(sig, old)
 
 
-def run_each(run: Run, record: dict[str, Any], notebooks: list[Path], say, stop):
+def run_each(run: Run, record: dict[str, Any], notebooks: list[Path], say, stop, kernel):
     """Execute the notebooks not yet done (`record["notebooks"]` entries with status ok), one
-    by one, recording each in run.json as it ends; the first failure, or None. A stop request
-    (`stop` set) ends it as an interruption, the interrupted notebook not recorded."""
-    from workbench.reporting.notebooks import (
-        declared_parameters,
-        execute_notebook,
-        export_html,
-        notebook_title,
-    )
+    by one on `kernel` (a started `RunKernel`), recording each in run.json as it ends; the
+    first failure, or None. Each page's HTML is exported in the background while the next
+    notebook runs; run.json names the pages once they are written, also when the run stops.
+    A stop request (`stop` set) ends it as an interruption, the interrupted notebook not
+    recorded."""
+    from workbench.reporting.notebooks import HtmlExports
+
+    try:
+        with HtmlExports(say) as pages:
+            failure = _execute_each(run, record, notebooks, say, stop, kernel, pages)
+    except BaseException:
+        with contextlib.suppress(Exception):  # a full disk: the notebooks' lines are there
+            run.update_record(notebooks=record["notebooks"])
+        raise
+    run.update_record(notebooks=record["notebooks"])  # with every page's name
+    return failure
+
+
+def _execute_each(run, record, notebooks, say, stop, kernel, pages):
+    from workbench.reporting.notebooks import declared_parameters, notebook_title
 
     values = {"run_dir": str(run.path), "as_of": record.get("as_of") or "", "interactive": False}
-    done = {nb["name"] for nb in record["notebooks"] if nb.get("status") == "ok"}
+    done = {nb["name"]: nb for nb in record["notebooks"] if nb.get("status") == "ok"}
     for i, src in enumerate(notebooks, 1):
         if src.stem in done:
             say(f"[{i}/{len(notebooks)}] {src.stem}: done before, kept")
+            if not done[src.stem].get("html"):  # stopped before its page was written
+                pages.submit(run.path / src.name, done[src.stem])
             continue
         dest = run.path / src.name
         declared = declared_parameters(src)
         params = {k: v for k, v in values.items() if k in declared}
         say(f"[{i}/{len(notebooks)}] {src.stem} ...")
         t0 = time.perf_counter()
-        failure = execute_notebook(src, dest, params, record["kernel"], run.path)
+        failure = kernel.execute(src, dest, params)
         if stop.is_set():
             raise KeyboardInterrupt
         seconds = time.perf_counter() - t0
-        html_name = None
-        if dest.exists():
-            try:
-                html_name = export_html(dest).name
-            except Exception as exc:  # keep the run going: the .ipynb is the record
-                say(f"      could not export {dest.name} to HTML: {exc}")
-        record["notebooks"].append(
-            notebook_entry(src, dest, params, seconds, html_name, failure, notebook_title(src))
-        )
+        entry = notebook_entry(src, dest, params, seconds, None, failure, notebook_title(src))
+        record["notebooks"].append(entry)
+        pages.submit(dest, entry)  # its "html" is set once the page is written
         run.update_record(notebooks=record["notebooks"])
         say(f"      {src.stem} {'done' if failure is None else 'FAILED'} in {seconds:.1f} s")
         if failure is not None:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from workbench.config import Config
 from workbench.engine import connect, events_table, profiles_table
-from workbench.errors import NotReadyError
+from workbench.errors import NotReadyError, output_error
 from workbench.features import FeaturePlan, plan_features, specs_from_json, specs_to_json
 from workbench.goals import (
     CutoffPlan,
@@ -157,9 +159,14 @@ def check_plan(ctx: EventsContext, config: Config, as_of, quality=None) -> Featu
 def prepare_data(run: Run, *, events=None, profiles=None) -> dict[str, Any]:
     """Read and clean the events (and profiles): events.parquet, profiles.parquet,
     quarantine.csv, data_quality.json, event_mix.csv. `events`/`profiles`: pandas or Arrow
-    frames instead of the config's files."""
+    frames instead of the config's files. In a run whose data `workbench run` already prepared
+    (its check before the notebooks, `run.json` says `prepared`), the files are read, not redone."""
     from workbench.ingest import build_event_mix, ingest_events
 
+    if events is None and profiles is None and run.record.get("prepared") and run.has("quality"):
+        mix = run.read_frame("event_mix", parse_dates=["month"])
+        quarantine = run.read_frame("quarantine", nrows=1000, dtype=str)
+        return {"quality": run.read_json("quality"), "event_mix": mix, "quarantine": quarantine}
     config = run.config
     quality = ingest_events(
         config, run.ingest_targets(), events=events, profiles=profiles, horizon=run.data_horizon
@@ -215,7 +222,10 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
     snapshots, scoring = build_goal_snapshots(
         ctx.events, config, goal.cutoffs, goal.counts, plan, ctx.profiles, progress
     )
+    # the training snapshots written and let go before the rest: one frame in memory after this
     run.write_frame("snapshots", snapshots)
+    snapshot_rows = len(snapshots)
+    del snapshots
     run.write_frame("scoring_snapshot", scoring)
     specs_to_json(plan.specs, run.file("feature_spec"))
     labelled_rows = int(goal.counts.loc[goal.counts["role"] != "scoring", "eligible"].sum())
@@ -223,9 +233,9 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
         {
             "features": len(plan.specs),
             "feature_notices": plan.notices,
-            "snapshot_rows": len(snapshots),
+            "snapshot_rows": snapshot_rows,
             "scoring_profiles": len(scoring),
-            "sampled": len(snapshots) < labelled_rows,
+            "sampled": snapshot_rows < labelled_rows,
             "seconds": round(time.perf_counter() - started, 2),
         }
     )
@@ -302,18 +312,78 @@ def compare(run: Run):
 @stage("explain")
 def explain(run: Run, examples: int = 5) -> dict[str, pd.DataFrame]:
     """Influential factors of the scoring population: factors_global.csv,
-    factors_by_bucket.csv (with coverage) and examples.csv."""
-    from workbench import modeling
+    factors_by_bucket.csv (with coverage), examples.csv, and contributions.parquet (every
+    profile's probability and contributions, which `score_and_segment` then reads instead of
+    computing them again)."""
+    from workbench import modeling, scoring
     from workbench.factor_summary import build_factor_report
 
     config = run.config
     model = modeling.load_model(run.file("model"))
     frame = run.read_frame("scoring_snapshot")
-    report = build_factor_report(model, frame, config, examples)
+    explained = scoring.explain_profiles(model, frame[[s.code for s in model.feature_specs_]])
+    report = build_factor_report(model, frame, config, examples, explained)
     run.write_frame("factors_global", report["global"])
     run.write_frame("factors_by_bucket", report["by_bucket"])
     run.write_frame("examples", report["examples"])
+    _save_explained(run, frame["profile_id"], explained)
     return report
+
+
+def _explained_key(run: Run) -> dict[str, str]:
+    """What contributions.parquet was computed from: the saved model (its manifest holds every
+    file's sha256) and the scoring snapshot file."""
+    import hashlib
+
+    snapshot = run.require("scoring_snapshot").stat()
+    manifest = (run.require("model") / "model.json").read_bytes()
+    return {
+        "model": hashlib.sha256(manifest).hexdigest(),
+        "scoring_snapshot": f"{snapshot.st_size}:{snapshot.st_mtime_ns}",
+    }
+
+
+def _save_explained(run: Run, ids: pd.Series, explained) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {"profile_id": pa.array(ids.astype(str).to_numpy(), pa.string())}
+    columns["probability"] = pa.array(explained.probability)
+    for code in explained.contributions.columns:
+        columns[code] = pa.array(explained.contributions[code].to_numpy(np.float64))
+    table = pa.table(columns).replace_schema_metadata(
+        {"workbench.explained": json.dumps(_explained_key(run))}
+    )
+    path = run.file("contributions")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:  # renamed into place when whole, like every file of a run
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _load_explained(run: Run, ids: pd.Series):
+    """contributions.parquet as `scoring.Explained` when it was computed from this run's model
+    and scoring snapshot, for these profiles in this order; else None (computed afresh)."""
+    import pyarrow.parquet as pq
+
+    from workbench.scoring import Explained
+
+    if not run.has("contributions"):
+        return None
+    meta = pq.read_schema(run.file("contributions")).metadata or {}
+    if json.loads(meta.get(b"workbench.explained", b"{}")) != _explained_key(run):
+        return None
+    table = pq.read_table(run.file("contributions"))
+    stored = table.column("profile_id").to_numpy(zero_copy_only=False)
+    if len(stored) != len(ids) or not np.array_equal(stored, ids.astype(str).to_numpy()):
+        return None
+    probability = table.column("probability").to_numpy()
+    contributions = table.drop_columns(["profile_id", "probability"]).to_pandas()
+    return Explained(probability, contributions)
 
 
 # ----------------------------------------------------------------------------- 05 scores
@@ -328,7 +398,14 @@ def score_and_segment(run: Run) -> dict[str, Any]:
     summary = run.read_json("goal_summary")
     model = modeling.load_model(run.file("model"))
     frame = run.read_frame("scoring_snapshot")
-    scores = scoring.score_profiles(model, frame, model.feature_specs_, config, summary["as_of"])
+    scores = scoring.score_profiles(
+        model,
+        frame,
+        model.feature_specs_,
+        config,
+        summary["as_of"],
+        explained=_load_explained(run, frame["profile_id"]),
+    )
     decided = decide_and_segment(run, scores, frame, config)
     seg_summary = decided["segments_summary"]
     metrics = run.read_json("metrics")
