@@ -181,34 +181,16 @@ def _compare(snapshots, specs, config, scoring) -> Comparison:
 
 
 def _fit_folds(snapshots, names, specs, config, blend) -> tuple[list[Fold], list[str]]:
-    """Every fold with both outcomes on both sides; the newest one must have them.
-
-    The folds are independent (each its own rows, models and seed), so two run at a time on
-    threads: LightGBM and the numpy solves release the GIL, and the models are those of one
-    fold after another (the results are gathered in origin order)."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    origins = fold_origins(snapshots, config)
-
-    def one(k: int):
-        try:
-            return fit_fold(snapshots, origins[k], names, specs, config, blend, k == 0)
-        except NotReadyError as exc:
-            return exc
-
-    workers = max(1, min(2, os.cpu_count() or 1, len(origins)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(one, range(len(origins))))
+    """Every fold with both outcomes on both sides; the newest one must have them."""
     folds, skipped = [], []
-    for k, result in enumerate(results):
-        if not isinstance(result, NotReadyError):
-            folds.append(result)
-        elif k == 0:
-            raise result
-        else:
-            day = pd.Timestamp(origins[k]).date()
-            skipped.append(f"the fold at {day} was skipped: {result.messages[0]}")
+    for k, origin in enumerate(fold_origins(snapshots, config)):
+        try:
+            folds.append(fit_fold(snapshots, origin, names, specs, config, blend, k == 0))
+        except NotReadyError as exc:
+            if k == 0:
+                raise
+            day = pd.Timestamp(origin).date()
+            skipped.append(f"the fold at {day} was skipped: {exc.messages[0]}")
     return folds, skipped
 
 
