@@ -34,6 +34,7 @@ LINKED = {
     "quality",
     "goal_summary",
     "quarantine",
+    "profiles_quarantine",
     "config",
     "model",
     "record",
