@@ -305,6 +305,11 @@ def test_value_ranges_say_when_most_profiles_have_none():
     assert value_range(some, days) == ("20 days", "15–25 days (25% have none)")
     tier = FeatureSpec("t", "Tier", kind="categorical")
     assert value_range(pd.Series(["gold", "gold", "silver", None]), tier) == ("gold", "gold (50%)")
+    overdue = FeatureSpec("o", "Overdue", phrase="the last purchase was {} usual gaps ago")
+    assert value_range(pd.Series([0.2, 0.3, 1.0, 2.0, 3.0]), overdue) == (
+        "1",
+        "the last purchase was 0.3–2 usual gaps ago",
+    )
 
 
 # --------------------------------------------------------------------------- scores

@@ -102,7 +102,8 @@ def _typical(values: pd.Series, spec: FeatureSpec | None) -> object:
 def value_range(values: pd.Series, spec: FeatureSpec | None) -> tuple[str, str]:
     """(typical, range) as text: the median and the middle half (``3–12 days``) of a number;
     the most frequent value and its share (``email (64%)``) of a category; ``none`` when the
-    bucket has no value (a profile without such events)."""
+    bucket has no value (a profile without such events). The range reads in the feature's
+    phrase when it has one (``the last purchase was 0.3–2 usual gaps ago``)."""
     spec = spec or FeatureSpec(code=str(values.name), label=str(values.name))
     present = values.dropna()
     if len(present) == 0:
@@ -117,6 +118,8 @@ def value_range(values: pd.Series, spec: FeatureSpec | None) -> tuple[str, str]:
     lo_text, hi_text = format_value(low, spec), format_value(high, spec)
     missing = 1 - len(v) / len(values)
     span = lo_text if lo_text == hi_text else f"{_bare(lo_text, hi_text)}–{hi_text}"
+    if spec.phrase:  # in the feature's words: "3–7 days with a purchase", not "3–7 days"
+        span = spec.phrase.format(span)
     if missing >= 0.5:  # most have none (no such event): that is what is typical
         return "none", f"none for {missing:.0%}; {span} for the others"
     if missing >= 0.25:  # "none" for many: say so beside the range of the others

@@ -132,7 +132,9 @@ def _compare(snapshots, specs, config, scoring) -> Comparison:
             fold.models[n].use_calibration(chosen[n])
     calibration = {n: _calibration_record(newest.models[n], per[n], chosen[n]) for n in names}
     used = [s.code for s in specs]
-    quality = quality_flags(rows, champion, folds, calibration, flagged_features(drift, used))
+    label = {s.code: s.label for s in specs}  # the message names features as the report does
+    unlike = [label[c] for c in flagged_features(drift, used)]
+    quality = quality_flags(rows, champion, folds, calibration, unlike)
     quality["messages"] += skipped + _left_out_messages(left_out)
     if RECENCY_FEATURE not in snapshots.columns:
         quality["messages"].append(
