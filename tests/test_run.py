@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from helpers import write_config
 
+from workbench.artifacts import ARTIFACTS
 from workbench.config import load_config
 from workbench.errors import DataError, WorkbenchError
-from workbench.run import ARTIFACTS, Run
+from workbench.run import Run
 
 NOW = dt.datetime(2026, 3, 1, 9, 30, 5)
 GOAL = {"conditions": [{"field": "event_type", "value": "purchase"}], "window_days": 30}

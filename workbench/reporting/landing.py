@@ -15,10 +15,11 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from workbench.artifacts import ARTIFACTS
 from workbench.reporting import decisions, insight
 from workbench.reporting.page import document, figure, nav
 from workbench.reporting.tables import html_table, number, percent
-from workbench.run import ARTIFACTS, Run
+from workbench.run import Run
 
 __all__ = ["write_report", "notebook_links", "run_title"]
 
