@@ -368,71 +368,17 @@ def ingest_events(
         notices += serial_notices(staged, ts_column)
         final = finish_events(staged, order)
 
-        bad = final.filter(final._reason.notnull())
-        reasons = bad.group_by("_reason").aggregate(rows=bad.count()).to_pandas()
-        quarantine_counts = {
-            str(r): int(n)
-            for r, n in sorted(
-                zip(reasons["_reason"], reasons["rows"], strict=True), key=lambda x: -x[1]
-            )
-        }
-        rows_quarantined = int(sum(quarantine_counts.values()))
-        quarantine_path = targets.quarantine
-        _write_quarantine(con, bad, quarantine_path)
+        quarantine_counts = _quarantine(con, final, targets.quarantine)
         bar("quarantine")
         _check_enough_rows(final, cfg, where, ts_column, rows_read, quarantine_counts)
-
         good = final.filter(final._reason.isnull()).drop("_reason", "_raw_timestamp")
-        keys = cfg.dedupe
-        _check_dedupe_keys(keys, good.columns, Path(str(where)))
-        if keys == "none":
-            kept = good
-        elif keys == "exact":
-            kept = good.distinct()
-        else:
-            kept = _dedupe_by_key(good, keys)
-        events_path = targets.events
-        write_table(con, kept, events_path, "parquet")
+        write_table(con, _deduped(good, cfg.dedupe, where), targets.events, "parquet")
         bar("events")
 
-    events = con.read_parquet(str(events_path))
-    summary = (
-        events.aggregate(
-            rows=events.count(),
-            profiles=events.profile_id.nunique(),
-            first_event=events.timestamp.min(),
-            last_event=events.timestamp.max(),
-        )
-        .to_pandas()
-        .iloc[0]
-    )
-    rows_kept = int(summary["rows"])
-    by_type = (
-        events.group_by("event_type")
-        .aggregate(rows=events.count())
-        .order_by(ibis.desc("rows"))
-        .to_pandas()
-    )
-    duplicates_dropped = rows_read - rows_quarantined - rows_kept
-    schema = events.schema()
     quality: dict[str, Any] = {
         "source": str(where),
-        "rows_read": rows_read,
-        "rows_kept": rows_kept,
-        "rows_quarantined": rows_quarantined,
-        "duplicates_dropped": duplicates_dropped,
-        "dedupe": cfg.dedupe,
-        "reconciles": rows_read == rows_kept + rows_quarantined + duplicates_dropped
-        and duplicates_dropped >= 0,
-        "quarantine_reasons": quarantine_counts,
-        "profiles": int(summary["profiles"]),
-        "event_types": {
-            str(t): int(n) for t, n in zip(by_type["event_type"], by_type["rows"], strict=True)
-        },
-        "first_event": iso_utc(summary["first_event"]),
-        "last_event": iso_utc(summary["last_event"]),
-        "columns": {name: str(schema[name]) for name in schema.names},
-        "files": {"events": str(events_path), "quarantine": str(quarantine_path)},
+        **_reconciliation(con, targets.events, rows_read, quarantine_counts, cfg.dedupe),
+        "files": {"events": str(targets.events), "quarantine": str(targets.quarantine)},
         "timestamp": timestamp_report(cfg, ts_column, order),
         "notices": notices,
     }
@@ -447,11 +393,73 @@ def ingest_events(
             config, targets.profiles, con, frame=profiles, quarantine=targets.profiles_quarantine
         )
         profiles_quality["match"] = profile_match(
-            con.read_parquet(str(events_path)), con.read_parquet(profiles_quality["file"])
+            con.read_parquet(str(targets.events)), con.read_parquet(profiles_quality["file"])
         )
         quality["profiles_file"] = profiles_quality
         quality["notices"] += profiles_quality.get("notices", [])
     return quality
+
+
+def _quarantine(con, final, path: Path) -> dict[str, int]:
+    """Write the rows set aside (each with its reason) and count them per reason, most first."""
+    bad = final.filter(final._reason.notnull())
+    reasons = bad.group_by("_reason").aggregate(rows=bad.count()).to_pandas()
+    pairs = zip(reasons["_reason"], reasons["rows"], strict=True)
+    counts = {str(r): int(n) for r, n in sorted(pairs, key=lambda x: -x[1])}
+    _write_quarantine(con, bad, path)
+    return counts
+
+
+def _deduped(good, keys, where):
+    """The kept rows without duplicates: none dropped, exact copies, or one row per key."""
+    _check_dedupe_keys(keys, good.columns, Path(str(where)))
+    if keys == "none":
+        return good
+    if keys == "exact":
+        return good.distinct()
+    return _dedupe_by_key(good, keys)
+
+
+def _reconciliation(con, events_path: Path, rows_read: int, reasons: dict, dedupe) -> dict:
+    """What was kept, set aside and dropped, and whether it adds up to the rows read, read back
+    from the written events file (what every later stage sees)."""
+    events = con.read_parquet(str(events_path))
+    summary = (
+        events.aggregate(
+            rows=events.count(),
+            profiles=events.profile_id.nunique(),
+            first_event=events.timestamp.min(),
+            last_event=events.timestamp.max(),
+        )
+        .to_pandas()
+        .iloc[0]
+    )
+    by_type = (
+        events.group_by("event_type")
+        .aggregate(rows=events.count())
+        .order_by(ibis.desc("rows"))
+        .to_pandas()
+    )
+    rows_kept = int(summary["rows"])
+    rows_quarantined = int(sum(reasons.values()))
+    duplicates = rows_read - rows_quarantined - rows_kept
+    schema = events.schema()
+    return {
+        "rows_read": rows_read,
+        "rows_kept": rows_kept,
+        "rows_quarantined": rows_quarantined,
+        "duplicates_dropped": duplicates,
+        "dedupe": dedupe,
+        "reconciles": rows_read == rows_kept + rows_quarantined + duplicates and duplicates >= 0,
+        "quarantine_reasons": reasons,
+        "profiles": int(summary["profiles"]),
+        "event_types": {
+            str(t): int(n) for t, n in zip(by_type["event_type"], by_type["rows"], strict=True)
+        },
+        "first_event": iso_utc(summary["first_event"]),
+        "last_event": iso_utc(summary["last_event"]),
+        "columns": {name: str(schema[name]) for name in schema.names},
+    }
 
 
 def _check_enough_rows(final, cfg, where, column: str, rows_read: int, reasons: dict) -> None:
