@@ -85,29 +85,16 @@ def ingest_profiles(
             raise DataError(f"{where}: profiles file has no rows")
         missing = table.filter(table.profile_id.isnull() | (table.profile_id == ""))
         rows_missing = int(missing.count().to_pyarrow().as_py())
-        good = table.filter(table.profile_id.notnull() & (table.profile_id != ""))
-        others = [c for c in good.columns if c != "profile_id"]
-        filled = sum((good[c].notnull().cast("int64") for c in others), ibis.literal(0))
-        order = [ibis.desc(filled), *[good[c].cast("string") for c in others]]
-        ranked = good.mutate(_rank=ibis.row_number().over(group_by=good.profile_id, order_by=order))
-        kept = ranked.filter(ranked._rank == 0).drop("_rank")
+        kept, repeated = _one_row_per_profile(
+            table.filter(table.profile_id.notnull() & (table.profile_id != ""))
+        )
         path = Path(target)
         write_table(con, kept, path, "parquet")
-        set_aside = _quarantine_rows(missing, ranked.filter(ranked._rank > 0).drop("_rank"))
         quarantine = quarantine or path.with_name("profiles_quarantine.csv")
-        write_table(con, set_aside, quarantine, "csv")
+        write_table(con, _quarantine_rows(missing, repeated), quarantine, "csv")
     rows_kept = int(con.read_parquet(str(path)).count().to_pyarrow().as_py())
     duplicates = rows_read - rows_missing - rows_kept
-    name = Path(str(where)).name
-    if rows_missing:
-        notices.append(
-            f"{name}: {rows_missing:,} rows have no profile id: set aside in {quarantine.name}"
-        )
-    if duplicates:
-        notices.append(
-            f"{name}: {duplicates:,} rows repeat a profile id: the row with the most attributes "
-            f"filled in is kept, the others are in {quarantine.name}"
-        )
+    notices += _set_aside_notices(Path(str(where)).name, rows_missing, duplicates, quarantine)
     reasons = {MISSING: rows_missing, DUPLICATE: duplicates}
     return {
         "source": str(where),
@@ -122,6 +109,33 @@ def ingest_profiles(
         "file": str(path),
         "notices": notices,
     }
+
+
+def _one_row_per_profile(good):
+    """(kept, repeated): per profile id the row with the most attributes filled in, ties
+    broken by the values (so the choice does not depend on row order), and the other rows."""
+    others = [c for c in good.columns if c != "profile_id"]
+    filled = sum((good[c].notnull().cast("int64") for c in others), ibis.literal(0))
+    order = [ibis.desc(filled), *[good[c].cast("string") for c in others]]
+    ranked = good.mutate(_rank=ibis.row_number().over(group_by=good.profile_id, order_by=order))
+    return (
+        ranked.filter(ranked._rank == 0).drop("_rank"),
+        ranked.filter(ranked._rank > 0).drop("_rank"),
+    )
+
+
+def _set_aside_notices(name: str, missing: int, duplicates: int, quarantine: Path) -> list[str]:
+    notices = []
+    if missing:
+        notices.append(
+            f"{name}: {missing:,} rows have no profile id: set aside in {quarantine.name}"
+        )
+    if duplicates:
+        notices.append(
+            f"{name}: {duplicates:,} rows repeat a profile id: the row with the most attributes "
+            f"filled in is kept, the others are in {quarantine.name}"
+        )
+    return notices
 
 
 MISSING = "missing profile_id"
