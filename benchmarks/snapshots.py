@@ -88,7 +88,8 @@ def _conds_sql(conds, match: str) -> str:
 
 def baseline_sql(events_path: Path, cutoff_s: int, plan, config) -> str:
     """One scan, one GROUP BY: the same features as `snapshots.snapshot_expr` at one cutoff."""
-    from workbench.features import event_codes, slug
+    from workbench.column_names import slug
+    from workbench.features import event_codes
 
     L = plan.lookback_days
     win = lambda w: f"age <= {w * DAY}"  # noqa: E731

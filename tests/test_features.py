@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 from helpers import ingest_quality, write_config
 
+from workbench.column_names import looks_like_identifier, looks_like_time
 from workbench.conditions import condition_expr
 from workbench.config import load_config
 from workbench.engine import duckdb_connection, events_table
 from workbench.errors import ConfigError
-from workbench.features import looks_like_identifier, looks_like_time, plan_features
+from workbench.features import plan_features
 
 
 @pytest.mark.parametrize(
@@ -161,7 +162,7 @@ def test_ordering_a_text_column_against_a_number_is_refused(tmp_path):
      ("page_view", "page view"), ("dollar_value", "dollar value")],
 )  # fmt: skip
 def test_event_names_read_as_words(raw, label):
-    from workbench.features import humanize
+    from workbench.column_names import humanize
 
     assert humanize(raw) == label
 
@@ -173,7 +174,7 @@ def test_event_names_read_as_words(raw, label):
      ("searches", "search"), ("news", "news"), ("page_views", "page_view")],
 )  # fmt: skip
 def test_days_since_labels_use_the_singular(plural, one):
-    from workbench.features import singular
+    from workbench.column_names import singular
 
     assert singular(plural) == one
 
@@ -185,7 +186,7 @@ def test_days_since_labels_use_the_singular(plural, one):
      ("Big order", "Big orders"), ("day", "days")],
 )  # fmt: skip
 def test_count_labels_use_the_plural(one, many):
-    from workbench.features import plural
+    from workbench.column_names import plural
 
     assert plural(one) == many
 

@@ -375,8 +375,9 @@ def test_sampling_before_aggregation_selects_what_filtering_after_would(tiny_con
 def _wide_reference(events, config, cutoffs, plan):
     """The snapshot features as the direct conditional aggregates over every event row (the
     original single-aggregation formulation), to check the two-stage one against."""
+    from workbench.column_names import slug
     from workbench.conditions import conditions_expr
-    from workbench.features import event_codes, slug
+    from workbench.features import event_codes
     from workbench.goals import (
         DAY,
         cutoff_table,

@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 from helpers import ingest_quality, write_config
 
+from workbench.column_names import is_personal_data
 from workbench.conditions import condition_expr
 from workbench.config import Condition, load_config
 from workbench.engine import duckdb_connection, events_table
 from workbench.errors import ConfigError
-from workbench.features import is_personal_data, plan_features
+from workbench.features import plan_features
 from workbench.snapshots import build_snapshots
 from workbench.technical import epoch_unit, technical_reason
 

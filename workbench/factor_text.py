@@ -12,7 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from workbench.features import FeatureSpec, singular
+from workbench.column_names import singular
+from workbench.features import FeatureSpec
 
 _CURRENCY_SYMBOLS = {"$", "€", "£", "¥"}
 _MONEY_UNITS = {"usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "currency", "money"}

@@ -9,15 +9,13 @@ the phrase its value reads in ("3 purchases in the last 90 days").
 
 from __future__ import annotations
 
+from workbench.column_names import humanize, plural, singular
 from workbench.features import (
     RECENCY_FEATURE,
     FeaturePlan,
     FeatureSpec,
     event_codes,
     feature_prefixes,
-    humanize,
-    plural,
-    singular,
 )
 
 

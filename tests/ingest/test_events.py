@@ -8,9 +8,9 @@ import pytest
 from helpers import CDNOW, REPO, ingest_quality, write_config
 
 from workbench.cli import main
+from workbench.column_names import is_personal_data
 from workbench.config import load_config
 from workbench.errors import ConfigError, DataError
-from workbench.features import is_personal_data
 from workbench.ingest import detect_format
 
 GOAL = {"conditions": [{"field": "event_type", "value": "purchase"}], "window_days": 30}

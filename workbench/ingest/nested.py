@@ -273,7 +273,7 @@ def _expand_map(table, name: str, out: Expansion) -> None:
 
 def _expand_objects(col, name: str, out: Expansion) -> None:
     """Per event: how many objects, the sum of each numeric field, the distinct ids."""
-    from workbench.features import looks_like_identifier
+    from workbench.column_names import looks_like_identifier
     from workbench.ingest.sources import cast_checked
 
     item = col.type().value_type
@@ -305,7 +305,7 @@ def _sum_or_list(col, f: str, kind: str, cast_checked):
 
 
 def _is_category(name: str) -> bool:
-    from workbench.features import _words
+    from workbench.column_names import _words
 
     words = _words(name)
     return bool(words) and words[-1] in CATEGORY_WORDS

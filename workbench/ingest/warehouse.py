@@ -82,7 +82,7 @@ def referenced_columns(config: Config, columns: list[str]) -> set[str]:
 
 def pruned_columns(config: Config, columns: list[str]) -> dict[str, str]:
     """{column: why} for the columns not fetched (no feature could use them)."""
-    from workbench.features import is_personal_data
+    from workbench.column_names import is_personal_data
     from workbench.technical import technical_reason
 
     keep = referenced_columns(config, columns)

@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.column_names import slug
 from workbench.config import Config
 from workbench.errors import ConfigError, DataError
-from workbench.features import slug
 from workbench.run import Run
 
 __all__ = [
