@@ -15,10 +15,19 @@ from __future__ import annotations
 import functools
 import html
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+
+# papermill and nbconvert import nbformat, nbformat imports jsonschema, and jsonschema imports
+# rfc3987-syntax when it is installed (the `lab` extra's jupyter-events brings it) for its
+# "iri" format checker, which compiles a grammar at import: 0.7 s in this process and again in
+# the page worker, on every `workbench run` (python-jsonschema/jsonschema#1392, #1521).
+# Notebook validation never checks an IRI; marked absent, jsonschema skips that checker.
+# (Nothing is changed when it is already imported or not installed.)
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 # The notebooks `workbench run` executes, in order (file stems in `notebooks/`).
 NOTEBOOKS = (
