@@ -480,11 +480,11 @@ def _cancel_pending() -> None:
 @functools.cache
 def _tracked_manager() -> type:
     """AsyncKernelManager (what nbclient expects) that remembers the clients it made, each
-    ready without the idle 0.2 s (`kernel_client.QuickReadyClient`)."""
+    ready without the idle 0.2 s (`papermill_run.QuickReadyClient`)."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
-    from workbench.reporting.kernel_client import QuickReadyClient
+    from workbench.reporting.papermill_run import QuickReadyClient
 
     class TrackedKernelManager(AsyncKernelManager):
         @default("client_factory")
@@ -519,7 +519,10 @@ def execute_notebook(
     from papermill.exceptions import PapermillExecutionError
 
     name = src.stem
+    from workbench.reporting.papermill_run import register_engine
+
     engine: dict[str, Any] = {"km": km} if km is not None else {"extra_arguments": KERNEL_ARGUMENTS}
+    engine["engine_name"] = register_engine()  # fewer writes of the executed notebook
     try:
         papermill.execute_notebook(
             str(src),
