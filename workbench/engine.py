@@ -64,6 +64,26 @@ def release_memory(table, memory_limit: str | None) -> None:
         backend.raw_sql("RESET memory_limit")
 
 
+def hold_on_disk(table):
+    """`table` (Arrow) written to a file in the spill folder and read back memory-mapped: the
+    same table, its memory the operating system's page cache (dropped under pressure) rather
+    than this process's heap. For the snapshot partitions already built while the next one's
+    query runs: at 1M profiles they held 0.6 GB on top of DuckDB's memory limit. The file is
+    unlinked at once; the mapping keeps it readable until the table is let go."""
+    import pyarrow as pa
+
+    path = spill_directory() / f"partition-{os.getpid()}-{id(table)}.arrow"
+    try:
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        held = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    except OSError:  # no room in the temporary folder: keep it in memory
+        return table
+    finally:
+        path.unlink(missing_ok=True)
+    return held
+
+
 def _safe_setting(value: str) -> str:
     # Settings come from the config; allow only plain characters so nothing can break out of the quote.
     allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ._-/:")
