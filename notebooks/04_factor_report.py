@@ -16,8 +16,12 @@
 # %% [markdown]
 # # 04 · Influential factors: global, per bucket and per profile
 #
-# **Purpose.** Explain the champion's scores: which features push propensity up or down across
-# all scored profiles, within each bucket (low / medium / high), and for a few example profiles.
+# **Purpose.** Explain the champion's scores: which **factor families** (purchase frequency,
+# recency of purchase, timing of purchases, spend, tenure, profile attributes...) push
+# propensity up or down across all scored profiles, within each bucket (low / medium / high),
+# and for a few example profiles. A family's contribution is the sum of its features'; a
+# profile's factor reads the value of one of them beside what is typical (the training
+# average): "Purchase frequency: 3 purchases in the last 90 days; typical: 1.4 purchases".
 #
 # **Writes** `factors_global.csv`, `factors_by_bucket.csv` and `examples.csv`.
 #
@@ -40,12 +44,14 @@ run = Run.resolve(run_dir)
 # %% [markdown]
 # ## 1. Global influential factors
 #
-# The features with the largest influence on the scores overall. Each bar shows how much the
-# factor **raises** (right, green) and **lowers** (left, red) the scores on average; the
-# percentages beside it are the shares of scored profiles it notably raises or lowers (by at
-# least the median effect of any factor, the rule that marks a profile's own factor "medium" or
-# "high"). A strong factor with a small share matters a lot for a few profiles; one with a large
-# share describes the whole base.
+# The factor families with the largest influence on the scores overall (a family sums its
+# features' effects: purchase frequency, recency of purchase, spend, ...; **moved most by** names
+# the family's feature that moves scores most). Each bar shows how much the family **raises**
+# (right, green) and **lowers** (left, red) the scores on average; the percentages beside it are
+# the shares of scored profiles it notably raises or lowers (by at least the median effect of
+# any factor, the rule that marks a profile's own factor "medium" or "high"). A strong factor
+# with a small share matters a lot for a few profiles; one with a large share describes the
+# whole base.
 # Factors that surprise you deserve a check in the raw data before anyone acts on them.
 # Above 200,000 scored profiles these summaries use a seeded random sample of 200,000 of them;
 # every profile's own factors are in `scores.csv` (notebook 05).
@@ -56,7 +62,9 @@ ax = plot_global_factors(factors["global"])
 
 # %%
 reporting.readable(
-    factors["global"], columns=["label", "share", "raises_share", "lowers_share"], rows=20
+    factors["global"],
+    columns=["label", "leading_feature", "share", "raises_share", "lowers_share"],
+    rows=20,
 )
 
 # %% [markdown]
@@ -85,7 +93,10 @@ reporting.readable(
 # ## 3. Example profiles
 #
 # A few scored profiles with their score, bucket and top factors, as the scores file will carry
-# them. Use these to sanity-check that explanations read sensibly to a marketer.
+# them. Use these to sanity-check that explanations read sensibly to a marketer. A factor
+# never says that doing less raises a "will purchase" propensity or that more purchases lower
+# it: where the model's contributions would say so (a tree's interactions can), the entry is
+# left out, and `score_summary.json` counts how often.
 
 # %%
 reporting.readable(factors["examples"])

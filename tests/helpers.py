@@ -38,6 +38,32 @@ def ingest_quality(config, folder: Path, **frames) -> dict:
     return ingest(config, folder, **frames)[0]
 
 
+def contradicting_factors(scores, model, outcome: str = "occurs") -> int:
+    """Profiles with a factor that says less goal activity than typical raises an `occurs`
+    propensity, or more lowers it (turned round for churn), values compared within the
+    model's training range as it sees them."""
+    import json
+
+    import numpy as np
+
+    direction = {s.code: s.direction for s in model.feature_specs_}
+    goal = 1 if outcome == "occurs" else -1
+    bad = 0
+    for text in scores["factors_json"]:
+        for e in json.loads(text):
+            d = direction.get(e.get("code"), 0) * goal
+            if not d:
+                continue
+            lo, hi = model.ranges_[e["code"]][:2]
+            nothing = np.inf if direction[e["code"]] < 0 else 0.0
+            value = nothing if e["value"] is None else e["value"]
+            more = d * (np.clip(value, lo, hi) - np.clip(e["typical"], lo, hi))
+            if (e["direction"] == "raises") != (more > 0):
+                bad += 1
+                break
+    return bad
+
+
 def browser_or_skip():
     """`workbench.reporting.browser` with Playwright and the system Chromium, or a skip that
     says which is missing."""

@@ -305,6 +305,11 @@ def test_value_ranges_say_when_most_profiles_have_none():
     assert value_range(some, days) == ("20 days", "15–25 days (25% have none)")
     tier = FeatureSpec("t", "Tier", kind="categorical")
     assert value_range(pd.Series(["gold", "gold", "silver", None]), tier) == ("gold", "gold (50%)")
+    overdue = FeatureSpec("o", "Overdue", phrase="the last purchase was {} usual gaps ago")
+    assert value_range(pd.Series([0.2, 0.3, 1.0, 2.0, 3.0]), overdue) == (
+        "1",
+        "the last purchase was 0.3–2 usual gaps ago",
+    )
 
 
 # --------------------------------------------------------------------------- scores
@@ -351,7 +356,11 @@ def test_score_profiles_by_hand(scores):
     )
     assert list(scores["percentile"]) == [76, 1, 51, 26]
     assert list(scores["bucket"]) == ["high", "low", "medium", "medium"]
-    assert scores.loc[0, "factor_1"] == "Purchases in the last 30 days: 3 (raises, high)"
+    # one entry per family (a feature without a group is its own), beside the mean of the
+    # population when the model has no training ranges: (3 + 0 + 1) / 3
+    assert scores.loc[0, "factor_1"] == (
+        "Purchases in the last 30 days: 3; typical: 1.33 (raises, high)"
+    )
     assert str(scores.loc[0, "score_date"]) == "2024-06-01"
     assert set(scores["propensity_type"]) == {"conversion"}
     churn = score_profiles(MODEL, snapshot(), SPECS, config("does_not_occur"), "2024-06-01")
@@ -663,3 +672,95 @@ def test_values_are_rounded_for_reading():
     assert format_value(14.53, plain) == "14.5"
     assert format_value(0.2666, plain) == "0.27"
     assert format_value(1234.6, plain) == "1,235"
+
+
+# ------------------------------------------------------------------------ factor families
+FAMILY_SPECS = [
+    FeatureSpec("buys_90d", "Purchases in the last 90 days", unit="purchases",
+                group="Purchase frequency", direction=1, phrase="{} in the last 90 days"),
+    FeatureSpec("buys_ever", "Purchases ever", unit="purchases", group="Purchase frequency",
+                direction=1, phrase="{} ever"),
+    FeatureSpec("days_since_last_event", "Days since last event", unit="days",
+                group="Recency of purchase", direction=-1, phrase="{} since the last purchase"),
+    FeatureSpec("spend", "Spend ever", unit="$", group="Spend"),
+]  # fmt: skip
+RANGES = {"buys_90d": [0, 9, 1.0], "buys_ever": [1, 40, 3.0], "days_since_last_event": [1, 300, 60.0], "spend": [0, 900, 80.0]}  # fmt: skip
+
+
+def _family_frames(rows):
+    X = pd.DataFrame([r[0] for r in rows])
+    C = pd.DataFrame([r[1] for r in rows]).assign(bias=-1.0)
+    return C, X
+
+
+def test_factor_families_sum_their_features_and_read_in_words():
+    from workbench.factor_groups import grouped_factors
+
+    C, X = _family_frames(
+        [
+            (
+                {"buys_90d": 3, "buys_ever": 2, "days_since_last_event": 12, "spend": 40},
+                {"buys_90d": 0.6, "buys_ever": -0.1, "days_since_last_event": 0.3, "spend": -0.2},
+            )
+        ]
+    )
+    factors, guard = grouped_factors(C, X, FAMILY_SPECS, ranges=RANGES, thresholds=(0.1, 0.4))
+    # the family's contribution is 0.6 - 0.1; it reads the feature that agrees with it
+    assert factors.loc[0, "factor_1"] == (
+        "Purchase frequency: 3 purchases in the last 90 days; typical: 1 purchase (raises, high)"
+    )
+    assert factors.loc[0, "factor_2"] == (
+        "Recency of purchase: 12 days since the last purchase; typical: 60 days (raises, medium)"
+    )
+    assert (
+        factors.loc[0, "factor_down"]
+        == "Spend: Spend ever: $40.00; typical: $80.00 (lowers, medium)"
+    )
+    entries = json.loads(factors.loc[0, "factors_json"])
+    assert entries[0] == {
+        "factor": "Purchase frequency",
+        "code": "buys_90d",
+        "label": "Purchases in the last 90 days",
+        "value": 3,
+        "typical": 1.0,
+        "contribution": 0.5,
+        "importance": "high",
+        "direction": "raises",
+    }
+    assert guard == {"withheld": 0, "profiles": 0, "by_family": {}}
+
+
+def test_no_factor_says_doing_nothing_raises_a_purchase_propensity():
+    """A tree's interactions can give a family a positive contribution for a profile with
+    fewer purchases than typical, or a negative one for a recent profile: those entries are
+    withheld (counted), never shown; for a churn goal the rule turns round."""
+    from workbench.factor_groups import grouped_factors
+
+    C, X = _family_frames(
+        [
+            (  # nothing lately, yet "Purchase frequency raises": withheld
+                {"buys_90d": 0, "buys_ever": 1, "days_since_last_event": 200, "spend": 10},
+                {"buys_90d": 0.5, "buys_ever": 0.2, "days_since_last_event": -0.8, "spend": 0.1},
+            ),
+            (  # recent, yet "Recency lowers": withheld; the frequency entry is fine
+                {"buys_90d": 4, "buys_ever": 9, "days_since_last_event": 3, "spend": 500},
+                {"buys_90d": 0.7, "buys_ever": 0.1, "days_since_last_event": -0.4, "spend": 0.2},
+            ),
+            (  # missing values are "nothing happened": 0 purchases, never
+                {"buys_90d": np.nan, "buys_ever": 1, "days_since_last_event": np.nan, "spend": 5},
+                {"buys_90d": 0.3, "buys_ever": 0.0, "days_since_last_event": 0.2, "spend": -0.1},
+            ),
+        ]
+    )
+    factors, guard = grouped_factors(C, X, FAMILY_SPECS, ranges=RANGES, thresholds=(0.1, 0.4))
+    texts = factors[["factor_1", "factor_2", "factor_3", "factor_down"]].astype(object)
+    assert not texts.iloc[0].str.startswith("Purchase frequency").fillna(False).any()
+    assert texts.loc[0, "factor_down"].startswith("Recency of purchase: 200 days")
+    assert texts.loc[1, "factor_1"].startswith("Purchase frequency: 4 purchases")
+    assert not texts.iloc[1].str.startswith("Recency").fillna(False).any()
+    assert not texts.iloc[2].str.contains("raises").fillna(False).iloc[:3].any()
+    assert guard["withheld"] == 4 and guard["profiles"] == 3
+    assert guard["by_family"] == {"Purchase frequency": 2, "Recency of purchase": 2}
+    churn, _ = grouped_factors(C, X, FAMILY_SPECS, direction=-1, ranges=RANGES)
+    # for "will not purchase", 0 purchases lately may raise the score and 200 days lower nothing
+    assert churn.loc[0, "factor_1"].startswith("Purchase frequency: 0 purchases in the last 90")

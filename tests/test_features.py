@@ -202,7 +202,8 @@ def test_check_fields_names_the_file_for_a_type_mismatch(tmp_path):
 
 
 def test_feature_codes_do_not_depend_on_which_event_type_is_more_frequent():
-    from workbench.features import FeaturePlan, _specs, feature_prefixes
+    from workbench.families import plan_specs as _specs
+    from workbench.features import FeaturePlan, feature_prefixes
 
     def plan(types):
         return FeaturePlan(event_types=types, custom_events=[], numeric_fields=[], id_fields=[])

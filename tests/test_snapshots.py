@@ -188,24 +188,42 @@ def test_condition_operators(tmp_path, tiny_config):
         count("amount", ">", "lots")
 
 
-def test_cutoff_plan_leaves_out_overlapping_training_windows(tiny_config):
+def test_cutoff_plan_rolling_origins_on_a_dense_grid(tiny_config):
+    """Origins a step apart, training cutoffs every 14 days; no fold trains on a label window
+    that reaches its origin, and every labelled cutoff is complete by as_of (the refit's)."""
     cfg = tiny_config.model_copy(deep=True)
     cfg.goal.window_days = 90
     cfg.training.snapshots = 6
     cfg.training.step_days = 30
     plan = plan_cutoffs(cfg, "1998-03-01")
-    assert plan.validation == pd.Timestamp("1997-12-01")
-    assert [c.date().isoformat() for c in plan.left_out] == ["1997-11-01", "1997-10-02"]
-    assert [c.date().isoformat() for c in plan.training] == [
-        "1997-09-02",
-        "1997-08-03",
-        "1997-07-04",
+    assert [o.date().isoformat() for o in plan.origins] == [
+        "1997-12-01",
+        "1997-11-01",
+        "1997-10-02",
     ]
-    for c in plan.training:  # no training label overlaps the validation period
-        assert c + pd.Timedelta(days=90) <= plan.validation
-    cfg.training.snapshots = 3
+    assert plan.validation == pd.Timestamp("1997-12-01")
+    window = pd.Timedelta(days=90)
+    grid = [c for c in plan.training]
+    assert all((b - a).days == 14 for a, b in zip(grid, grid[1:], strict=False))
+    # back two windows and two cutoffs before the oldest origin (its own hold-out needs them)
+    assert min(plan.labelled) == pd.Timestamp("1997-03-10")
+    for origin in plan.origins:
+        train = plan.fold_training(origin)
+        assert len(train) >= 7 and all(c + window <= origin for c in train)
+        assert plan.role(origin) == "validation"
+    assert max(plan.fold_training(plan.origins[0])) == pd.Timestamp("1997-08-25")
+    assert all(c + window <= plan.as_of for c in plan.labelled)
+    assert plan.role("1997-11-17") == "training" and plan.role("1998-03-01") == "scoring"
     with pytest.raises(ConfigError, match="no training cutoff fits"):
-        plan_cutoffs(cfg, "1998-03-01")
+        plan_cutoffs(cfg, "1998-03-01", first_event="1997-10-01")
+    late = plan_cutoffs(cfg, "1998-03-01", first_event="1997-05-01")
+    assert [o.date().isoformat() for o in late.origins] == [
+        "1997-12-01",
+        "1997-11-01",
+        "1997-10-02",
+    ]
+    later = plan_cutoffs(cfg, "1998-03-01", first_event="1997-07-20")
+    assert [o.date().isoformat() for o in later.origins] == ["1997-12-01", "1997-11-01"]
 
 
 def test_goal_counts_agree_with_snapshots(tiny_config, tmp_path):
@@ -380,6 +398,7 @@ def _wide_reference(events, config, cutoffs, plan):
     for (prefix, _, _), is_kind in zip(event_codes(plan), kinds, strict=True):
         for w in plan.windows:
             aggs[f"{prefix}_count_{w}d"] = joined.count(where=is_kind & in_window[w])
+        aggs[f"{prefix}_count_ever"] = joined.count(where=is_kind)
         aggs[f"{prefix}_days_since_last"] = age.min(where=is_kind) / DAY
         aggs[f"{prefix}_days_since_first"] = age.max(where=is_kind) / DAY
     for f in plan.numeric_fields:
@@ -387,10 +406,13 @@ def _wide_reference(events, config, cutoffs, plan):
         for w in sorted({30, L}):
             aggs[f"{slug(f)}_sum_{w}d"] = value.sum(where=in_window[w])
             aggs[f"{slug(f)}_mean_{w}d"] = value.mean(where=in_window[w])
+        aggs[f"{slug(f)}_sum_ever"] = value.sum()
+        aggs[f"{slug(f)}_mean_ever"] = value.mean()
     for f in plan.id_fields:
         aggs[f"{slug(f)}_distinct_{L}d"] = joined[f].nunique(where=in_window[L])
     aggs["events_count_30d"] = joined.count(where=in_window[30])
     aggs[f"events_count_{L}d"] = joined.count(where=in_window[L])
+    aggs["events_count_ever"] = joined.count()
     aggs["_events_prev60d"] = joined.count(where=(age > 30 * DAY) & in_window[90])
     aggs[f"active_days_{L}d"] = (joined._t // DAY).nunique(where=in_window[L])
     aggs[RECENCY_FEATURE] = age.min() / DAY
@@ -401,8 +423,51 @@ def _wide_reference(events, config, cutoffs, plan):
     table = table.mutate(
         trend_30d_vs_prev60d=(table.events_count_30d + 1) / (table._events_prev60d / 2.0 + 1)
     )
+    frame = table.to_pandas()
+    frame = frame.merge(_timing_reference(events, plan, cutoffs), on=["profile_id", "cutoff_s"])
     cols = ["profile_id", "cutoff_s"] + [s.code for s in plan.specs]
-    return finish_frame(table.select(cols).to_pandas(), plan, with_label=False)
+    return finish_frame(frame[cols], plan, with_label=False)
+
+
+def _timing_reference(events, plan, cutoffs) -> pd.DataFrame:
+    """The goal event's timing features by hand, in pandas: for each profile and cutoff, the
+    distinct days it happened on before the cutoff and the gaps between them."""
+    from workbench.conditions import conditions_expr
+
+    seconds = events.timestamp.epoch_seconds().cast("int64")
+    ev = events.filter(conditions_expr(events, plan.goal_conditions, plan.goal_match))
+    hits = ev.select("profile_id", t=ev.timestamp.epoch_seconds().cast("int64")).to_pandas()
+    everyone = events.select("profile_id", t=seconds).to_pandas()
+    p, L = plan.goal_prefix, plan.lookback_days
+    short = max(w for w in plan.windows if w < L)
+    rows = []
+    for cutoff in cutoffs:
+        c = int(pd.Timestamp(cutoff, tz="UTC").timestamp())
+        first = everyone[everyone["t"] < c].groupby("profile_id")["t"].min()
+        for pid in first.index:
+            t = hits.loc[(hits["profile_id"] == pid) & (hits["t"] < c), "t"].to_numpy()
+            d = np.unique(t // 86_400)
+            gaps = np.diff(d).astype(float)
+            tenure = (c - first[pid]) / 86_400
+            age = (c - t) / 86_400
+            recent, in_l = (age <= short).sum(), (age <= L).sum()
+            mean = gaps.mean() if len(gaps) else np.nan
+            cv = (gaps.std() / mean if mean > 0 else 0.0) if len(gaps) >= 2 else np.nan
+            last = age.min() if len(age) else np.nan
+            rows.append(
+                {
+                    "profile_id": pid,
+                    "cutoff_s": c,
+                    f"{p}_days_ever": float(len(d)),
+                    f"{p}_rate_30d": 30.0 * len(d) / max(tenure, 30.0),
+                    f"{p}_gap_mean": mean,
+                    f"{p}_gap_last": gaps[-1] if len(gaps) else np.nan,
+                    f"{p}_gap_cv": cv,
+                    f"{p}_overdue": last / mean if mean > 0 else np.nan,
+                    f"{p}_trend": (recent + 1.0) / ((in_l - recent) * short / (L - short) + 1.0),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 @pytest.mark.parametrize(
@@ -446,3 +511,62 @@ def test_two_stage_aggregation_equals_the_direct_aggregates(tiny_config, tmp_pat
     want = _wide_reference(ev, config, cutoffs, plan)
     assert len(got) > 100 and got["profile_id"].nunique() > 50
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=0)
+
+
+def _perturb_future(events: pd.DataFrame, when: pd.Timestamp, rng) -> pd.DataFrame:
+    """The events with everything at or after `when` changed: values and kinds altered, some
+    deleted, new ones added exactly at `when` and after it."""
+    ts = pd.to_datetime(events["ts"]).dt.tz_localize(None)
+    future = ts >= when
+    changed = events.copy()
+    changed.loc[future, "amount"] = 999.0
+    changed.loc[future, "kind"] = "purchase"
+    changed = changed[~(future & (rng.random(len(events)) < 0.3))]
+    added = pd.DataFrame(
+        {
+            "user": ["u001", "u002", "new"],
+            "ts": [when.isoformat() + "Z", (when + pd.Timedelta(days=3)).isoformat() + "Z"] * 1
+            + [when.isoformat() + "Z"],
+            "kind": ["page_view", "purchase", "purchase"],
+            "amount": [5.0, 7.0, 9.0],
+            "sku": ["s99", "s1", "s2"],
+        }
+    )
+    return pd.concat([changed, added], ignore_index=True)
+
+
+def test_future_invariance_for_every_fold(tiny_config, tmp_path):
+    """What each fold trains on (features and labels of every cutoff whose outcome window
+    closes by its origin), and so each fold's models, never move when the events at or after
+    its origin change, are added or deleted."""
+    from workbench.goals import plan_cutoffs
+    from workbench.modeling.folds import fit_fold
+
+    cfg = tiny_config.model_copy(deep=True)
+    cfg.training.fit_rows = 100_000  # no sampling: every row of every fold
+    rng = np.random.default_rng(17)
+    events = _random_events(rng, n_profiles=300, n_events=9000)
+    cutoffs = plan_cutoffs(cfg, "2024-05-31", first_event="2024-01-01")
+    assert len(cutoffs.origins) == 3
+    base, plan, _ = snapshot(cfg, tmp_path, cutoffs=cutoffs.labelled, events_csv=events)
+    base = base.reset_index()
+    window = pd.Timedelta(days=cfg.goal.window_days)
+    probe = base[base["cutoff"] == base["cutoff"].max()].reset_index(drop=True)
+    names = ["logistic", "boosted", "recency_rule"]
+    for origin in cutoffs.origins:
+        changed = _perturb_future(events, origin, rng)
+        again, _, _ = snapshot(
+            cfg, tmp_path, cutoffs=cutoffs.labelled, events_csv=changed, plan=plan
+        )
+        again = again.reset_index()
+        at = pd.Timestamp(origin, tz="UTC")
+        pd.testing.assert_frame_equal(
+            base[base["cutoff"] + window <= at], again[again["cutoff"] + window <= at]
+        )
+        one = fit_fold(base, at, names, plan.specs, cfg, blend=True)
+        two = fit_fold(again, at, names, plan.specs, cfg, blend=True)
+        assert one.rows == two.rows > 0
+        for name in [*names, "blend"]:  # to the last bits BLAS may sum in another order
+            np.testing.assert_allclose(
+                one.models[name].raw_score(probe), two.models[name].raw_score(probe), atol=1e-12
+            )

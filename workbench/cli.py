@@ -55,12 +55,8 @@ def cmd_validate(args) -> int:
         if "warning" in match:
             print(f"  warning: {match['warning']}")
     print(f"goal: {describe_goal(config)}")
-    print(f"as of {goal.as_of.date()}; validation cutoff {goal.cutoffs.validation.date()}")
-    if goal.cutoffs.left_out:
-        print(
-            "  left out (outcome window overlaps validation): "
-            + ", ".join(str(c.date()) for c in goal.cutoffs.left_out)
-        )
+    origins = ", ".join(str(o.date()) for o in goal.cutoffs.origins)
+    print(f"as of {goal.as_of.date()}; validation origins (newest first) {origins}")
     shown = goal.counts.copy()
     shown["cutoff"] = shown["cutoff"].dt.date
     shown["base_rate"] = shown["base_rate"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")

@@ -27,7 +27,6 @@ from workbench.factors import (
     _feature_codes,
     _spec_map,
     _top_sets,
-    factors_from_contributions,
     format_value,
     importance_thresholds,
 )
@@ -103,7 +102,8 @@ def _typical(values: pd.Series, spec: FeatureSpec | None) -> object:
 def value_range(values: pd.Series, spec: FeatureSpec | None) -> tuple[str, str]:
     """(typical, range) as text: the median and the middle half (``3–12 days``) of a number;
     the most frequent value and its share (``email (64%)``) of a category; ``none`` when the
-    bucket has no value (a profile without such events)."""
+    bucket has no value (a profile without such events). The range reads in the feature's
+    phrase when it has one (``the last purchase was 0.3–2 usual gaps ago``)."""
     spec = spec or FeatureSpec(code=str(values.name), label=str(values.name))
     present = values.dropna()
     if len(present) == 0:
@@ -118,6 +118,8 @@ def value_range(values: pd.Series, spec: FeatureSpec | None) -> tuple[str, str]:
     lo_text, hi_text = format_value(low, spec), format_value(high, spec)
     missing = 1 - len(v) / len(values)
     span = lo_text if lo_text == hi_text else f"{_bare(lo_text, hi_text)}–{hi_text}"
+    if spec.phrase:  # in the feature's words: "3–7 days with a purchase", not "3–7 days"
+        span = spec.phrase.format(span)
     if missing >= 0.5:  # most have none (no such event): that is what is typical
         return "none", f"none for {missing:.0%}; {span} for the others"
     if missing >= 0.25:  # "none" for many: say so beside the range of the others
@@ -244,14 +246,17 @@ def bucket_factors(
 def build_factor_report(
     model, frame: pd.DataFrame, config, examples: int = 5, explained=None
 ) -> dict[str, pd.DataFrame]:
-    """Influential factors of a scoring population: `global`, `by_bucket` (with coverage) and
-    `examples` (profiles spread over the score range with their own factors).
+    """Influential factor families of a scoring population: `global`, `by_bucket` (with
+    coverage) and `examples` (profiles spread over the score range with their own factors, as
+    the scores carry them: `factor_groups.grouped_factors`).
 
     Global and per-bucket summaries are shares and means: above `FACTOR_SUMMARY_ROWS` profiles a
     seeded sample gives the same picture at a fraction of the cost (the scores carry every
     profile's own factors). `explained`: `scoring.explain_profiles` of every row of `frame`,
     when computed already (the summaries then read the sample's rows from it); otherwise only
-    the sample's contributions are computed."""
+    the sample's contributions are computed. The families are sums of these per-feature
+    contributions, so the hand-over serves them too."""
+    from workbench.factor_groups import family_contributions, family_tables, grouped_factors
     from workbench.scoring import assign_buckets, assign_percentiles
 
     specs = model.feature_specs_
@@ -272,14 +277,16 @@ def build_factor_report(
     else:
         contributions = explained.contributions.iloc[keep].reset_index(drop=True)
     buckets = pd.Series(bucket_values, index=frame.index)
+    overall, by_bucket = family_tables(contributions, X, buckets, specs)
     picks = example_rows(probability, examples)
-    example_factors = factors_from_contributions(
+    _, G, _ = family_contributions(contributions, specs)
+    example_factors, _ = grouped_factors(
         contributions.iloc[picks].reset_index(drop=True),
         X.iloc[picks].reset_index(drop=True),
         specs,
-        thresholds=importance_thresholds(
-            contributions[[c for c in codes if c in contributions.columns]].to_numpy()
-        ),
+        direction=1 if config.goal.outcome == "occurs" else -1,
+        ranges=getattr(model, "ranges_", None),
+        thresholds=importance_thresholds(G),
     )
     example_df = pd.concat(
         [
@@ -291,11 +298,7 @@ def build_factor_report(
         ],
         axis=1,
     )
-    return {
-        "global": global_factors(contributions, specs),
-        "by_bucket": bucket_factors(contributions, X, buckets, specs),
-        "examples": example_df,
-    }
+    return {"global": overall, "by_bucket": by_bucket, "examples": example_df}
 
 
 def example_rows(probability, n: int) -> list[int]:

@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.factor_text import _formatted_column, format_value
 from workbench.features import FeatureSpec
 
 __all__ = [
@@ -55,98 +56,11 @@ FACTOR_COLUMNS = ["factor_1", "factor_2", "factor_3", "factor_down", "factors_js
 
 _IMPORTANCE = np.array(["low", "medium", "high"], dtype=object)
 _DIRECTION = np.array(["lowers", "raises"], dtype=object)  # index: contribution > 0
-_CURRENCY_SYMBOLS = {"$", "€", "£", "¥"}
-_MONEY_UNITS = {"usd", "eur", "gbp", "jpy", "chf", "cad", "aud", "currency", "money"}
-_MONEY_WORDS = (
-    "amount",
-    "revenue",
-    "spend",
-    "price",
-    "monetary",
-    "sales",
-    "order_value",
-    "dollar",
+# the text and JSON ends of a factor, by kind = direction * 3 + importance
+SUFFIX_TEXT = pa.array([f" ({d}, {i})" for d in _DIRECTION for i in _IMPORTANCE])
+SUFFIX_JSON = pa.array(
+    [f', "importance": "{i}", "direction": "{d}"}}' for d in _DIRECTION for i in _IMPORTANCE]
 )
-
-
-# --------------------------------------------------------------------------- friendly values
-def _is_money(spec: FeatureSpec) -> bool:
-    unit = (spec.unit or "").strip()
-    if unit in _CURRENCY_SYMBOLS or unit.lower() in _MONEY_UNITS:
-        return True
-    return any(w in spec.code.lower() for w in _MONEY_WORDS)
-
-
-def format_value(value: object, spec: FeatureSpec) -> str:
-    """One value as an analyst reads it: `3`, `12.50 USD`, `$12.50`, `2.75 days`, `3 hours`,
-    `none`, `email`.
-
-    Missing -> ``none``; categoricals as text; money (a currency unit, or a code naming an
-    amount/revenue/spend) with 2 decimals and thousands separators; whole numbers without
-    decimals; other numbers with up to 2 decimals. The unit follows the number (a currency
-    symbol precedes it); ``1 days`` is written ``1 day``.
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "none"
-    if spec.kind == "categorical" or isinstance(value, str):
-        return str(value)
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(x):
-        return "none"
-    unit = (spec.unit or "").strip()
-    if unit == "days" and 0 < abs(x) < 1:
-        # A fraction of a day reads as hours ("3 hours", not "0.12 days").
-        hours = round(abs(x) * 24)
-        sign = "-" if x < 0 else ""
-        return "under an hour" if hours == 0 else f"{sign}{hours} hour{'s' if hours != 1 else ''}"
-    if _is_money(spec):
-        text = f"{x:,.2f}"
-    elif x.is_integer():
-        text = f"{int(x):,}" if abs(x) >= 10_000 else str(int(x))
-    else:
-        # Precision an analyst reads at a glance: whole days past a day or two, fewer decimals
-        # for larger numbers ("313 days", "14.5", "0.27").
-        digits = (
-            0 if (unit == "days" and abs(x) >= 2) or abs(x) >= 100 else (1 if abs(x) >= 10 else 2)
-        )
-        text = f"{x:,.{digits}f}" if digits == 0 else f"{x:.{digits}f}".rstrip("0").rstrip(".")
-    if not unit:
-        return text
-    if unit in _CURRENCY_SYMBOLS:
-        return f"-{unit}{text[1:]}" if text.startswith("-") else f"{unit}{text}"
-    if x == 1 and unit.endswith("s") and len(unit) > 2:
-        unit = unit[:-1]
-    return f"{text} {unit}"
-
-
-def _json_value(value: object, spec: FeatureSpec) -> str:
-    """The raw value as a JSON literal (numbers as numbers, missing as null, categories as text)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return "null"
-    if spec.kind == "categorical" or isinstance(value, str):
-        return json.dumps(str(value))
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return json.dumps(str(value))
-    if math.isnan(x) or math.isinf(x):
-        return "null"
-    return str(int(x)) if x.is_integer() and abs(x) < 2**53 else repr(x)
-
-
-def _formatted_column(
-    values: pd.Series, rows: np.ndarray, spec: FeatureSpec
-) -> tuple[np.ndarray, np.ndarray]:
-    """Text and JSON for `values[rows]`, formatting each distinct value once."""
-    sub = values.iloc[rows]
-    codes, uniques = pd.factorize(sub, use_na_sentinel=True)
-    text_u = np.array([format_value(v, spec) for v in uniques] + ["none"], dtype=object)
-    json_u = np.array([_json_value(v, spec) for v in uniques] + ["null"], dtype=object)
-    codes = np.where(codes < 0, len(uniques), codes)
-    return text_u[codes], json_u[codes]
 
 
 # --------------------------------------------------------------------------- contributions
@@ -227,6 +141,57 @@ def _top_sets(c: np.ndarray, top_up: int, top_down: int) -> np.ndarray:
     return mask
 
 
+def factor_slots(c: np.ndarray, top_up: int, top_down: int) -> list[tuple[str, np.ndarray]]:
+    """(column name, per-row column index or -1) of each factor slot: the `top_up` largest
+    positive entries, then the `top_down` most negative."""
+    up = _top_indices(c, top_up, largest=True)
+    down = _top_indices(c, top_down, largest=False)
+    slots = [(f"factor_{j + 1}", up[:, j]) for j in range(up.shape[1])]
+    slots += [
+        ("factor_down" if j == 0 else f"factor_down_{j + 1}", down[:, j])
+        for j in range(down.shape[1])
+    ]
+    return slots
+
+
+def listed_json(json_slots: list[pa.Array], n: int) -> pa.Array:
+    """The slots' JSON objects as one JSON list per row (rows without a factor skipped)."""
+    if json_slots:
+        # null_handling="skip" drops the rows whose slots are all null (pyarrow 26: the result
+        # is shorter than the input), so nulls become a NUL placeholder, then are removed with
+        # their separators (JSON text never holds a raw NUL).
+        joined = pc.binary_join_element_wise(
+            *json_slots, ", ", null_handling="replace", null_replacement="\x00"
+        )
+        for gap in ("\x00, ", ", \x00", "\x00"):
+            joined = pc.replace_substring(joined, gap, "")
+        listed = joined
+    else:
+        listed = pa.array([""] * n, type=pa.string())
+    return pc.binary_join_element_wise("[", listed, "]", "")
+
+
+def _value_texts(fidx, columns_x, codes, specs_used) -> tuple[np.ndarray, np.ndarray]:
+    """Text and JSON of each row's value of feature `fidx[row]` (None where it is -1),
+    formatting each distinct value once per feature."""
+    n = len(fidx)
+    vtext = np.full(n, None, dtype=object)
+    vjson = np.full(n, None, dtype=object)
+    rows = np.flatnonzero(fidx >= 0)
+    fh = fidx[rows]
+    order = np.argsort(fh, kind="stable")
+    bounds = np.flatnonzero(np.diff(fh[order])) + 1
+    for group in np.split(order, bounds) if len(order) else []:
+        j = int(fh[group[0]])
+        at = rows[group]
+        col = columns_x[codes[j]]
+        if col is None:
+            vtext[at], vjson[at] = "none", "null"
+        else:
+            vtext[at], vjson[at] = _formatted_column(col, at, specs_used[j])
+    return vtext, vjson
+
+
 def factors_from_contributions(
     contributions: pd.DataFrame,
     X: pd.DataFrame,
@@ -235,7 +200,8 @@ def factors_from_contributions(
     top_down: int = 1,
     thresholds: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """`influential_factors` for an already computed contribution frame (rows aligned with X)."""
+    """`influential_factors` for an already computed contribution frame (rows aligned with X):
+    one entry per feature (`factor_groups.grouped_factors` gives one per factor family)."""
     if len(contributions) != len(X):
         raise ValueError(f"contributions has {len(contributions)} rows but X has {len(X)}")
     spec_by_code = _spec_map(specs)
@@ -245,14 +211,7 @@ def factors_from_contributions(
     n = len(c)
     if thresholds is None:
         thresholds = importance_thresholds(c)
-
-    up = _top_indices(c, top_up, largest=True)
-    down = _top_indices(c, top_down, largest=False)
-    slots = [(f"factor_{j + 1}", up[:, j]) for j in range(up.shape[1])]
-    slots += [
-        ("factor_down" if j == 0 else f"factor_down_{j + 1}", down[:, j])
-        for j in range(down.shape[1])
-    ]
+    slots = factor_slots(c, top_up, top_down)
     if not codes:  # a model without features explains nothing
         empty = {name: pd.Series([None] * n, dtype=object, index=X.index) for name, _ in slots}
         return pd.DataFrame({**empty, "factors_json": ["[]"] * n}, index=X.index)
@@ -269,13 +228,8 @@ def factors_from_contributions(
         ],
         type=pa.string(),
     )
-    # index: direction * 3 + importance
-    suffix_text = pa.array([f" ({d}, {i})" for d in _DIRECTION for i in _IMPORTANCE])
-    suffix_json = pa.array(
-        [f', "importance": "{i}", "direction": "{d}"}}' for d in _DIRECTION for i in _IMPORTANCE]
-    )
+    suffix_text, suffix_json = SUFFIX_TEXT, SUFFIX_JSON
     columns_x = {code: (X[code] if code in X.columns else None) for code in codes}
-
     out: dict[str, pa.Array] = {}
     json_slots: list[pa.Array] = []
     for name, fidx in slots:
@@ -283,20 +237,7 @@ def factors_from_contributions(
         f = np.where(has, fidx, 0)
         val = np.where(has, c[rows_all, f], 0.0)
         kind = (val > 0).astype(np.int64) * 3 + _importance_index(np.abs(val), thresholds)
-        vtext = np.full(n, None, dtype=object)
-        vjson = np.full(n, None, dtype=object)
-        rows = rows_all[has]
-        fh = f[has]
-        order = np.argsort(fh, kind="stable")
-        bounds = np.flatnonzero(np.diff(fh[order])) + 1
-        for group in np.split(order, bounds) if len(order) else []:
-            j = int(fh[group[0]])
-            at = rows[group]
-            col = columns_x[codes[j]]
-            if col is None:
-                vtext[at], vjson[at] = "none", "null"
-            else:
-                vtext[at], vjson[at] = _formatted_column(col, at, specs_used[j])
+        vtext, vjson = _value_texts(fidx, columns_x, codes, specs_used)
         f_pa, kind_pa = pa.array(f), pa.array(kind)
         # a row without a factor in this slot has a null value text, so the join is null
         out[name] = pc.binary_join_element_wise(
@@ -315,19 +256,7 @@ def factors_from_contributions(
                 "",
             )
         )
-    if json_slots:
-        # null_handling="skip" drops the rows whose slots are all null (pyarrow 26: the result
-        # is shorter than the input), so nulls become a NUL placeholder, then are removed with
-        # their separators (JSON text never holds a raw NUL).
-        joined = pc.binary_join_element_wise(
-            *json_slots, ", ", null_handling="replace", null_replacement="\x00"
-        )
-        for gap in ("\x00, ", ", \x00", "\x00"):
-            joined = pc.replace_substring(joined, gap, "")
-        listed = joined
-    else:
-        listed = pa.array([""] * n, type=pa.string())
-    out["factors_json"] = pc.binary_join_element_wise("[", listed, "]", "")
+    out["factors_json"] = listed_json(json_slots, n)
     return pd.DataFrame({k: _to_pandas_text(v) for k, v in out.items()}, index=X.index)
 
 

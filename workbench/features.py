@@ -81,13 +81,29 @@ MAX_PROFILE_LEVELS = 50
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """One model input: `code` is the snapshot column, `label` the name an analyst reads."""
+    """One model input: `code` is the snapshot column, `label` the name an analyst reads.
+
+    `group` is the factor family an analyst reads ("Purchase frequency", "Recency of purchase"):
+    a profile's influential factors sum its features' contributions into one entry (empty: the
+    feature is a family of its own). `direction` is what the goal fixes, for an `occurs` goal:
+    +1 when more of it (frequency of the goal event or of any activity) can only raise the
+    propensity, -1 when more of it (days since the last one) can only lower it, 0 when the data
+    decide; a `does_not_occur` goal flips it. `phrase` reads a value in words, "{} in the last
+    90 days" -> "3 purchases in the last 90 days" (empty: "label: value").
+    """
 
     code: str
     label: str
     kind: Literal["numeric", "categorical"] = "numeric"
     family: str = "event"
     unit: str = ""
+    group: str = ""
+    direction: int = 0
+    phrase: str = ""
+
+    @property
+    def factor_family(self) -> str:
+        return self.group or self.label
 
 
 def specs_to_json(specs: list[FeatureSpec], path: str | Path) -> Path:
@@ -97,7 +113,21 @@ def specs_to_json(specs: list[FeatureSpec], path: str | Path) -> Path:
 
 
 def specs_from_json(path: str | Path) -> list[FeatureSpec]:
-    return [FeatureSpec(**d) for d in json.loads(Path(path).read_text())]
+    return [spec_from_dict(d) for d in json.loads(Path(path).read_text())]
+
+
+def spec_from_dict(d: dict[str, Any]) -> FeatureSpec:
+    """A FeatureSpec from its JSON form (files written before a field existed still load)."""
+    return FeatureSpec(
+        code=str(d["code"]),
+        label=str(d["label"]),
+        kind=d.get("kind", "numeric"),
+        family=str(d.get("family", "event")),
+        unit=str(d.get("unit", "")),
+        group=str(d.get("group", "")),
+        direction=int(d.get("direction", 0)),
+        phrase=str(d.get("phrase", "")),
+    )
 
 
 IDENTIFIER_WORDS = {
@@ -240,6 +270,11 @@ class FeaturePlan:
     lookback_days: int = 365
     notices: list[str] = field(default_factory=list)
     specs: list[FeatureSpec] = field(default_factory=list)
+    # The goal event (its conditions) and the code prefix of its features (`purchase`, or
+    # `custom_goal_event` when the goal is not a single event type): it gets timing features.
+    goal_conditions: list[Any] = field(default_factory=list)
+    goal_match: str = "all"
+    goal_prefix: str | None = None
 
     @property
     def windows(self) -> list[int]:
@@ -308,34 +343,68 @@ def plan_features(events, config: Config, profiles=None, before=None) -> Feature
         elif dtype.is_boolean() or dtype.is_numeric():
             numeric.append(name)
     numeric = without_epochs(scope, numeric, quantities, notices)
-    id_fields = []
-    if strings:
-        stats = (
-            scope.aggregate(
-                _rows=scope.count(),
-                **{f"n{i}": scope[c].approx_nunique() for i, c in enumerate(strings)},
-            )
-            .to_pandas()
-            .iloc[0]
-        )
-        rows = max(int(stats["_rows"]), 1)
-        for i, c in enumerate(strings):
-            distinct = int(stats[f"n{i}"] or 0)
-            # Row identifiers (nearly one value per event) carry no behaviour; skip them.
-            if 2 <= distinct <= 0.5 * rows:
-                id_fields.append(c)
     plan = FeaturePlan(
         event_types=event_types,
         custom_events=list(config.custom_events),
         numeric_fields=numeric,
-        id_fields=id_fields + varied_lists(scope, lists),
+        id_fields=_behaviour_ids(scope, strings) + varied_lists(scope, lists),
         lookback_days=config.features.lookback_days,
         notices=notices,
     )
+    _plan_goal_event(plan, config)
     if profiles is not None:
         _plan_profile_features(plan, profiles, excluded, identifiers, quantities)
-    plan.specs = _specs(plan)
+    from workbench.families import plan_specs  # the specs need the name rules above
+
+    plan.specs = plan_specs(plan)
     return plan
+
+
+def _behaviour_ids(scope, strings: list[str]) -> list[str]:
+    """The text/identifier columns worth distinct counts: row identifiers (nearly one value
+    per event) carry no behaviour, and a constant says nothing."""
+    if not strings:
+        return []
+    stats = (
+        scope.aggregate(
+            _rows=scope.count(),
+            **{f"n{i}": scope[c].approx_nunique() for i, c in enumerate(strings)},
+        )
+        .to_pandas()
+        .iloc[0]
+    )
+    rows = max(int(stats["_rows"]), 1)
+    return [c for i, c in enumerate(strings) if 2 <= int(stats[f"n{i}"] or 0) <= 0.5 * rows]
+
+
+GOAL_EVENT_NAME = "goal event"
+
+
+def _plan_goal_event(plan: FeaturePlan, config: Config) -> None:
+    """The goal event's features carry timing (gaps, overdue, trend, rate) and a direction. A
+    goal on one event type (`event_type == purchase`) uses that type's features; any other
+    goal's conditions become a custom event named "goal event"."""
+    from workbench.config import CustomEvent
+
+    goal = config.goal
+    plan.goal_conditions, plan.goal_match = list(goal.conditions), goal.match
+    conds = goal.conditions
+    one_type = (
+        len(conds) == 1
+        and conds[0].field == "event_type"
+        and conds[0].op == "=="
+        and str(conds[0].value) in plan.event_types
+    )
+    codes = event_codes(plan)
+    if one_type:
+        plan.goal_prefix = codes[plan.event_types.index(str(conds[0].value))][0]
+        return
+    for i, ce in enumerate(plan.custom_events):
+        if list(ce.conditions) == list(conds) and ce.match == goal.match:
+            plan.goal_prefix = codes[len(plan.event_types) + i][0]
+            return
+    plan.custom_events.append(CustomEvent(name=GOAL_EVENT_NAME, conditions=conds, match=goal.match))
+    plan.goal_prefix = event_codes(plan)[-1][0]
 
 
 def varied_lists(scope, lists: list[str]) -> list[str]:
@@ -408,10 +477,14 @@ def _plan_profile_features(
             plan.profile_categorical[name] = sorted(values)
 
 
+# The goal event's timing features (`families._goal_timing_specs`), after its code prefix.
+GOAL_TIMING_CODES = ("days_ever", "rate_30d", "gap_mean", "gap_last", "gap_cv", "overdue", "trend")
+
+
 def overall_codes(lookback_days: int) -> list[str]:
     """The features over all events (no event type), in spec order."""
     L = lookback_days
-    codes = ["events_count_30d", f"events_count_{L}d", f"active_days_{L}d"]
+    codes = ["events_count_30d", f"events_count_{L}d", "events_count_ever", f"active_days_{L}d"]
     codes += ["trend_30d_vs_prev60d", RECENCY_FEATURE, "days_since_first_event"]
     return list(dict.fromkeys(codes))  # lookback 30: one events_count_30d
 
@@ -437,9 +510,13 @@ def feature_prefixes(plan: FeaturePlan) -> dict[tuple[str, Any], str]:
         out[key] = prefix
 
     def per_event(p: str) -> list[str]:
+        # the goal event's timing codes are claimed for every event: which one is the goal's
+        # is decided from these prefixes (`_plan_goal_event`)
         return [f"{p}_count_{w}d" for w in plan.windows] + [
+            f"{p}_count_ever",
             f"{p}_days_since_last",
             f"{p}_days_since_first",
+            *(f"{p}_{c}" for c in GOAL_TIMING_CODES),
         ]
 
     # In name order (names already in code form first), not by frequency: the same event
@@ -448,12 +525,12 @@ def feature_prefixes(plan: FeaturePlan) -> dict[tuple[str, Any], str]:
         claim(("event_type", t), slug(t), per_event)
     for i, ce in enumerate(plan.custom_events):
         claim(("custom_event", i), f"custom_{slug(ce.name)}", per_event)
-    sums = sorted({30, L})
+    sums = [f"{w}d" for w in sorted({30, L})] + ["ever"]
     for f in plan.numeric_fields:
         claim(
             ("numeric", f),
             slug(f),
-            lambda p: [f"{p}_{k}_{w}d" for k in ("sum", "mean") for w in sums],
+            lambda p: [f"{p}_{k}_{w}" for k in ("sum", "mean") for w in sums],
         )
     for f in plan.id_fields:
         claim(("distinct", f), slug(f), lambda p: [f"{p}_distinct_{L}d"])
@@ -478,62 +555,11 @@ def event_codes(plan: FeaturePlan) -> list[tuple[str, str, str]]:
     return out
 
 
-def _specs(plan: FeaturePlan) -> list[FeatureSpec]:
-    L = plan.lookback_days
-    prefixes = feature_prefixes(plan)
-    specs: list[FeatureSpec] = []
-    for prefix, name, family in event_codes(plan):
-        many = plural(name)
-        cap = many[:1].upper() + many[1:]
-        for w in plan.windows:
-            label = f"{cap} in the last {w} days"
-            specs.append(FeatureSpec(f"{prefix}_count_{w}d", label, "numeric", family, "events"))
-        one = singular(name)
-        specs.append(
-            FeatureSpec(
-                f"{prefix}_days_since_last", f"Days since last {one}", "numeric", family, "days"
-            )
-        )
-        specs.append(
-            FeatureSpec(
-                f"{prefix}_days_since_first", f"Days since first {one}", "numeric", family, "days"
-            )
-        )
-    for f in plan.numeric_fields:
-        name, prefix = humanize(f), prefixes[("numeric", f)]
-        for w in sorted({30, L}):
-            for kind, word in (("sum", "Total"), ("mean", "Average")):
-                label = f"{word} {name} in the last {w} days"
-                specs.append(
-                    FeatureSpec(f"{prefix}_{kind}_{w}d", label, "numeric", "numeric_field")
-                )
-    for f in plan.id_fields:
-        code = f"{prefixes[('distinct', f)]}_distinct_{L}d"
-        label = f"Distinct {humanize(f)} in the last {L} days"
-        specs.append(FeatureSpec(code, label, "numeric", "distinct", "values"))
-    overall = {
-        "events_count_30d": ("Events in the last 30 days", "events"),
-        f"events_count_{L}d": (f"Events in the last {L} days", "events"),
-        f"active_days_{L}d": (f"Active days in the last {L} days", "days"),
-        "trend_30d_vs_prev60d": ("Activity trend (last 30 days vs the 60 before)", "ratio"),
-        RECENCY_FEATURE: ("Days since last event", "days"),
-        "days_since_first_event": ("Days since first event", "days"),
-    }
-    for code in overall_codes(L):
-        label, unit = overall[code]
-        specs.append(FeatureSpec(code, label, "numeric", "overall", unit))
-    for kind, attributes in (
-        ("numeric", plan.profile_numeric),
-        ("categorical", list(plan.profile_categorical)),
-    ):
-        for a in attributes:
-            label = f"{humanize(a).capitalize()} (profile)"
-            specs.append(FeatureSpec(prefixes[("profile", a)], label, kind, "profile"))
-    for a in plan.profile_dates:
-        code = f"profile_days_since_{prefixes[('profile_date', a)]}"
-        specs.append(
-            FeatureSpec(code, f"Days since {humanize(a)} (profile)", "numeric", "profile", "days")
-        )
-    codes = [s.code for s in specs]
-    assert len(set(codes)) == len(codes), "feature_prefixes left a repeated code"
-    return specs
+def fills_zero(code: str, plan: FeaturePlan) -> bool:
+    """Counts and sums: a missing value means nothing happened (0), unlike a recency or a mean."""
+    counts = tuple(f"_count_{w}d" for w in plan.windows) + (
+        "_count_ever",
+        "_days_ever",
+        "_rate_30d",
+    )
+    return code.endswith(counts) or "_sum_" in code or "_distinct_" in code

@@ -7,7 +7,7 @@ Ibis method and each value is a typed literal.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -78,28 +78,42 @@ def describe_goal(config: Config) -> str:
 # ----------------------------------------------------------------------------- cutoffs
 @dataclass
 class CutoffPlan:
-    """When each snapshot is taken. Times are midnight UTC (naive pandas Timestamps)."""
+    """When each snapshot is taken. Times are midnight UTC (naive pandas Timestamps).
+
+    `origins` are the rolling validation origins, newest first: each is a fold's out-of-time
+    validation snapshot, and fold k trains on every labelled cutoff whose outcome window closes
+    before its origin (`fold_training`). Every labelled cutoff has its whole outcome window
+    before `as_of`, so the final model trains on them all.
+    """
 
     as_of: pd.Timestamp
-    validation: pd.Timestamp
-    training: list[pd.Timestamp]
-    left_out: list[pd.Timestamp] = field(default_factory=list)
+    origins: list[pd.Timestamp]
+    training: list[pd.Timestamp]  # the other labelled cutoffs, oldest first
+    window_days: int
+
+    @property
+    def validation(self) -> pd.Timestamp:
+        """The newest origin: the snapshot a single out-of-time split would validate on."""
+        return self.origins[0]
 
     @property
     def labelled(self) -> list[pd.Timestamp]:
-        """Training cutoffs (oldest first) then the validation cutoff."""
-        return sorted(self.training) + [self.validation]
+        """Every labelled cutoff (training cutoffs and origins), oldest first."""
+        return sorted(set(self.training) | set(self.origins))
+
+    def fold_training(self, origin) -> list[pd.Timestamp]:
+        """The cutoffs fold `origin` trains on: their outcome windows close by the origin."""
+        window = pd.Timedelta(days=self.window_days)
+        return [c for c in self.labelled if c + window <= to_day(origin)]
 
     def role(self, cutoff) -> str:
-        """training, validation, scoring or left out (its outcome window overlaps validation)."""
+        """validation (an origin; also a training cutoff of newer folds), training or scoring."""
         day = to_day(cutoff)
-        if day == to_day(self.validation):
+        if any(day == to_day(o) for o in self.origins):
             return "validation"
         if day == to_day(self.as_of):
             return "scoring"
-        if any(day == to_day(c) for c in self.training):
-            return "training"
-        return "left out"
+        return "training" if any(day == to_day(c) for c in self.training) else "unused"
 
 
 def to_day(value) -> pd.Timestamp:
@@ -130,32 +144,37 @@ def default_as_of(last_event) -> pd.Timestamp:
 
 
 def plan_cutoffs(config: Config, as_of, first_event=None) -> CutoffPlan:
-    """c_k = as_of - window - k * step. k = 0 validates out of time; a training cutoff whose
-    outcome window would reach past c_0 is left out so no training label overlaps validation."""
-    as_of = to_day(as_of)
-    window = pd.Timedelta(days=config.goal.window_days)
-    step = pd.Timedelta(days=config.training.step_days)
-    c0 = as_of - window
-    training, left_out = [], []
-    for k in range(1, config.training.snapshots):
-        c = c0 - k * step
-        (left_out if c + window > c0 else training).append(c)
-    if first_event is not None:
-        first = to_day(first_event)
-        if c0 <= first:
-            raise ConfigError(
-                f"{config.where()}: scoring.as_of {as_of.date()} leaves no history before the validation "
-                f"cutoff {c0.date()} (first event {first.date()})"
-            )
-        training = [c for c in training if c > first]
-    if not training:
-        need = config.goal.window_days // config.training.step_days + 2
+    """Rolling origins o_k = as_of - window - k * step_days (k < validation_folds), and a
+    training cutoff every `cutoff_every_days` back from o_0 to (snapshots - 1) * step_days
+    before the oldest origin, or two outcome windows and two cutoffs if that is more (cutoffs
+    before the first event are dropped). An older origin without a training cutoff before it is
+    dropped; o_0 must have one."""
+    as_of, t = to_day(as_of), config.training
+    window, step = pd.Timedelta(days=config.goal.window_days), pd.Timedelta(days=t.step_days)
+    o0 = as_of - window
+    first = to_day(first_event) if first_event is not None else None
+    if first is not None and o0 <= first:
         raise ConfigError(
-            f"{config.where()}: training: no training cutoff fits before the validation cutoff {c0.date()} "
-            f"(window_days={config.goal.window_days}, step_days={config.training.step_days}, "
-            f"snapshots={config.training.snapshots}); use snapshots >= {need}, a larger step_days, or a later as_of"
+            f"{config.where()}: scoring.as_of {as_of.date()} leaves no history before the validation "
+            f"cutoff {o0.date()} (first event {first.date()})"
         )
-    return CutoffPlan(as_of=as_of, validation=c0, training=training, left_out=left_out)
+    origins = [o0 - k * step for k in range(t.validation_folds)]
+    every = pd.Timedelta(days=t.cutoff_every_days)
+    # the oldest fold's own hold-out needs two windows of cutoffs before it (its first model
+    # trains on cutoffs whose outcome window closes before the hold-out's)
+    oldest = origins[-1] - max((t.snapshots - 1) * step, 2 * window + 2 * every)
+    grid = {o0 - j * every for j in range(1, (o0 - oldest) // every + 1)} | set(origins[1:])
+    grid = {c for c in grid if first is None or c > first}
+    origins = [o for o in origins if o == o0 or (o in grid and any(c + window <= o for c in grid))]
+    if not any(c + window <= o0 for c in grid):
+        need = -(-config.goal.window_days // t.step_days) - t.validation_folds + 2
+        raise ConfigError(
+            f"{config.where()}: training: no training cutoff fits before the validation cutoff {o0.date()} "
+            f"(window_days={config.goal.window_days}, step_days={t.step_days}, "
+            f"snapshots={t.snapshots}); use snapshots >= {max(need, 2)}, a larger step_days, or a later as_of"
+        )
+    training = sorted(grid - set(origins))
+    return CutoffPlan(as_of, origins, training, config.goal.window_days)
 
 
 def resolve_as_of(
@@ -233,13 +252,23 @@ def eligible_filter(table):
 
 
 def eligible_profiles(events, config: Config, cutoffs: list[pd.Timestamp]):
-    """(profile_id, cutoff_s) of profiles eligible at each cutoff, using events strictly before it."""
+    """(profile_id, cutoff_s) of profiles eligible at each cutoff, using events strictly before it.
+
+    The same rule as the snapshots' (`eligibility_aggregates`), joining only the events that
+    decide it: those in the activity span before each cutoff (a two-sided range join), or with
+    no span each profile's first (eligible) event, so a dense cutoff grid costs little."""
     ev = with_seconds(events)
+    elig = config.eligibility
+    if elig.conditions:
+        ev = ev.filter(conditions_expr(ev, elig.conditions, "all", "eligibility.conditions"))
     cuts = cutoff_table(cutoffs)
-    joined = ev.join(cuts, ev._t < cuts.cutoff_s)
-    aggs = eligibility_aggregates(joined, config)
-    grouped = joined.group_by(["profile_id", "cutoff_s"]).aggregate(_events=joined.count(), **aggs)
-    return grouped.filter(eligible_filter(grouped)).select("profile_id", "cutoff_s")
+    if elig.active_within_days:
+        span = elig.active_within_days * DAY
+        joined = ev.join(cuts, [ev._t < cuts.cutoff_s, ev._t >= cuts.cutoff_s - span])
+        return joined.select("profile_id", "cutoff_s").distinct()
+    first = ev.group_by("profile_id").aggregate(_first=ev._t.min())
+    joined = first.join(cuts, first._first < cuts.cutoff_s)
+    return joined.select("profile_id", "cutoff_s")
 
 
 def eligible_labels(events, config: Config, cutoffs: list[pd.Timestamp]):

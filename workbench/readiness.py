@@ -20,15 +20,19 @@ def required_history_days(config: Config) -> int:
 def check_readiness(
     counts: pd.DataFrame, config: Config, first_event, last_event
 ) -> dict[str, Any]:
-    """`counts` has cutoff, role (training/validation), positives, negatives.
+    """`counts` has cutoff, role (training/validation: the origins), positives, negatives.
 
     Ready means: at least `min_positives` and `min_negatives` training examples, a validation
     snapshot with both outcomes, and at least max(active_within_days, 30) + window_days of history.
+    Training examples are counted at cutoffs whose outcome windows do not overlap
+    (`distinct_outcome_windows`), so each conversion counts once however dense the cutoffs are.
     """
     rd = config.readiness
     messages: list[str] = []
-    training = counts[counts["role"] == "training"]
     validation = counts[counts["role"] == "validation"]
+    training = counts.loc[
+        counts["cutoff"].isin(distinct_outcome_windows(counts, config.goal.window_days))
+    ]
     pos, neg = int(training["positives"].sum()), int(training["negatives"].sum())
     what = "churned" if config.goal.outcome == "does_not_occur" else "positive"
     if pos < rd.min_positives:
@@ -41,8 +45,9 @@ def check_readiness(
             f"only {neg} negative training examples (need {rd.min_negatives}): the goal is met by almost "
             "everyone; narrow the goal or shorten window_days"
         )
-    if len(validation):
-        vpos, vneg = int(validation["positives"].iloc[0]), int(validation["negatives"].iloc[0])
+    if len(validation):  # the newest origin: the one every run validates on
+        newest = validation.loc[validation["cutoff"].idxmax()]
+        vpos, vneg = int(newest["positives"]), int(newest["negatives"])
         if vpos == 0 or vneg == 0:
             messages.append(
                 f"the validation snapshot has {vpos} positives and {vneg} negatives: a model cannot be "
@@ -74,3 +79,17 @@ def check_readiness(
         "history_days": span,
         "required_history_days": need,
     }
+
+
+def distinct_outcome_windows(counts: pd.DataFrame, window_days: int) -> list:
+    """The cutoffs the newest fold trains on, newest first, each at least one outcome window
+    before the previous one: their labels count distinct outcomes (cutoffs every two weeks
+    with a 90-day window would count each purchase six times)."""
+    window = pd.Timedelta(days=window_days)
+    origins = counts.loc[counts["role"] == "validation", "cutoff"]
+    newest = origins.max() if len(origins) else counts["cutoff"].max() + window
+    picked: list = []
+    for cutoff in sorted(counts.loc[counts["role"] != "scoring", "cutoff"], reverse=True):
+        if cutoff + window <= newest and (not picked or cutoff + window <= picked[-1]):
+            picked.append(cutoff)
+    return picked

@@ -82,7 +82,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
         "validation_predictions",
         "validation_predictions.parquet",
         "compare",
-        "Each model's scores on the validation cutoff",
+        "Each model's out-of-time scores at every validation origin (fold 0 = the newest)",
     ),
     Artifact("coefficients", "coefficients.csv", "compare", "What the logistic model learned"),
     Artifact("importance", "importance.csv", "compare", "What the boosted model relies on"),

@@ -30,7 +30,8 @@ import pandas as pd
 
 from workbench.config import BucketsConfig
 from workbench.errors import DataError, ModelMismatchError
-from workbench.factors import FACTOR_COLUMNS, factors_from_contributions
+from workbench.factor_groups import grouped_factors
+from workbench.factors import FACTOR_COLUMNS
 from workbench.features import FeatureSpec
 from workbench.progress import steps
 
@@ -135,6 +136,23 @@ def _check_specs(model: Any, snapshot: pd.DataFrame, specs: Sequence[FeatureSpec
     return codes
 
 
+def _profile_ids(scoring_snapshot: pd.DataFrame) -> pd.Series:
+    """The snapshot's profile ids: present, and each once."""
+    if "profile_id" not in scoring_snapshot.columns:
+        raise DataError("scoring snapshot has no 'profile_id' column")
+    ids = scoring_snapshot["profile_id"]
+    if ids.isna().any():
+        raise DataError(f"scoring snapshot: {int(ids.isna().sum())} row(s) without a profile_id")
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        shown = list(pd.unique(ids[dup]))[:5]
+        raise DataError(
+            f"scoring snapshot: {int(ids[dup].nunique())} profile id(s) appear more than once, "
+            f"e.g. {shown}; each profile must be scored exactly once"
+        )
+    return ids
+
+
 @dataclass
 class Explained:
     """Every profile's probability and additive contributions (`model.contributions`), rows in
@@ -189,6 +207,10 @@ def score_profiles(
     thresholds : optional fixed (medium, high) importance thresholds (see `workbench.factors`).
     explained : this model's `explain_profiles` of these rows, when already computed.
 
+    The factors are one entry per factor family, never against the goal's direction
+    (`workbench.factor_groups`); how many entries that rule withheld is in
+    ``scores.attrs["factor_direction_guard"]``.
+
     Returns
     -------
     DataFrame with exactly `SCORE_COLUMNS`, one row per profile, in the snapshot's order.
@@ -198,18 +220,7 @@ def score_profiles(
     DataError : a profile id appears more than once, or is missing.
     ModelMismatchError : the model's feature specification does not match specs / the data.
     """
-    if "profile_id" not in scoring_snapshot.columns:
-        raise DataError("scoring snapshot has no 'profile_id' column")
-    ids = scoring_snapshot["profile_id"]
-    if ids.isna().any():
-        raise DataError(f"scoring snapshot: {int(ids.isna().sum())} row(s) without a profile_id")
-    dup = ids.duplicated(keep=False)
-    if dup.any():
-        shown = list(pd.unique(ids[dup]))[:5]
-        raise DataError(
-            f"scoring snapshot: {int(ids[dup].nunique())} profile id(s) appear more than once, "
-            f"e.g. {shown}; each profile must be scored exactly once"
-        )
+    ids = _profile_ids(scoring_snapshot)
     buckets_cfg, goal_type = _buckets_and_type(config)
     ptype = propensity_type or goal_type
     if ptype is None:
@@ -231,8 +242,13 @@ def score_profiles(
         percentile = assign_percentiles(probability)
         bucket = assign_buckets(percentile, buckets_cfg)
         step("probabilities and contributions")
-        factors = factors_from_contributions(
-            explained.contributions, X, specs, top_up=3, top_down=1, thresholds=thresholds
+        factors, guard = grouped_factors(
+            explained.contributions,
+            X,
+            specs,
+            direction=-1 if ptype == "churn" else 1,
+            ranges=getattr(model, "ranges_", None),
+            thresholds=thresholds,
         )
         step("factor text")
     n = len(X)
@@ -248,7 +264,9 @@ def score_profiles(
             "propensity_type": np.full(n, ptype, dtype=object),
         }
     )
-    return scores[SCORE_COLUMNS]
+    scores = scores[SCORE_COLUMNS]
+    scores.attrs["factor_direction_guard"] = guard  # read by score_and_segment
+    return scores
 
 
 # --------------------------------------------------------------------------- expected vs actual

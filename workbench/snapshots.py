@@ -24,6 +24,7 @@ from workbench.features import (
     FeaturePlan,
     event_codes,
     feature_prefixes,
+    fills_zero,
     plan_features,
 )
 from workbench.goals import (
@@ -42,27 +43,26 @@ if TYPE_CHECKING:
     from workbench.goals import CutoffPlan
 
 
-def _aggregate_features(joined, plan: FeaturePlan, config: Config):
-    """Every event feature and eligibility count per (profile_id, cutoff_s), from `joined`
-    (events strictly before each cutoff, one row per event and cutoff).
+def events_before(ev, cutoffs: list, keep: Callable[[Any], Any] | None = None):
+    """Each event row (with `_t`) joined to every cutoff it precedes: the rows a snapshot
+    aggregates. With `keep` (the training sample, a predicate on profile_id and cutoff_s) the
+    events join only the kept (profile, cutoff) pairs, on the profile: a sampled-out pair costs
+    no joined row at all, where filtering the range join would build every row first."""
+    cuts = cutoff_table(cutoffs)
+    if keep is None:
+        return ev.join(cuts, ev._t < cuts.cutoff_s)
+    pairs = ev.select("profile_id").distinct().cross_join(cuts)
+    pairs = pairs.filter(keep(pairs))
+    joined = ev.join(pairs, [ev.profile_id == pairs.profile_id, ev._t < pairs.cutoff_s])
+    return joined.drop("profile_id_right")
 
-    Two aggregations instead of one wide one, because ~80 conditional aggregates over every
-    event row were most of the snapshot time:
 
-    - per (profile, cutoff, event type, custom-event and eligibility flags): a handful of
-      window counts, sums and ages; then per (profile, cutoff) each feature is a conditional
-      aggregate over those few rows (a profile has a few types, not thousands of events);
-    - distinct counts (ids, active days), which do not add up across types, in their own
-      aggregation over the lookback's rows.
-
-    The values are those of the direct conditional aggregates (counts and ages exactly; means
-    as sum / count).
-    """
+def _per_kind(joined, plan: FeaturePlan, config: Config):
+    """First stage: per (profile, cutoff, event type, custom-event and eligibility flags) a
+    handful of window counts, sums and ages. A profile has a few kinds, not thousands of
+    events, so the features built from these rows are cheap."""
     L = plan.lookback_days
     elig = config.eligibility
-    windows = sorted(set(plan.windows) | {30, 90, L})
-    codes = event_codes(plan)
-    prefixes = feature_prefixes(plan)
     age = joined.cutoff_s - joined._t  # seconds before the cutoff, always > 0 here
     keyed = {
         "_et": joined.event_type.isin(plan.event_types).ifelse(
@@ -76,40 +76,60 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
     if elig.conditions:
         keyed["_elig"] = conditions_expr(joined, elig.conditions, "all", "eligibility.conditions")
     rows = joined.mutate(_age=age, **keyed)
-
-    per_kind: dict[str, Any] = {f"_n{w}": rows.count(where=rows._age <= w * DAY) for w in windows}
-    per_kind["_n"] = rows.count()
-    per_kind["_prev60"] = rows.count(where=(rows._age > 30 * DAY) & (rows._age <= 90 * DAY))
-    per_kind["_last"] = rows._age.min()
-    per_kind["_first"] = rows._age.max()
+    windows = sorted(set(plan.windows) | {30, 90, L})
+    aggs: dict[str, Any] = {f"_n{w}": rows.count(where=rows._age <= w * DAY) for w in windows}
+    aggs["_n"] = rows.count()
+    aggs["_prev60"] = rows.count(where=(rows._age > 30 * DAY) & (rows._age <= 90 * DAY))
+    aggs["_last"] = rows._age.min()
+    aggs["_first"] = rows._age.max()
     if elig.active_within_days:
-        per_kind["_recent"] = rows.count(where=rows._age <= elig.active_within_days * DAY)
+        aggs["_recent"] = rows.count(where=rows._age <= elig.active_within_days * DAY)
     for j, f in enumerate(plan.numeric_fields):
         value = rows[f].cast("float64")
         for w in sorted({30, L}):
-            per_kind[f"_s{j}_{w}"] = value.sum(where=rows._age <= w * DAY)
-            per_kind[f"_k{j}_{w}"] = value.count(where=rows._age <= w * DAY)
-    kinds = rows.group_by(["profile_id", "cutoff_s", *keyed]).aggregate(**per_kind)
+            aggs[f"_s{j}_{w}"] = value.sum(where=rows._age <= w * DAY)
+            aggs[f"_k{j}_{w}"] = value.count(where=rows._age <= w * DAY)
+        aggs[f"_s{j}_ever"], aggs[f"_k{j}_ever"] = value.sum(), value.count()
+    if "_gap" in rows.columns:  # the goal event's gaps between distinct days (with_goal_gaps)
+        new_day = rows._gap > 0
+        aggs["_gn"] = rows.count(where=new_day)
+        aggs["_gsum"] = rows._gap.sum(where=new_day)
+        aggs["_gsq"] = (rows._gap * rows._gap).sum(where=new_day)
+        aggs["_glt"] = rows._t.max(where=new_day)
+        aggs["_glast"] = rows._gap.argmax(rows._t, where=new_day)
+    return rows, rows.group_by(["profile_id", "cutoff_s", *keyed]).aggregate(**aggs)
 
-    k = kinds
+
+def _features_from_kinds(k, plan: FeaturePlan, config: Config) -> dict[str, Any]:
+    """Second stage: each feature as a conditional aggregate over the per-kind rows `k`."""
+    L = plan.lookback_days
+    elig = config.eligibility
+    prefixes = feature_prefixes(plan)
     is_kind = [k._et == t for t in plan.event_types]
     is_kind += [k[f"_ce{i}"] for i in range(len(plan.custom_events))]
     aggs: dict[str, Any] = {}
-    for (prefix, _, _), match in zip(codes, is_kind, strict=True):
+    for (prefix, _, _), match in zip(event_codes(plan), is_kind, strict=True):
         for w in plan.windows:
             aggs[f"{prefix}_count_{w}d"] = k[f"_n{w}"].sum(where=match).fill_null(0)
+        aggs[f"{prefix}_count_ever"] = k._n.sum(where=match).fill_null(0)
         aggs[f"{prefix}_days_since_last"] = k._last.min(where=match) / DAY
         aggs[f"{prefix}_days_since_first"] = k._first.max(where=match) / DAY
     for j, f in enumerate(plan.numeric_fields):
         prefix = prefixes[("numeric", f)]
-        for w in sorted({30, L}):
+        for w, suffix in [*((w, f"{w}d") for w in sorted({30, L})), ("ever", "ever")]:
             total, count = k[f"_s{j}_{w}"].sum(), k[f"_k{j}_{w}"].sum()
-            aggs[f"{prefix}_sum_{w}d"] = total
-            aggs[f"{prefix}_mean_{w}d"] = (count > 0).ifelse(
+            aggs[f"{prefix}_sum_{suffix}"] = total
+            aggs[f"{prefix}_mean_{suffix}"] = (count > 0).ifelse(
                 total / count.cast("float64"), ibis.null().cast("float64")
             )
+    if plan.goal_prefix is not None:
+        match = dict(zip([c[0] for c in event_codes(plan)], is_kind, strict=True))[plan.goal_prefix]
+        for c in ("_gn", "_gsum", "_gsq"):
+            aggs[c] = k[c].sum(where=match).fill_null(0)
+        aggs["_glast"] = k._glast.argmax(k._glt, where=match)
     aggs["events_count_30d"] = k._n30.sum()
     aggs[f"events_count_{L}d"] = k[f"_n{L}"].sum()
+    aggs["events_count_ever"] = k._n.sum()
     aggs["_events_prev60d"] = k._prev60.sum()
     aggs[RECENCY_FEATURE] = k._last.min() / DAY
     aggs["days_since_first_event"] = k._first.max() / DAY
@@ -118,8 +138,25 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
     if elig.conditions:
         counted = k._recent if elig.active_within_days else k._n
         aggs["_eligible_events"] = counted.sum(where=k._elig).fill_null(0)
-    features = kinds.group_by(["profile_id", "cutoff_s"]).aggregate(**aggs)
+    return aggs
 
+
+def _aggregate_features(joined, plan: FeaturePlan, config: Config):
+    """Every event feature and eligibility count per (profile_id, cutoff_s), from `joined`
+    (events strictly before each cutoff, one row per event and cutoff).
+
+    Two aggregations instead of one wide one, because ~80 conditional aggregates over every
+    event row were most of the snapshot time (`_per_kind`, then `_features_from_kinds`), and
+    the distinct counts (ids, active days), which do not add up across kinds, in their own
+    aggregation over the lookback's rows. The values are those of the direct conditional
+    aggregates (counts and ages exactly; means as sum / count).
+    """
+    L = plan.lookback_days
+    prefixes = feature_prefixes(plan)
+    rows, kinds = _per_kind(joined, plan, config)
+    features = kinds.group_by(["profile_id", "cutoff_s"]).aggregate(
+        **_features_from_kinds(kinds, plan, config)
+    )
     recent = rows.filter(rows._age <= L * DAY)
     lists = [f for f in plan.id_fields if recent[f].type().is_array()]
     distinct = {
@@ -147,6 +184,63 @@ def _distinct_in_lists(table, recent, field: str, code: str):
     return joined.select(*[joined[c] for c in table.columns], joined[code].fill_null(0).name(code))
 
 
+def with_goal_gaps(ev, plan: FeaturePlan):
+    """Events with `_gap`: for a goal event, the days since the previous one (0 on the same
+    day), null for other events. A gap looks back only, so every feature made of gaps depends
+    on events before the cutoff only; the gaps above 0 are those between the distinct days the
+    goal event happened on, which the aggregation sums (`_per_kind`)."""
+    goal = conditions_expr(ev, plan.goal_conditions, plan.goal_match, "goal.conditions")
+    ev = ev.mutate(_goal=goal.fill_null(False))
+    day = ev._t // DAY
+    previous = day.lag().over(ibis.window(group_by=[ev.profile_id, ev._goal], order_by=ev._t))
+    return ev.mutate(_gap=ev._goal.ifelse((day - previous).cast("float64"), ibis.null("float64")))
+
+
+def goal_timing(table, plan: FeaturePlan) -> dict[str, Any]:
+    """The goal event's timing from its gaps (`with_goal_gaps`): days with it ever, a rate per
+    30 days of history, the mean and the last gap between those days, their irregularity
+    (coefficient of variation), how overdue the next one is (days since the last / mean gap)
+    and a trend (the last `short` days against the rest of the lookback, as rates)."""
+    p, L = plan.goal_prefix, plan.lookback_days
+    null = ibis.null().cast("float64")
+    n = table._gn.cast("float64")
+    mean = (table._gn > 0).ifelse(table._gsum / n, null)
+    sd = (table._gsq / n - mean * mean).clip(lower=0).sqrt()
+    short = max((w for w in plan.windows if w < L), default=L)
+    recent = table[f"{p}_count_{short}d"]
+    rest = (table[f"{p}_count_{L}d"] - recent) * (short / (L - short) if short < L else 1.0)
+    days_ever = (table[f"{p}_count_ever"] > 0).cast("float64") + n
+    return {
+        f"{p}_days_ever": days_ever,
+        f"{p}_rate_30d": 30.0 * days_ever / ibis.greatest(table.days_since_first_event, 30.0),
+        f"{p}_gap_mean": mean,
+        f"{p}_gap_last": table._glast,
+        f"{p}_gap_cv": (table._gn >= 2).ifelse((mean > 0).ifelse(sd / mean, 0.0), null),
+        f"{p}_overdue": (mean > 0).ifelse(table[f"{p}_days_since_last"] / mean, null),
+        f"{p}_trend": (recent + 1.0) / (rest + 1.0),
+    }
+
+
+def _with_profile_attributes(table, profiles, plan: FeaturePlan):
+    """Profile attributes: numbers as is, text as categories, dates as days since the cutoff."""
+    prefixes = feature_prefixes(plan)
+    attrs = [profiles.profile_id]
+    for a in plan.profile_numeric:
+        attrs.append(profiles[a].cast("float64").name(prefixes[("profile", a)]))
+    for a in plan.profile_categorical:
+        attrs.append(profiles[a].cast("string").name(prefixes[("profile", a)]))
+    for a in plan.profile_dates:
+        seconds = profiles[a].cast("timestamp").epoch_seconds().cast("int64")
+        attrs.append(seconds.name(f"_date_{prefixes[('profile_date', a)]}"))
+    table = table.left_join(profiles.select(attrs), "profile_id")
+    for a in plan.profile_dates:
+        p = prefixes[("profile_date", a)]
+        table = table.mutate(
+            **{f"profile_days_since_{p}": (table.cutoff_s - table[f"_date_{p}"]) / DAY}
+        )
+    return table
+
+
 def snapshot_expr(
     events,
     config: Config,
@@ -158,20 +252,21 @@ def snapshot_expr(
 ):
     """The snapshot as one Ibis expression: one row per eligible profile per cutoff.
 
-    `keep(table)`: a predicate on `profile_id` and `cutoff_s` only (the training sample). It is
-    applied to the event rows before they are aggregated, so a sampled-out (profile, cutoff)
-    costs nothing, and it selects exactly the rows that filtering the result would.
+    `keep(table)`: a predicate on `profile_id` and `cutoff_s` only (the training sample). The
+    events are joined to the kept (profile, cutoff) pairs only (`events_before`), so a
+    sampled-out pair costs nothing, and it selects exactly the rows that filtering the result
+    would.
     """
     ev = with_seconds(events)
-    cuts = cutoff_table(cutoffs)
-    joined = ev.join(cuts, ev._t < cuts.cutoff_s)
-    if keep is not None:
-        joined = joined.filter(keep(joined))
-    grouped = _aggregate_features(joined, plan, config)
+    if plan.goal_prefix is not None:
+        ev = with_goal_gaps(ev, plan)
+    grouped = _aggregate_features(events_before(ev, cutoffs, keep), plan, config)
     table = grouped.filter(eligible_filter(grouped))
     table = table.mutate(
         trend_30d_vs_prev60d=(table.events_count_30d + 1) / (table._events_prev60d / 2.0 + 1)
     )
+    if plan.goal_prefix is not None:
+        table = table.mutate(**goal_timing(table, plan))
     if with_label:
         hits = goal_hits(events, config, cutoffs)
         joined = table.left_join(hits, ["profile_id", "cutoff_s"])
@@ -183,21 +278,7 @@ def snapshot_expr(
     if profiles is not None and (
         plan.profile_numeric or plan.profile_categorical or plan.profile_dates
     ):
-        prefixes = feature_prefixes(plan)
-        attrs = [profiles.profile_id]
-        for a in plan.profile_numeric:
-            attrs.append(profiles[a].cast("float64").name(prefixes[("profile", a)]))
-        for a in plan.profile_categorical:
-            attrs.append(profiles[a].cast("string").name(prefixes[("profile", a)]))
-        for a in plan.profile_dates:
-            seconds = profiles[a].cast("timestamp").epoch_seconds().cast("int64")
-            attrs.append(seconds.name(f"_date_{prefixes[('profile_date', a)]}"))
-        table = table.left_join(profiles.select(attrs), "profile_id")
-        for a in plan.profile_dates:
-            p = prefixes[("profile_date", a)]
-            table = table.mutate(
-                **{f"profile_days_since_{p}": (table.cutoff_s - table[f"_date_{p}"]) / DAY}
-            )
+        table = _with_profile_attributes(table, profiles, plan)
     columns = ["profile_id", "cutoff_s"] + [s.code for s in plan.specs]
     if with_label:
         columns.append("label")
@@ -220,11 +301,7 @@ def finish_frame(frame: pd.DataFrame, plan: FeaturePlan, with_label: bool = True
     for spec in plan.specs:
         if spec.kind == "numeric":
             col = frame[spec.code].astype("float64")
-            if (
-                spec.code.endswith(tuple(f"_count_{w}d" for w in plan.windows))
-                or "_sum_" in spec.code
-                or "_distinct_" in spec.code
-            ):
+            if fills_zero(spec.code, plan):
                 col = col.fillna(0.0)
             frame[spec.code] = col
         else:
@@ -248,34 +325,72 @@ def _profile_source(plan: FeaturePlan, code: str) -> str:
     return code
 
 
-def sample_predicate(fraction: float, exempt_s: int, seed: int) -> Callable[[Any], Any]:
-    """The training sample as a predicate on a table with `profile_id` and `cutoff_s`.
+def sample_predicate(
+    fraction: float, exempt_s: int | list[int], seed: int, exempt_fraction: float = 1.0
+) -> Callable[[Any], Any]:
+    """The sample as a predicate on a table with `profile_id` and `cutoff_s`.
 
     A hash of (profile, cutoff, seed) keeps the same fraction of every (cutoff, label) stratum in
-    expectation, deterministically, without a pass through pandas; rows at the exempt cutoff
-    (validation, in epoch seconds) are always kept."""
+    expectation, deterministically, without a pass through pandas. Rows at the exempt cutoffs
+    (the validation origins, in epoch seconds) are kept whole, or at `exempt_fraction`."""
+    exempt = [exempt_s] if isinstance(exempt_s, int) else list(exempt_s)
 
     def keep(e):
         bucket = (e.profile_id.hash() + e.cutoff_s * 7919 + seed).abs() % 1_000_000
-        return (bucket < int(fraction * 1_000_000)) | (e.cutoff_s == exempt_s)
+        at_exempt = e.cutoff_s.isin(exempt)
+        training = bucket < int(fraction * 1_000_000)
+        if exempt_fraction >= 1:
+            return training | at_exempt
+        return at_exempt.ifelse(bucket < int(exempt_fraction * 1_000_000), training)
 
     return keep
 
 
 @dataclass(frozen=True)
 class TrainingSample:
-    """Keep at most `max_rows` snapshot rows: a deterministic hash sample stratified by
+    """Keep at most `max_rows` training rows: a deterministic hash sample stratified by
     (cutoff, label), the same fraction in every stratum, taken in the engine before pandas.
 
-    `exempt_cutoff` (the validation snapshot) is never sampled: metrics use every profile.
-    `rows`: the number of rows at the other cutoffs when already known (from `goal_counts`),
-    which saves running the whole aggregation once just to count them.
+    `exempt_cutoff` (the validation origins: one cutoff or a list) is not sampled, unless
+    `exempt_max_rows` caps it too (then at its own fraction): metrics use every profile there
+    when they fit. `rows` / `exempt_rows`: the row counts when already known (from
+    `goal_counts`), which saves running the whole aggregation once just to count them.
     """
 
     max_rows: int
     rows: int | None = None
     exempt_cutoff: Any = None
     seed: int = 42
+    exempt_max_rows: int | None = None
+    exempt_rows: int | None = None
+
+    def exempt_seconds(self) -> list[int]:
+        cuts = self.exempt_cutoff
+        cuts = [] if cuts is None else cuts if isinstance(cuts, (list, tuple)) else [cuts]
+        return [int(to_day(c).timestamp()) for c in cuts]
+
+
+def _sample_keep(sample: TrainingSample, count_rows: Callable[[list[int]], int], cutoffs, say):
+    """(the predicate, the expected share of (profile, cutoff) groups it keeps), or (None, 1)."""
+    exempt_s = sample.exempt_seconds()
+    total = sample.rows if sample.rows is not None else count_rows(exempt_s)
+    fraction = min(1.0, sample.max_rows / total) if total else 1.0
+    exempt_fraction = 1.0
+    if sample.exempt_max_rows is not None and sample.exempt_rows:
+        exempt_fraction = min(1.0, sample.exempt_max_rows / sample.exempt_rows)
+    if fraction >= 1 and exempt_fraction >= 1:
+        return None, 1.0
+    exempt_cuts = sum(int(to_day(c).timestamp()) in exempt_s for c in cutoffs)
+    kept = (fraction * (len(cutoffs) - exempt_cuts) + exempt_fraction * exempt_cuts) / len(cutoffs)
+    if say:
+        say(f"sampled {fraction:.1%} of {total:,} snapshot rows (stratified by cutoff and label)")
+        if exempt_fraction < 1:
+            say(f"sampled {exempt_fraction:.1%} of the {sample.exempt_rows:,} validation rows")
+    return sample_predicate(fraction, exempt_s, sample.seed, exempt_fraction), kept
+
+
+def _never_sampled(keep: Callable[[Any], Any], seconds: list[int]) -> Callable[[Any], Any]:
+    return lambda e: keep(e) | e.cutoff_s.isin(seconds)
 
 
 def build_snapshots(
@@ -288,29 +403,24 @@ def build_snapshots(
     with_label: bool = True,
     sample: TrainingSample | None = None,
     progress: Callable[[str], None] | None = None,
+    whole: list | None = None,
 ) -> tuple[pd.DataFrame, FeaturePlan]:
     """Snapshots at `cutoffs` as one pandas frame (profile_id, cutoff, features..., label),
-    optionally sampled (`TrainingSample`), in profile partitions when memory asks for it."""
+    optionally sampled (`TrainingSample`; the `whole` cutoffs never are), in profile
+    partitions when memory asks for it."""
     if plan is None:
         plan = plan_features(events, config, profiles, before=max(cutoffs))
-    keep = None  # the sampling predicate on (profile_id, cutoff_s)
-    kept = 1.0  # the expected share of (profile, cutoff) groups it keeps
+    keep, kept = None, 1.0  # the sampling predicate, the share of (profile, cutoff) it keeps
+
+    def count_rows(exempt_s: list[int]) -> int:
+        full = snapshot_expr(events, config, cutoffs, plan, profiles, with_label)
+        return int(full.filter(~full.cutoff_s.isin(exempt_s)).count().to_pyarrow().as_py())
+
     if sample is not None:
-        exempt = sample.exempt_cutoff
-        exempt_s = int(to_day(exempt).timestamp()) if exempt is not None else -1
-        total = sample.rows
-        if total is None:
-            full = snapshot_expr(events, config, cutoffs, plan, profiles, with_label)
-            total = int(full.filter(full.cutoff_s != exempt_s).count().to_pyarrow().as_py())
-        if total > sample.max_rows:
-            fraction = sample.max_rows / total
-            keep = sample_predicate(fraction, exempt_s, sample.seed)
-            exempt_cuts = sum(int(to_day(c).timestamp()) == exempt_s for c in cutoffs)
-            kept = (fraction * (len(cutoffs) - exempt_cuts) + exempt_cuts) / len(cutoffs)
-            if progress:
-                progress(
-                    f"sampled {fraction:.1%} of {total:,} snapshot rows (stratified by cutoff and label)"
-                )
+        keep, kept = _sample_keep(sample, count_rows, cutoffs, progress)
+    if keep is not None and whole:
+        keep = _never_sampled(keep, [int(to_day(c).timestamp()) for c in whole])
+        kept = min(1.0, kept + len(whole) / len(cutoffs))
     # Out of core: DuckDB cannot spill a wide grouped aggregate far enough to honour a small
     # memory_limit, so the same expression runs on disjoint slices of profiles, one at a time.
     parts = memory_partitions(events, config, cutoffs, plan, kept)
@@ -343,7 +453,7 @@ def build_snapshots(
     return finish_frame(frame, plan, with_label), plan
 
 
-def build_training_snapshots(
+def build_goal_snapshots(
     events,
     config: Config,
     cutoffs: CutoffPlan,
@@ -351,21 +461,42 @@ def build_training_snapshots(
     plan: FeaturePlan,
     profiles=None,
     progress: Callable[[str], None] | None = None,
-) -> pd.DataFrame:
-    """The labelled snapshots (training cutoffs and validation), sampled to
-    `training.max_rows` with the validation snapshot kept whole (`counts`: `counts_by_role`)."""
-    validation_rows = int(counts.loc[counts["role"] == "validation", "eligible"].sum())
-    training = config.training
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(labelled, scoring): the snapshots at every training cutoff and validation origin, and
+    the scoring snapshot at `as_of`, in one query (`counts`: `counts_by_role`).
+
+    The models fit `training.fit_rows` rows each, so the training cutoffs keep twice that (the
+    same share of every cutoff and label); the origins are kept whole unless they alone pass
+    `training.max_rows`; the scoring date is never sampled and its label is dropped (its
+    outcome window is the future)."""
+    t = config.training
+    labelled = counts[counts["role"] != "scoring"]
+    at_origin = labelled["role"] == "validation"
+    origin_rows = int(labelled.loc[at_origin, "eligible"].sum())
+    training_budget = min(2 * t.fit_rows, max(t.max_rows - origin_rows, t.max_rows // 2))
+    exempt_budget = max(t.max_rows - training_budget, t.max_rows // 2)
     sample = TrainingSample(
-        max_rows=max(training.max_rows - validation_rows, training.max_rows // 2),
-        rows=int(counts.loc[counts["role"] == "training", "eligible"].sum()),
-        exempt_cutoff=cutoffs.validation,
-        seed=training.seed,
+        max_rows=training_budget,
+        rows=int(labelled.loc[~at_origin, "eligible"].sum()),
+        exempt_cutoff=list(cutoffs.origins),
+        seed=t.seed,
+        exempt_max_rows=exempt_budget,
+        exempt_rows=origin_rows,
     )
+    when = [*cutoffs.labelled, cutoffs.as_of]
     frame, _ = build_snapshots(
-        events, config, cutoffs.labelled, plan, profiles, sample=sample, progress=progress
+        events,
+        config,
+        when,
+        plan,
+        profiles,
+        sample=sample,
+        progress=progress,
+        whole=[cutoffs.as_of],
     )
-    return frame
+    scoring = (frame["cutoff"] == pd.Timestamp(cutoffs.as_of, tz="UTC")).to_numpy()
+    labelled_rows = frame.loc[~scoring].reset_index(drop=True)
+    return labelled_rows, frame.loc[scoring].drop(columns="label").reset_index(drop=True)
 
 
 def memory_partitions(

@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import ConfigError
-from workbench.factors import factors_from_contributions, importance_thresholds
+from workbench.factor_groups import family_contributions, grouped_factors
+from workbench.factors import importance_thresholds
 from workbench.scoring import assign_buckets
 
 _MODELS: dict[str, Any] = {}
@@ -145,8 +146,11 @@ def score_on_spark(
         fraction = min(1.0, threshold_rows / population)
         sample = rows.sample(fraction=fraction, seed=seed) if fraction < 1 else rows
         X = _prepare(sample.toPandas(), specs, plan)[codes]
-        thresholds = importance_thresholds(model.contributions(X)[codes].to_numpy(dtype=np.float64))
-    scored = rows.mapInPandas(_batch_scorer(files, specs, plan, thresholds), _scored_schema())
+        # on the families' contributions, as `score_profiles` (one factor per family)
+        thresholds = importance_thresholds(family_contributions(model.contributions(X), specs)[1])
+    direction = -1 if propensity_type == "churn" else 1
+    scorer = _batch_scorer(files, specs, plan, thresholds, direction)
+    scored = rows.mapInPandas(scorer, _scored_schema())
     k = partitions or int(snapshot_df.sparkSession.conf.get("spark.sql.shuffle.partitions", "8"))
     ranked = _with_percentiles(scored, k, config.scoring.buckets)
     result = ranked.withColumn("score_date", F.lit(day)).withColumn(
@@ -165,8 +169,9 @@ def _scored_schema():
     )
 
 
-def _batch_scorer(files: dict[str, str], specs, plan, thresholds):
-    """The mapInPandas function: probability and factor text per Arrow batch, on the executors."""
+def _batch_scorer(files: dict[str, str], specs, plan, thresholds, direction: int = 1):
+    """The mapInPandas function: probability and factor text per Arrow batch, on the executors
+    (factor families beside the model's training means, as `score_profiles` writes them)."""
     codes = [s.code for s in specs]
 
     def score_batches(batches):
@@ -177,8 +182,13 @@ def _batch_scorer(files: dict[str, str], specs, plan, thresholds):
             prepared = _prepare(batch.reset_index(drop=True), specs, plan).reset_index(drop=True)
             X = prepared[codes]
             probability = np.asarray(m.propensity(X), dtype=np.float64).reshape(-1)
-            factors = factors_from_contributions(
-                m.contributions(X), X, specs, top_up=3, top_down=1, thresholds=thresholds
+            factors, _ = grouped_factors(
+                m.contributions(X),
+                X,
+                specs,
+                direction=direction,
+                ranges=getattr(m, "ranges_", None),
+                thresholds=thresholds,
             )
             out = pd.DataFrame(
                 {"profile_id": prepared["profile_id"].astype(str), "probability": probability}

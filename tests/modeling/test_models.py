@@ -106,6 +106,8 @@ def _no_seconds(metrics: dict) -> dict:
     out = json.loads(json.dumps(metrics, default=str))
     for m in out["models"].values():
         m.pop("fit_seconds"), m.pop("predict_seconds")
+    for fold in out["folds"]:
+        fold.pop("seconds")
     return out
 
 
@@ -131,9 +133,11 @@ def test_linear_signal_logistic_within_0_01_and_picked(linear_comparison):
     board = linear_comparison.leaderboard
     assert abs(board.loc["logistic", "roc_auc"] - board.loc["boosted", "roc_auc"]) <= 0.01
     assert linear_comparison.champion == "logistic"
-    assert list(board.index) == ["logistic", "boosted", "recency_rule"]
+    assert list(board.index) == ["logistic", "boosted", "recency_rule", "blend"]
     assert {
         "roc_auc",
+        "roc_auc_fold_mean",
+        "roc_auc_sd",
         "pr_auc",
         "log_loss",
         "brier",
@@ -149,15 +153,35 @@ def test_linear_signal_logistic_within_0_01_and_picked(linear_comparison):
 def test_metrics_body(linear_comparison, linear):
     m = linear_comparison.metrics
     assert m["champion"] == "logistic" and m["as_of"] == "2024-06-01"
+    newest = linear.cutoff == linear.cutoff.max()
     assert m["validation"] == {
         "cutoff": "2024-03-31",
+        "origins": ["2024-03-31", "2024-03-01"],  # 2024-01-31 has no out-of-time hold-out
         "profiles": 8000,
-        "positives": int(linear.loc[linear.cutoff == linear.cutoff.max(), "label"].sum()),
+        "positives": int(linear.loc[newest, "label"].sum()),
     }
+    # the newest fold trains on every cutoff whose 30-day outcome window closes by its origin
     assert m["training"]["cutoffs"] == ["2024-01-01", "2024-01-31", "2024-03-01"]
     assert m["training"]["rows"] == 24000 and not m["training"]["sampled"]
     assert m["readiness"] == {} and m["quality"]["poor"] is False
-    assert set(m["models"]) == {"logistic", "boosted", "recency_rule"}
+    assert set(m["models"]) == {"logistic", "boosted", "recency_rule", "blend"}
+    folds = m["folds"]
+    assert [f["origin"] for f in folds] == m["validation"]["origins"]
+    assert folds[1]["train_cutoffs"] == ["2024-01-01", "2024-01-31"]
+    for f in folds:
+        assert set(f["models"]) == set(m["models"])
+        assert set(f["models"]["logistic"]) == {
+            "roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_top_decile"
+        }  # fmt: skip
+        buckets = f["expected_vs_actual"]["bucket"]
+        assert [b["bucket"] for b in buckets] == ["low", "medium", "high"]
+        assert sum(b["profiles"] for b in buckets) == f["profiles"]
+    logistic = m["models"]["logistic"]
+    assert logistic["roc_auc_folds"] == [f["models"]["logistic"]["roc_auc"] for f in folds]
+    assert logistic["roc_auc_fold_mean"] == pytest.approx(np.mean(logistic["roc_auc_folds"]))
+    assert m["reported"]["rule"] == logistic["reported_as"]
+    assert m["features"]["used"] == CODES and m["features"]["left_out"] == {}
+    assert m["model_settings"]["monotone_constraints"] == {}  # no directional feature here
     json.dumps(m)  # plain JSON
     preds = linear_comparison.validation_predictions
     assert list(preds.columns) == [
@@ -167,7 +191,10 @@ def test_metrics_body(linear_comparison, linear):
         "logistic",
         "boosted",
         "recency_rule",
+        "blend",
     ]
+    every = linear_comparison.fold_predictions
+    assert list(every["fold"].unique()) == [0, 1] and len(every) == 16000
     coef = linear_comparison.coefficients
     assert {"feature", "label", "coefficient", "odds_ratio", "ci_low", "ci_high", "p_value"} <= set(
         coef.columns
@@ -202,16 +229,17 @@ def test_same_seed_same_metrics(linear):
     pd.testing.assert_frame_equal(a.validation_predictions, b.validation_predictions)
 
 
-def test_training_rows_above_max_rows_are_sampled_by_cutoff_and_label(linear):
-    c = compare_models(linear, SPECS, make_config(max_rows=6000))
+def test_training_rows_above_fit_rows_are_sampled_by_cutoff_and_label(linear):
+    c = compare_models(linear, SPECS, make_config(fit_rows=6000))
     t = c.metrics["training"]
     assert t["sampled"] and t["rows"] == 6000 and t["rows_available"] == 24000
     assert "stratified" in t["sampling"]
     assert c.metrics["validation"]["profiles"] == 8000  # validation is never sampled
+    assert all(f["rows"] <= 6000 for f in c.metrics["folds"])
 
 
 # ------------------------------------------------------------------------ contributions
-@pytest.mark.parametrize("name", ["logistic", "boosted", "recency_rule"])
+@pytest.mark.parametrize("name", ["logistic", "boosted", "recency_rule", "blend"])
 def test_contributions_sum_to_the_raw_score(linear_comparison, linear, name):
     model = linear_comparison.candidates[name]
     X = linear[CODES].iloc[:3000]
@@ -256,29 +284,32 @@ def test_logistic_separation_falls_back_gracefully():
 def test_calibration_uses_held_out_training_data_not_validation(monkeypatch):
     df = make_snapshots("linear", n=3000, seed=4, drift=0.6)  # base rate rises each month
     seen: list[int] = []
-    original = modeling_base._fit_platt
+    original = modeling_base.fit_calibrators
 
     def spy(score, y):
         seen.append(len(score))
         return original(score, y)
 
-    monkeypatch.setattr(modeling_base, "_fit_platt", spy)
+    monkeypatch.setattr(modeling_base, "fit_calibrators", spy)
     c = compare_models(df, SPECS, make_config())
     cal = c.metrics["calibration"]["logistic"]
     assert cal["holdout"] == "latest training cutoff 2024-03-01" and cal["holdout_rows"] == 3000
-    assert cal["calibrated"] and cal["holdout_ece_raw"] > 0.03
+    # the level drifts, so Platt (fitted on the hold-out) wins on the folds' log loss
+    assert cal["chosen_on_folds"] == "platt" and cal["calibrated"]
+    assert cal["fold_log_loss"]["platt"] < cal["fold_log_loss"]["none"]
     assert "validation_ece_raw" in cal and "validation_ece" in cal
-    assert seen and all(n == 3000 for n in seen)  # only the latest *training* cutoff
-    # changing what happened in the validation snapshot does not change any fitted model
+    assert seen and all(n == 3000 for n in seen)  # only the latest *training* cutoffs
+    # changing what happened at the newest origin changes no fitted model or calibrator (the
+    # choice between none and Platt is made on the folds, like the champion)
     df2 = df.copy()
     last = df2.cutoff == df2.cutoff.max()
     df2.loc[last, "label"] = np.random.default_rng(0).permutation(df2.loc[last, "label"].to_numpy())
     c2 = compare_models(df2, SPECS, make_config())
     for name in c.candidates:
-        assert c.candidates[name].calibrator_ == c2.candidates[name].calibrator_
+        assert c.candidates[name].calibrators_ == c2.candidates[name].calibrators_
         X = df[CODES].iloc[:500]
         np.testing.assert_array_equal(
-            c.candidates[name].propensity(X), c2.candidates[name].propensity(X)
+            c.candidates[name].raw_score(X), c2.candidates[name].raw_score(X)
         )
 
 
@@ -307,7 +338,7 @@ def test_one_cutoff_is_not_ready():
 
 
 # ------------------------------------------------------------------------ persistence
-@pytest.mark.parametrize("name", ["logistic", "boosted", "recency_rule"])
+@pytest.mark.parametrize("name", ["logistic", "boosted", "recency_rule", "blend"])
 def test_save_load_predicts_identically(linear_comparison, linear, tmp_path, name):
     model = linear_comparison.candidates[name]
     save_model(model, SPECS, make_config(), tmp_path / "model")
@@ -335,7 +366,13 @@ def test_refit_champion_uses_every_snapshot(linear_comparison, linear, tmp_path)
     model = refit_champion(linear_comparison, linear, SPECS, make_config())
     assert model.name == linear_comparison.champion
     assert model.state_["nobs"] == len(linear)
-    assert model.calibration_["holdout"] == "latest training cutoff 2024-03-31"
+    # calibrated on the newest fold's out-of-time scores of every profile at its origin
+    assert model.calibration_["holdout"].startswith("validation origin 2024-03-31")
+    assert model.calibration_["holdout_rows"] == 8000
+    assert (
+        model.calibration_["method"]
+        == linear_comparison.metrics["calibration"][model.name]["chosen_on_folds"]
+    )
     save_model(model, SPECS, make_config(), tmp_path / "m")
     assert load_model(tmp_path / "m").predict_proba(linear.iloc[:10]).shape == (10, 2)
 
@@ -414,6 +451,7 @@ def test_plots_return_axes(linear_comparison):
         pm.plot_score_distribution(preds, model="logistic"),
         pm.plot_coefficients(linear_comparison.coefficients, top=5),
         pm.plot_importance(linear_comparison.importance, top=5),
+        pm.plot_fold_auc(linear_comparison.metrics),
     ]
     for ax in axes:
         assert isinstance(ax, matplotlib.axes.Axes) and ax.get_title()
@@ -427,6 +465,7 @@ def test_plots_return_axes(linear_comparison):
         "plot_score_distribution",
         "plot_coefficients",
         "plot_importance",
+        "plot_fold_auc",
     }
     plt.close("all")
 
@@ -438,8 +477,9 @@ EXAMPLE = REPO / "examples" / "cdnow.yaml"
 @pytest.mark.slow
 @pytest.mark.skipif(not CDNOW.exists() or not EXAMPLE.exists(), reason="CDNOW data not available")
 def test_cdnow_champion_auc_holds_on_what_actually_happened(tmp_path):
-    """Purchase within 90 days as of 1998-03-01: validation AUC >= 0.80 and within 0.03 of the
-    AUC realised on the purchases that really happened after 1998-03-01."""
+    """Purchase within 90 days as of 1998-03-01: the reported ROC AUC (the newest origin, as
+    the folds rise steadily: 0.800-0.802) within 0.03 of the AUC realised on the purchases that
+    really happened after 1998-03-01 (0.822-0.824)."""
     from sklearn.metrics import roc_auc_score
 
     from workbench import workflow
@@ -453,10 +493,10 @@ def test_cdnow_champion_auc_holds_on_what_actually_happened(tmp_path):
     workflow.define_goal(run)
     snapshots = run.read_frame("snapshots")
     specs = specs_from_json(run.file("feature_spec"))
-    comparison = compare_models(snapshots, specs, config)
-    validation_auc = comparison.leaderboard.loc[comparison.champion, "roc_auc"]
-    champion = refit_champion(comparison, snapshots, specs, config)
     scoring = run.read_frame("scoring_snapshot")
+    comparison = compare_models(snapshots, specs, config, scoring=scoring)
+    reported_auc = comparison.leaderboard.loc[comparison.champion, "roc_auc"]
+    champion = refit_champion(comparison, snapshots, specs, config)
 
     events = pd.read_csv(CDNOW, sep=r"\s+", dtype={"customer_id": str})
     when = pd.to_datetime(events["date"].astype(str), format="%Y%m%d")
@@ -466,17 +506,17 @@ def test_cdnow_champion_auc_holds_on_what_actually_happened(tmp_path):
     )
     realised = scoring["profile_id"].isin(bought).astype(int)
     realised_auc = roc_auc_score(realised, champion.propensity(scoring))
-    assert validation_auc >= 0.80
-    assert abs(validation_auc - realised_auc) <= 0.03
+    assert reported_auc >= 0.79 and realised_auc >= 0.82
+    assert abs(reported_auc - realised_auc) <= 0.03
     print(
-        f"CDNOW champion {comparison.champion}: validation AUC {validation_auc:.3f}, "
+        f"CDNOW champion {comparison.champion}: reported AUC {reported_auc:.3f}, "
         f"realised {realised_auc:.3f}"
     )
 
 
 def test_recency_rule_follows_the_data_for_churn_goals():
-    """Churn ("will not purchase"): the longer a profile has been silent, the likelier the
-    label. The baseline must rank that way too, not collapse to a constant 0.5."""
+    """Churn ("will not purchase", direction -1): the longer a profile has been silent, the
+    likelier the label. The baseline must rank that way too, not collapse to a constant 0.5."""
     from sklearn.metrics import roc_auc_score
 
     from workbench.modeling import RecencyRule
@@ -485,12 +525,16 @@ def test_recency_rule_follows_the_data_for_churn_goals():
     days = rng.exponential(60, 5000)
     churned = (rng.random(5000) < 1 / (1 + np.exp(-(days - 60) / 20))).astype(int)
     X = pd.DataFrame({"days_since_last_event": days})
-    rule = RecencyRule().fit(X, churned)
+    rule = RecencyRule(direction=-1).fit(X, churned)
     p = rule.propensity(X)
     assert roc_auc_score(churned, p) > 0.8
     purchase = RecencyRule().fit(X, 1 - churned)  # the usual direction still works
     assert roc_auc_score(1 - churned, purchase.propensity(X)) > 0.8
     np.testing.assert_allclose(rule.contributions(X).sum(axis=1), rule.raw_score(X), atol=1e-9)
+    # the sign comes from the goal, not the rows: data that say otherwise give the base rate
+    against = RecencyRule().fit(X, churned)
+    assert against.state_["b"] == 0.0
+    assert np.allclose(against.propensity(X), churned.mean(), atol=1e-6)
 
 
 def test_auc_interval_covers_the_truth_and_narrows_with_positives():

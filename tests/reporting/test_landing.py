@@ -255,3 +255,12 @@ def test_a_finished_run_is_never_written_a_derived_run_is(finished):
     page = derived.file("report").read_text()
     assert f"run {run.name}: re-run interactively" in page
     assert derived.writable().path == derived.path  # an interactive run is written in place
+
+
+def test_files_list_links_the_profile_rows_set_aside(tmp_path):
+    from workbench.reporting.landing import _files
+
+    run = Run(tmp_path)
+    assert "profiles_quarantine.csv" not in _files(run)
+    run.file("profiles_quarantine").write_text("person_id,_reason\n,missing profile id\n")
+    assert 'href="profiles_quarantine.csv"' in _files(run)

@@ -105,15 +105,41 @@ def test_scores_reuse_the_factor_reports_contributions(small_run, monkeypatch):
     pd.testing.assert_frame_equal(fresh, expected)
 
 
-def test_validation_is_out_of_time(small_run):
+def test_folds_never_train_on_a_label_window_that_reaches_their_origin(small_run):
     snaps = pd.read_parquet(small_run["run_dir"] / "snapshots.parquet")
     summary = json.loads((small_run["run_dir"] / "goal_summary.json").read_text())
+    metrics = json.loads((small_run["run_dir"] / "metrics.json").read_text())
     newest = snaps["cutoff"].max()
-    assert str(newest.date()) == summary["validation_cutoff"]
+    assert str(newest.date()) == summary["validation_cutoff"] == summary["validation_origins"][0]
     window = pd.Timedelta(days=30)
-    for cutoff in snaps["cutoff"].unique():
-        if cutoff != newest:
-            assert cutoff + window <= newest  # no training label overlaps the validation period
+    planned = {f["origin"]: f["training_cutoffs"] for f in summary["folds"]}
+    assert len(metrics["folds"]) >= 2
+    for fold in metrics["folds"]:
+        origin = pd.Timestamp(fold["origin"])
+        assert set(fold["train_cutoffs"]) <= set(planned[fold["origin"]])
+        for cutoff in fold["train_cutoffs"]:  # no training label reaches the fold's origin
+            assert pd.Timestamp(cutoff) + window <= origin
+    # every labelled cutoff's outcome window is complete by the scoring date (the refit's)
+    as_of = pd.Timestamp(summary["as_of"], tz="UTC")
+    assert (snaps["cutoff"] + window <= as_of).all()
+
+
+def test_target_size_and_cohorts_read_every_fold(small_run):
+    """validation_predictions.parquet holds every origin's out-of-time scores; the profit curve
+    and the cohort tables (issue 15) read one frame per fold, and expected_vs_actual.json is
+    the newest origin's, as metrics.json's fold 0 says."""
+    from workbench.run import Run
+
+    run = Run.open(small_run["run_dir"])
+    metrics = run.read_json("metrics")
+    frames = workflow.validation_frames(run)
+    origins = [pd.Timestamp(f["cutoff"].iloc[0]).date().isoformat() for f in frames]
+    assert origins == [f["origin"] for f in metrics["folds"]] and len(origins) >= 2
+    assert [len(f) for f in frames] == [f["profiles"] for f in metrics["folds"]]
+    newest = metrics["folds"][0]["expected_vs_actual"]["bucket"]
+    eva = run.read_json("expected_vs_actual")["bucket"]
+    assert [b["actual"] for b in eva] == [b["actual"] for b in newest]
+    assert run.read_json("economics")["validation_cutoffs"] == origins
 
 
 def test_saved_model_rescores_identically(small_run, tmp_path):
@@ -175,15 +201,32 @@ def test_degenerate_goal_stops_with_readiness_message(small_run, tmp_path, capsy
 
 
 @pytest.mark.skipif(not CDNOW.exists(), reason="../shared/datasets/cdnow is not beside the project")
-def test_cdnow_validation_auc_matches_what_happened(tmp_path):
-    """Goal: purchase within 90 days, as of 1998-03-01, every customer with a prior purchase eligible.
-    The pipeline sees only events before 1998-03-01; the realised AUC uses what happened after."""
+def test_cdnow_reported_figures_match_what_happened(tmp_path):
+    """Goal: purchase within 90 days, as of 1998-03-01, every customer with a prior purchase
+    eligible. The pipeline sees only events before 1998-03-01; the realised figures use what
+    happened after. Measured (benchmarks/quality.py): reported 0.800-0.802 (the newest origin:
+    the folds rise steadily), realised 0.822-0.824, expected +3% to +7% of actual."""
+    from helpers import contradicting_factors
+
+    from workbench import modeling
+
     result = workflow.backtest(REPO / "examples" / "cdnow.yaml", "1998-03-01", out=tmp_path / "bt")
     assert result["outcome_window_complete"]
     assert result["profiles"] == 23_570
-    assert result["validation_roc_auc"] >= 0.80
+    assert result["validation_roc_auc"] >= 0.79
+    assert result["realised_roc_auc"] >= 0.82
     assert abs(result["validation_roc_auc"] - result["realised_roc_auc"]) <= 0.03
-    assert result["realised_roc_auc"] >= 0.80
+    buckets = {b["bucket"]: b for b in result["by_bucket"]}
+    expected = sum(b["expected"] for b in buckets.values())
+    actual = sum(b["actual"] for b in buckets.values())
+    assert abs(expected / actual - 1) <= 0.10
+    for b in buckets.values():  # every bucket within a factor 1.5 of what happened
+        assert 1 / 1.5 <= b["expected"] / b["actual"] <= 1.5, b
+    run = Run.open(result["run_dir"])
+    scores = run.read_frame("scores")
+    model = modeling.load_model(run.file("model"))
+    assert contradicting_factors(scores, model) == 0  # no profile is told doing nothing helps
+    assert scores["factor_1"].notna().mean() > 0.9
 
 
 def test_profiles_file_matching_few_profiles_is_flagged():

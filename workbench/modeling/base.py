@@ -6,9 +6,7 @@ Each candidate (`LogisticPropensity`, `BoostedPropensity`, `RecencyRule`) implem
 `fit` (with the hold-out and the calibrator), `raw_score`, `decision_function`, `predict_proba`,
 `contributions` and the persisted files.
 
-References
-----------
-Platt, J. (1999). Probabilistic outputs for support vector machines.
+Calibration (none or Platt, fitted on held-out rows only) lives in `calibration`.
 """
 
 from __future__ import annotations
@@ -18,12 +16,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import DataError, ModelMismatchError, NotReadyError
 from workbench.features import FeatureSpec
+from workbench.modeling.calibration import (
+    apply_calibrator,
+    calibrated_logit,
+    fit_1d_logistic,
+    fit_calibrators,
+)
 from workbench.modeling.metrics import expected_calibration_error
 
 ID_COLUMNS = ("profile_id", "cutoff", "label")
@@ -161,15 +164,31 @@ def _level_codes(x: pd.Series, levels: list[str], missing: str | None = None) ->
     return lut[np.where(codes < 0, len(lut) - 1, codes)]
 
 
-def _inner_holdout(y: np.ndarray, cutoffs, seed: int) -> tuple[np.ndarray, str]:
-    """Rows used to stop/calibrate: the latest training cutoff, else a stratified 20%."""
+def _inner_holdout(
+    y: np.ndarray, cutoffs, seed: int, window_days: int | None = None
+) -> tuple[np.ndarray, str, np.ndarray]:
+    """(hold, how, inner): the rows that stop boosting and fit the calibrators (the latest
+    training cutoff, else a stratified 20%) and the rows the first model trains on.
+
+    With `window_days` (the goal's outcome window) the first model trains only on cutoffs whose
+    outcome window closes by the hold-out cutoff: with cutoffs every two weeks, adjacent cutoffs
+    share most of an outcome window, and early stopping against rows whose labels overlap the
+    hold-out's ran on (Online Retail: 10x the rounds, a lower fold AUC)."""
     if cutoffs is not None:
         c = pd.Series(pd.to_datetime(pd.Series(cutoffs).reset_index(drop=True)))
         if len(c) == len(y) and c.nunique() >= 2:
             latest = c.max()
             hold = (c == latest).to_numpy()
-            if 0 < y[hold].sum() < hold.sum() and 0 < y[~hold].sum() < (~hold).sum():
-                return hold, f"latest training cutoff {pd.Timestamp(latest).date().isoformat()}"
+            inner = ~hold
+            if window_days:
+                gap = (c + pd.Timedelta(days=window_days) <= latest).to_numpy()
+                inner = gap if 0 < y[gap].sum() < gap.sum() else inner
+            if 0 < y[hold].sum() < hold.sum() and 0 < y[inner].sum() < inner.sum():
+                return (
+                    hold,
+                    f"latest training cutoff {pd.Timestamp(latest).date().isoformat()}",
+                    inner,
+                )
     rng = np.random.default_rng(seed)
     hold = np.zeros(len(y), dtype=bool)
     for cls in (0, 1):
@@ -177,35 +196,13 @@ def _inner_holdout(y: np.ndarray, cutoffs, seed: int) -> tuple[np.ndarray, str]:
         k = int(round(0.2 * len(idx)))
         if k:
             hold[rng.choice(idx, size=k, replace=False)] = True
-    return hold, "stratified 20% of the training rows"
+    return hold, "stratified 20% of the training rows", ~hold
 
 
-def _fit_platt(score: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """The Platt calibrator: P(y=1) = expit(a + b * raw score), fitted on held-out rows."""
-    return _fit_1d_logistic(score, y)
-
-
-def _fit_1d_logistic(
-    score: np.ndarray, y: np.ndarray, *, increasing: bool = True
-) -> dict[str, float]:
-    """P(y=1) = expit(a + b * score), by Newton's method on the two-parameter likelihood.
-
-    `increasing` (calibration) rejects a slope b <= 0: a calibrator must not reverse the
-    ranking. Without it (the recency rule) the slope takes whichever sign the data has."""
-    a, b = 0.0, 1.0
-    Z = np.column_stack([np.ones_like(score), score])
-    for _ in range(50):
-        p = expit(a + b * score)
-        w = p * (1 - p) + 1e-12
-        g = Z.T @ (y - p)
-        H = (Z * w[:, None]).T @ Z + 1e-9 * np.eye(2)
-        step = np.linalg.solve(H, g)
-        a, b = a + step[0], b + step[1]
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    if not (np.isfinite(a) and np.isfinite(b)) or (increasing and b <= 0):
-        return {"method": "none"}
-    return {"method": "platt", "a": float(a), "b": float(b)}
+# The calibration helpers, under the names the candidates have always used.
+_fit_1d_logistic = fit_1d_logistic
+_calibrated_logit = calibrated_logit
+_apply_calibrator = apply_calibrator
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -215,17 +212,21 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / den) if den > 0 else 0.0
 
 
-def _calibrated_logit(cal: dict | None, score: np.ndarray) -> np.ndarray:
-    """The calibrated log-odds of raw scores (a monotone map, so rankings are unchanged)."""
-    if not cal or cal.get("method") == "none":
-        return score
-    return cal["a"] + cal["b"] * score
-
-
-def _apply_calibrator(cal: dict | None, score: np.ndarray) -> np.ndarray:
-    if not cal or cal.get("method") == "none":
-        return expit(score)
-    return expit(cal["a"] + cal["b"] * score)
+def training_ranges(X: pd.DataFrame, specs: list[FeatureSpec]) -> dict:
+    """Per numeric feature, [min, max, mean] of the training rows: what the logistic and
+    recency inputs are clipped to, and what a factor calls typical. The mean, not the median:
+    contributions are centred on the average (a logistic term is coef * (x - mean), TreeSHAP's
+    reference is the mean prediction), so a profile at the median of a skewed count (one
+    purchase) is below what its contribution compares it with."""
+    out = {}
+    for s in specs:
+        if s.kind != "numeric":
+            continue
+        v = pd.to_numeric(X[s.code], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(v)
+        if ok.any():
+            out[s.code] = [float(v[ok].min()), float(v[ok].max()), float(v[ok].mean())]
+    return out
 
 
 # --------------------------------------------------------------------------- base class
@@ -251,11 +252,17 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         calibrate: str = "auto",
         ece_threshold: float = ECE_THRESHOLD,
         seed: int = 42,
+        direction: int = 1,
+        window_days: int | None = None,
     ):
         self.specs = specs
-        self.calibrate = calibrate  # "auto" (when held-out ECE is poor), "always" or "never"
+        # "auto" (Platt when the held-out ECE is poor and it helps), "platt" ("always") or
+        # "none" ("never"); compare_models chooses between none and Platt on the folds
+        self.calibrate = calibrate
         self.ece_threshold = ece_threshold
         self.seed = seed
+        self.direction = direction  # +1: an `occurs` goal, -1: `does_not_occur` (churn)
+        self.window_days = window_days  # the outcome window: the inner hold-out's gap
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -272,13 +279,16 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
             raise DataError(f"{self.name}: feature column(s) missing from the frame: {missing}")
         return specs
 
-    def fit(self, X: pd.DataFrame, y, cutoffs=None):
+    def fit(self, X: pd.DataFrame, y, cutoffs=None, *, holdout_model=None):
         """Fit on training rows; `cutoffs` (one per row) define the inner time-based hold-out.
 
-        The latest training cutoff is held out to stop boosting and to check calibration;
-        the model is then refit on every training row, and when the held-out calibration
-        error exceeds `ece_threshold` a Platt calibrator fitted on the held-out scores of the
-        inner model is kept (as scikit-learn's `CalibratedClassifierCV(ensemble=False)`).
+        The latest training cutoff is held out: a first model, trained on the cutoffs whose
+        outcome window closes by then (`window_days`), scores it out of time, which stops
+        boosting and fits the calibrators (none and Platt, `calibrators_`); the model is then
+        refit on every training row and keeps the calibrator `calibrate` asks for (as
+        scikit-learn's `CalibratedClassifierCV(ensemble=False)`). `holdout_model`, a fitted model
+        of the same kind and features trained on exactly those earlier cutoffs (the newest
+        fold's model, for the final refit), plays the first model instead of being fitted again.
         """
         X = _as_frame(X)
         classes = _classes(y)
@@ -293,35 +303,68 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         self.feature_names_in_ = np.array([s.code for s in specs], dtype=object)
         self.notes_: list[str] = []
         X = X[[s.code for s in specs]].reset_index(drop=True)
-        hold, how = _inner_holdout(y, cutoffs, self.seed)
-        s_hold, self.state_ = self._fit_two_stage(X, y, hold)
-        ece_raw = expected_calibration_error(y[hold], expit(s_hold))
-        want = self.calibrate == "always" or (
-            self.calibrate == "auto" and ece_raw > self.ece_threshold
-        )
-        cal = _fit_platt(s_hold, y[hold].astype(float)) if want else {"method": "none"}
-        ece_after = expected_calibration_error(y[hold], _apply_calibrator(cal, s_hold))
-        if cal.get("method") != "none" and ece_after >= ece_raw:
-            self.notes_.append(
-                f"{self.name}: a Platt calibrator did not lower the held-out "
-                f"calibration error ({ece_raw:.3f}); raw probabilities kept"
-            )
-            cal, ece_after = {"method": "none"}, ece_raw
-        self.calibrator_ = cal
+        self.ranges_ = training_ranges(X, specs)
+        hold, how, inner = _inner_holdout(y, cutoffs, self.seed, self.window_days)
+        if holdout_model is not None and [s.code for s in holdout_model.feature_specs_] != [
+            s.code for s in specs
+        ]:
+            holdout_model = None  # other features: it cannot stand in for the first model
+        s_hold, self.state_ = self._fit_two_stage(X, y, hold, inner, holdout_model)
+        self._fit_calibration(self.aligned(s_hold, X[hold]), y[hold], how)
+        return self
+
+    def aligned(self, first_scores: np.ndarray, X_hold: pd.DataFrame) -> np.ndarray:
+        """The first model's held-out scores moved to this model's level on the same rows.
+
+        The final model trained on the hold-out's labels too, so its own scores there are in
+        sample; a calibrator fitted on the first model's out-of-time scores and applied to the
+        final model's would correct twice for whatever changed by the hold-out (CDNOW: -14%
+        expected conversions). Moving those scores by the mean difference between the two
+        models on the hold-out rows (features only, no labels) keeps the out-of-time level and
+        maps it onto the final model's scale."""
+        shift = float(np.mean(self.raw_score(X_hold) - first_scores)) if len(first_scores) else 0.0
+        self.alignment_ = shift
+        return first_scores + shift
+
+    def _fit_calibration(self, s_hold: np.ndarray, y_hold: np.ndarray, how: str) -> None:
+        """Fit every calibrator on the held-out raw scores and keep the one asked for."""
+        self.calibrators_ = fit_calibrators(s_hold, y_hold)
+        self.holdout_scores_ = (s_hold, y_hold)  # for the blend; not persisted
+        self._holdout_ece = {
+            m: float(expected_calibration_error(y_hold, apply_calibrator(c, s_hold)))
+            for m, c in self.calibrators_.items()
+        }
         self.calibration_ = {
             "holdout": how,
-            "holdout_rows": int(hold.sum()),
-            "holdout_ece_raw": float(ece_raw),
-            "holdout_ece_calibrated": float(ece_after),
-            "calibrated": cal.get("method") != "none",
-            "method": cal.get("method"),
+            "holdout_rows": int(len(y_hold)),
+            # scored by a first model none of whose labels overlap the hold-out's
+            "out_of_time": how.startswith(("latest training cutoff", "validation origin"))
+            and "without" not in how,
         }
-        if self.calibration_["calibrated"]:
-            self.notes_.append(
-                f"{self.name}: calibration error {ece_raw:.3f} on the {how} exceeded "
-                f"{self.ece_threshold}; a Platt calibrator fitted there brings it to {ece_after:.3f}"
-            )
+        method = {"always": "platt", "never": "none"}.get(self.calibrate, self.calibrate)
+        if method == "auto":
+            raw = self._holdout_ece["none"]
+            helps = self._holdout_ece["platt"] < raw
+            method = "platt" if raw > self.ece_threshold and helps else "none"
+        self.use_calibration(method)
+
+    def use_calibration(self, method: str) -> PropensityModel:
+        """Keep the calibrator `method` ("none" or "platt") of those fitted on the hold-out (the
+        choice made on the folds); a Platt fit that failed leaves the raw probabilities."""
+        cal = self.calibrators_.get(method, {"method": "none"})
+        self.calibrator_ = cal
+        self.calibration_ = {
+            **self.calibration_,
+            "holdout_ece_raw": self._holdout_ece["none"],
+            "holdout_ece_calibrated": self._holdout_ece.get(cal["method"], float("nan")),
+            "calibrated": cal["method"] != "none",
+            "method": cal["method"],
+        }
         return self
+
+    def _directions(self) -> dict[str, int]:
+        """Per feature code, the direction the goal fixes (+1 more raises, -1 more lowers)."""
+        return {s.code: int(s.direction) * int(self.direction) for s in self.feature_specs_}
 
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "state_")
@@ -370,12 +413,17 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         return out[[s.code for s in self.feature_specs_] + ["bias"]]
 
     # -- subclass API
-    def _fit_two_stage(self, X, y, hold) -> tuple[np.ndarray, dict]:
-        """Fit on the rows before the hold-out, score the hold-out, refit on every row."""
-        Xi, Xh = X[~hold].reset_index(drop=True), X[hold].reset_index(drop=True)
-        inner = self._fit_state(Xi, y[~hold], Xh, y[hold], inner=None)
-        s_hold = self._decision(inner, Xh)
-        return s_hold, self._fit_state(X, y, None, None, inner=inner)
+    def _fit_two_stage(self, X, y, hold, inner_rows, holdout_model=None):
+        """The first model scores the hold-out; the final one is fitted on every row."""
+        Xh = X[hold].reset_index(drop=True)
+        if holdout_model is not None:
+            first = holdout_model.state_
+            s_hold = holdout_model.raw_score(Xh)
+        else:
+            Xi = X[inner_rows].reset_index(drop=True)
+            first = self._fit_state(Xi, y[inner_rows], Xh, y[hold], inner=None)
+            s_hold = self._decision(first, Xh)
+        return s_hold, self._fit_state(X, y, None, None, inner=first)
 
     def _fit_state(self, X, y, X_eval, y_eval, inner):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from workbench.modeling.base import PropensityModel
+from workbench.modeling.blend import BlendPropensity
 from workbench.modeling.boosted import BoostedPropensity
 from workbench.modeling.logistic import LogisticPropensity
 from workbench.modeling.recency import RecencyRule
@@ -11,4 +12,5 @@ CANDIDATES: dict[str, type[PropensityModel]] = {
     "logistic": LogisticPropensity,
     "boosted": BoostedPropensity,
     "recency_rule": RecencyRule,
+    "blend": BlendPropensity,
 }

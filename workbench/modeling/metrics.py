@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.stats import norm, rankdata
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+from sklearn.metrics import average_precision_score
 
 __all__ = [
     "roc_auc_interval",
     "expected_calibration_error",
     "lift_top_decile",
     "score_metrics",
+    "probability_metrics",
     "calibration_table",
     "decile_table",
 ]
@@ -76,21 +77,47 @@ def roc_auc_interval(y, p, level: float = 0.95) -> tuple[float, float]:
     return max(0.0, auc - z * se), min(1.0, auc + z * se)
 
 
+def _auc_with_interval(y: np.ndarray, p: np.ndarray, level: float = 0.95):
+    """(ROC AUC, low, high) from one rank computation (DeLong; see `roc_auc_interval`)."""
+    pos, neg = p[y == 1], p[y == 0]
+    m, n = len(pos), len(neg)
+    if m == 0 or n == 0:
+        return float("nan"), float("nan"), float("nan")
+    ranks = rankdata(np.concatenate([pos, neg]))
+    v10 = (ranks[:m] - rankdata(pos)) / n
+    auc = float(v10.mean())
+    if m < 2 or n < 2:
+        return auc, float("nan"), float("nan")
+    v01 = 1.0 - (ranks[m:] - rankdata(neg)) / m
+    se = float(np.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n))
+    z = float(norm.ppf(0.5 + level / 2))
+    return auc, max(0.0, auc - z * se), min(1.0, auc + z * se)
+
+
+def probability_metrics(y, p) -> dict[str, float]:
+    """Log loss, Brier score and ECE: what a calibration changes (the ranking metrics do not)."""
+    y = np.asarray(y, dtype=float)
+    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
+    return {
+        "log_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))),
+        "brier": float(np.mean((p - y) ** 2)),
+        "ece": expected_calibration_error(y, p),
+    }
+
+
 def score_metrics(y, p) -> dict[str, float]:
     """ROC AUC (with its 95% interval), PR AUC, log loss, Brier score, ECE and top-decile lift
     of probabilities `p`."""
     y = np.asarray(y, dtype=int)
     p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
     both = 0 < y.sum() < len(y)
-    low, high = roc_auc_interval(y, p)
+    auc, low, high = _auc_with_interval(y, p)
     return {
-        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "roc_auc": auc if both else float("nan"),
         "roc_auc_ci_low": low,
         "roc_auc_ci_high": high,
         "pr_auc": float(average_precision_score(y, p)) if both else float("nan"),
-        "log_loss": float(log_loss(y, p, labels=[0, 1])),
-        "brier": float(brier_score_loss(y, p)),
-        "ece": expected_calibration_error(y, p),
+        **probability_metrics(y, p),
         "lift_top_decile": lift_top_decile(y, p),
     }
 

@@ -21,13 +21,15 @@ import hmac
 import json
 import math
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
 from workbench.errors import ModelMismatchError
-from workbench.features import FeatureSpec
+from workbench.features import spec_from_dict
 from workbench.modeling.base import ID_COLUMNS, _validate_plain
+from workbench.modeling.calibration import checked_calibrator
 from workbench.modeling.candidates import CANDIDATES
 from workbench.modeling.logistic import LogisticPropensity
 from workbench.modeling.recency import RecencyRule
@@ -97,6 +99,8 @@ def check_trained_for(model, config, where) -> list[str]:
 def _feature_entries(model) -> list[dict]:
     levels = {}
     st = getattr(model, "state_", {})
+    if isinstance(st, dict) and "parts" in st:  # a blend: the boosted part's encoding
+        st = st["parts"]["boosted"].state_
     if isinstance(st, dict) and "levels" in st:
         levels = st["levels"]
     elif isinstance(st, dict) and "columns" in st:
@@ -129,22 +133,14 @@ def save_model(model, specs, config, directory: str | Path) -> Path:
             "calibrator": model.calibrator_,
             "calibration": model.calibration_,
             "notes": list(model.notes_),
+            # the training range (min, max, median) per feature: what factors call typical
+            "ranges": getattr(model, "ranges_", {}),
         },
         indent=1,
     )
-    files["feature_spec.json"] = json.dumps(
-        [
-            {"code": s.code, "label": s.label, "kind": s.kind, "family": s.family, "unit": s.unit}
-            for s in model.feature_specs_
-        ],
-        indent=2,
-    )
+    files["feature_spec.json"] = json.dumps([asdict(s) for s in model.feature_specs_], indent=2)
     files["all_feature_spec.json"] = json.dumps(
-        [
-            {"code": s.code, "label": s.label, "kind": s.kind, "family": s.family, "unit": s.unit}
-            for s in (specs or model.feature_specs_)
-        ],
-        indent=2,
+        [asdict(s) for s in (specs or model.feature_specs_)], indent=2
     )
     cfg = config.to_yaml_dict() if config is not None else {}
     files["config.yaml"] = yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True)
@@ -170,6 +166,7 @@ def save_model(model, specs, config, directory: str | Path) -> Path:
 
 
 _REQUIRED_FILES = {
+    "blend": ["parameters.json", "lightgbm.txt"],
     "logistic": ["parameters.json"],
     "boosted": ["parameters.json", "lightgbm.txt"],
     "recency_rule": ["parameters.json"],
@@ -270,16 +267,7 @@ def load_model(directory: str | Path):
         raise ModelMismatchError(f"{directory}: cannot load the saved model: {exc}") from None
     try:
         specs_raw = _validate_plain(json.loads(texts["feature_spec.json"]))
-        specs = [
-            FeatureSpec(
-                code=str(d["code"]),
-                label=str(d["label"]),
-                kind=d["kind"],
-                family=str(d.get("family", "event")),
-                unit=str(d.get("unit", "")),
-            )
-            for d in specs_raw
-        ]
+        specs = [spec_from_dict(d) for d in specs_raw]
         if any(s.kind not in ("numeric", "categorical") for s in specs):
             raise ValueError("feature kinds must be numeric or categorical")
         feats = manifest.get("features") or []
@@ -288,16 +276,13 @@ def load_model(directory: str | Path):
         model = CANDIDATES[kind](specs)
         model.feature_specs_ = specs
         cal = _validate_plain(json.loads(texts["calibrator.json"]))
-        c = cal["calibrator"]
-        if c.get("method") == "platt":
-            c = {"method": "platt", "a": _finite(c["a"], "a"), "b": _finite(c["b"], "b")}
-        elif c.get("method") == "none":
-            c = {"method": "none"}
-        else:
-            raise ValueError(f"unknown calibrator {c.get('method')!r}")
-        model.calibrator_ = c
+        model.calibrator_ = checked_calibrator(cal["calibrator"])
         model.calibration_ = cal.get("calibration", {})
         model.notes_ = list(cal.get("notes", []))
+        model.ranges_ = {
+            str(k): [float(v[0]), float(v[1]), None if v[2] is None else float(v[2])]
+            for k, v in (cal.get("ranges") or {}).items()
+        }
         model._load_state(texts)
         _check_state(model)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
@@ -326,10 +311,12 @@ def _check_state(model) -> None:
             if c["type"] == "numeric":
                 if c["transform"] not in ("identity", "log1p"):
                     raise ValueError("bad transform")
-                for k in ("median", "center", "scale"):
+                for k in ("median", "center", "scale") + (("lo", "hi") if "lo" in c else ()):
                     _finite(c[k], f"{c.get('name')} {k}")
     elif isinstance(model, RecencyRule):
-        for k in ("fill", "center", "scale", "a", "b", "mean"):
+        for k in ("fill", "center", "scale", "a", "b", "mean") + (
+            ("lo", "hi") if "lo" in st else ()
+        ):
             _finite(st[k], k)
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "plot_score_distribution",
     "plot_coefficients",
     "plot_importance",
+    "plot_fold_auc",
 ]
 
 _NOT_MODELS = {"profile_id", "cutoff", "label"}
@@ -169,4 +170,18 @@ def plot_importance(importance: pd.DataFrame, top: int = 20, ax=None):
     ax.set_yticklabels(t["label"])
     ax.set_xlabel("Share of total gain (%)" if total else "Gain")
     ax.set_title("Boosted model: global importance")
+    return ax
+
+
+def plot_fold_auc(metrics: dict, ax=None):
+    """ROC AUC of every candidate at each validation origin (oldest left), from metrics.json."""
+    ax = _axes(ax)
+    folds = list(reversed(metrics.get("folds", [])))
+    origins = [f["origin"] for f in folds]
+    for name in metrics.get("models", {}):
+        ax.plot(origins, [f["models"][name]["roc_auc"] for f in folds], marker="o", label=name)
+    ax.set_xlabel("Validation origin")
+    ax.set_ylabel("ROC AUC")
+    ax.set_title("ROC AUC at each validation origin (out of time)")
+    ax.legend(loc="best")
     return ax

@@ -3,6 +3,7 @@
 - `notebooks`: papermill execution of notebooks 01-05 and their HTML (code hidden);
 - `landing`: `report.html`, the run's landing page;
 - `display`: headline and key figures, reconciliation and notes for the notebooks;
+- `evaluation`: the folds, the drift check and the reported figure as tables (notebook 03);
 - `tuner`: the goal tuner's widgets (notebook 02);
 - `tables`: readable numbers and tables (`readable` for notebooks, `html_table` for pages);
 - `insight`: what the landing page says (goal in words, verdict, buckets, factors, history);
@@ -22,6 +23,9 @@ _WHERE = {
     "as_table": "display",
     "coefficient_table": "display",
     "data_warnings": "display",
+    "drift_table": "evaluation",
+    "fold_table": "evaluation",
+    "reported_figure": "evaluation",
     "figures_table": "display",
     "headline": "display",
     "key_figures": "display",
@@ -53,6 +57,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the names as they were
         quarantine_reasons,
         reconciliation,
     )
+    from workbench.reporting.evaluation import drift_table, fold_table, reported_figure
     from workbench.reporting.history import write_index
     from workbench.reporting.landing import write_report
     from workbench.reporting.notebooks import NOTEBOOKS, NotebookError, export_html, find_notebooks
@@ -71,6 +76,8 @@ __all__ = [
     "as_table",
     "coefficient_table",
     "data_warnings",
+    "drift_table",
+    "fold_table",
     "figures_table",
     "html_table",
     "number",
@@ -84,6 +91,7 @@ __all__ = [
     "page_section",
     "quarantine_reasons",
     "reconciliation",
+    "reported_figure",
     "write_index",
     "write_report",
 ]

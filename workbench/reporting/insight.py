@@ -109,10 +109,22 @@ class _Figures:
     base_rate: float | None
     quality: dict[str, Any]
     verb: str  # "reach the goal" / "churn"
+    reported_as: str | None = None  # with rolling-origin folds: "fold mean", "newest origin ..."
 
     @property
     def ranking(self) -> str:
-        return f"ROC AUC {self.auc:.2f} on the validation date; 0.5 is chance, 1 is perfect"
+        where = (
+            "out of time at past validation dates ("
+            + (
+                "the newest one's: they move steadily"
+                if self.reported_as.startswith("newest")
+                else "their mean"
+            )
+            + ")"
+            if self.reported_as
+            else "on the validation date"
+        )
+        return f"ROC AUC {self.auc:.2f} {where}; 0.5 is chance, 1 is perfect"
 
     @property
     def lifted(self) -> str:
@@ -141,6 +153,7 @@ def _figures(metrics: dict[str, Any], churn: bool) -> _Figures | None:
         base_rate=positives / profiles if profiles and positives is not None else None,
         quality=metrics.get("quality") or {},
         verb="churn" if churn else "reach the goal",
+        reported_as=m.get("reported_as") if len(metrics.get("folds") or []) > 1 else None,
     )
 
 
@@ -195,7 +208,8 @@ def _uncertain(f: _Figures) -> Verdict | None:
     return Verdict(
         "uncertain",
         "Uncertain: too few past conversions to judge firmly",
-        f"{f.ranking}, but with {number(f.positives)} conversions on the validation date {span}",
+        f"{f.ranking}, but with {number(f.positives)} conversions on the newest validation "
+        f"date {span}",
         [
             "add history or training snapshots (training.snapshots)",
             "a longer goal window gives more conversions per date",
@@ -284,7 +298,8 @@ def scoring_shifts(buckets: pd.DataFrame | None, hist: pd.DataFrame | None) -> l
     customers lapsed longer than any training profile), and its expected counts are doubtful."""
     if buckets is None or hist is None or hist.empty:
         return []
-    newest = hist[hist["origin"] == hist["origin"].max()].set_index(hist["bucket"].astype(str))
+    newest = hist[hist["origin"] == hist["origin"].max()]
+    newest = newest.set_index(newest["bucket"].astype(str))
     out = []
     for _, row in buckets.iterrows():
         bucket = str(row["bucket"])

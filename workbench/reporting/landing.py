@@ -34,6 +34,7 @@ LINKED = {
     "quality",
     "goal_summary",
     "quarantine",
+    "profiles_quarantine",
     "config",
     "model",
     "record",
@@ -96,11 +97,18 @@ def _header(run: Run, words: insight.GoalWords, summary: dict) -> str:
 
 
 def _learned_from(goal: dict) -> str:
-    training = goal.get("training_cutoffs") or []
+    """The dates the scoring model learned from and where it was checked out of time. With
+    rolling origins (issue 11) the final model learns from every labelled date, the origins
+    included, and each origin was checked by a model trained only on the dates before it."""
+    origins = sorted(goal.get("validation_origins") or [])
+    training = sorted(set(goal.get("training_cutoffs") or []) | set(origins))
     validation = goal.get("validation_cutoff")
     if not training:
         return "–"
     text = f"{len(training)} past dates ({training[0]} to {training[-1]})"
+    if len(origins) > 1:
+        shown = ", ".join(origins[:-1]) + f" and {origins[-1]}"
+        return text + f"; checked out of time at {shown}, each on the dates before it"
     return text + (f", checked on {validation} (out of time)" if validation else "")
 
 
@@ -155,6 +163,21 @@ def _verdict(run: Run, hist) -> str:
         f'<h2>Verdict</h2>\n<div class="verdict {v.level}"><strong>{esc(v.headline)}</strong>'
         f"<p>Why: {esc(v.reason)}.</p><p>What to do:</p><ul>{steps}</ul></div>"
     )
+
+
+def _read_first(run: Run) -> str:
+    """What the comparison says to doubt (`metrics.json` quality.read_first: poor or uncertain
+    figures, scored profiles unlike training, a changing population, a level far off at past
+    origins), each in words, before anything is acted on."""
+    quality = (run.optional_json("metrics") or {}).get("quality") or {}
+    flagged = quality.get("read_first")
+    if flagged is None:  # a run written before "read_first" existed
+        messages = quality.get("messages") or []
+        flagged = [q for q in messages if str(q).startswith(("poor quality", "uncertain"))]
+    if not flagged:
+        return ""
+    items = "\n".join(f"<li>{esc(str(q))}</li>" for q in flagged)
+    return f'<h2>Read this first</h2>\n<div class="note"><ul>\n{items}\n</ul></div>'
 
 
 def _buckets(run: Run, words: insight.GoalWords) -> str:
@@ -375,6 +398,7 @@ def write_report(run: Run) -> Path:
         _header(run, words, summary),
         _failure(run),
         score_section(run) if kind == "score" else _verdict(run, hist),
+        _read_first(run) if kind != "score" else "",
         backtest_section(run) if kind == "backtest" else "",
         _buckets(run, words),
         _distribution(run),

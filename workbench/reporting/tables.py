@@ -20,6 +20,9 @@ __all__ = ["number", "percent", "friendly", "readable", "html_table", "formatted
 # Column names an analyst reads (the files keep their codes).
 LABELS = {
     "roc_auc": "ROC AUC",
+    "roc_auc_fold_mean": "ROC AUC, mean of the folds",
+    "roc_auc_sd": "ROC AUC, spread of the folds (SD)",
+    "leading_feature": "moved most by",
     "roc_auc_ci_low": "AUC low (95%)",
     "roc_auc_ci_high": "AUC high (95%)",
     "pr_auc": "PR AUC",

@@ -407,7 +407,13 @@ def score(
         )
         run.write_frame("scoring_snapshot", frame)  # what `workbench compare` measures drift on
         seg_summary = decide_and_segment(run, scores, frame, cfg)["segments_summary"]
-        figures = scoring_figures(scores, seg_summary, str(day.date()), model=str(model_dir))
+        figures = scoring_figures(
+            scores,
+            seg_summary,
+            str(day.date()),
+            model=str(model_dir),
+            factor_direction_guard=scores.attrs.get("factor_direction_guard"),
+        )
         if scores.empty:
             figures["note"] = (
                 f"no profile is eligible at {day.date()} (the last event is {ctx.last_event[:10]};"

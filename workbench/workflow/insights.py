@@ -2,7 +2,8 @@
 cohort tables, saved through the `Run` by `score_and_segment` and `workbench score` alike.
 
 `validation_frames` is the one place that reads a run's validation predictions (one frame per
-validation origin: today the single validation cutoff, with rolling-origin folds one per fold).
+validation origin: one per rolling-origin fold, or the single validation cutoff of a run made
+before the folds).
 """
 
 from __future__ import annotations

@@ -188,8 +188,15 @@ def goal_summary(config: Config, goal: GoalPlan) -> dict[str, Any]:
         "propensity_type": config.goal.propensity_type,
         "as_of": str(goal.as_of.date()),
         "validation_cutoff": str(goal.cutoffs.validation.date()),
-        "training_cutoffs": [str(c.date()) for c in sorted(goal.cutoffs.training)],
-        "left_out_cutoffs": [str(c.date()) for c in sorted(goal.cutoffs.left_out)],
+        "validation_origins": [str(o.date()) for o in goal.cutoffs.origins],
+        "training_cutoffs": [str(c.date()) for c in goal.cutoffs.training],
+        "folds": [
+            {
+                "origin": str(o.date()),
+                "training_cutoffs": [str(c.date()) for c in goal.cutoffs.fold_training(o)],
+            }
+            for o in goal.cutoffs.origins
+        ],
         "cutoffs": _records(labelled),
         "readiness": goal.readiness,
     }
@@ -200,7 +207,7 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
     """Cutoffs, labels, eligibility and features: snapshots.parquet, scoring_snapshot.parquet,
     feature_spec.json, goal_summary.json. Raises NotReadyError when the data cannot support
     the goal (goal_summary.json then says why)."""
-    from workbench.snapshots import build_snapshots, build_training_snapshots
+    from workbench.snapshots import build_goal_snapshots
 
     config = run.config
     ctx = open_events(run, config)
@@ -212,16 +219,13 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
 
     started = time.perf_counter()
     plan = check_plan(ctx, config, goal.as_of, run.read_json("quality"))
-    snapshots = build_training_snapshots(
+    snapshots, scoring = build_goal_snapshots(
         ctx.events, config, goal.cutoffs, goal.counts, plan, ctx.profiles, progress
     )
-    # written and let go before the scoring snapshot is built: one frame in memory at a time
+    # the training snapshots written and let go before the rest: one frame in memory after this
     run.write_frame("snapshots", snapshots)
     snapshot_rows = len(snapshots)
     del snapshots
-    scoring, _ = build_snapshots(
-        ctx.events, config, [goal.as_of], plan, ctx.profiles, with_label=False
-    )
     run.write_frame("scoring_snapshot", scoring)
     specs_to_json(plan.specs, run.file("feature_spec"))
     labelled_rows = int(goal.counts.loc[goal.counts["role"] != "scoring", "eligible"].sum())
@@ -240,7 +244,7 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
         "goal_text": summary["goal_text"],
         "as_of": summary["as_of"],
         "cutoffs": goal.counts,
-        "left_out": summary["left_out_cutoffs"],
+        "origins": summary["validation_origins"],
         "readiness": goal.readiness,
         "features": feature_table(plan),
         "notices": plan.notices,
@@ -271,15 +275,17 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- 03 models
 @stage("compare")
 def compare(run: Run):
-    """Logistic vs boosted vs the recency rule, out of time: metrics.json, the validation
-    predictions, coefficients.csv, importance.csv and the refit champion in model/."""
+    """Logistic vs boosted vs their blend vs the recency rule, out of time at every validation
+    origin: metrics.json, the validation and fold predictions, coefficients.csv,
+    importance.csv and the refit champion in model/."""
     from workbench import modeling
 
     config = run.config
     summary = run.read_json("goal_summary")
     snapshots = run.read_frame("snapshots")
     specs = specs_from_json(run.require("feature_spec"))
-    comparison = modeling.compare_models(snapshots, specs, config)
+    scoring = run.read_frame("scoring_snapshot")
+    comparison = modeling.compare_models(snapshots, specs, config, scoring=scoring)
     comparison.metrics.update(
         {
             "as_of": summary["as_of"],
@@ -293,7 +299,9 @@ def compare(run: Run):
     )
     champion = modeling.refit_champion(comparison, snapshots, specs, config)
     modeling.save_model(champion, specs, config, run.file("model"))
-    run.write_frame("validation_predictions", comparison.validation_predictions)
+    # every origin, `fold` 0 the newest: the target size and the cohorts read them all
+    # (`workflow.validation_frames`)
+    run.write_frame("validation_predictions", comparison.fold_predictions)
     run.write_frame("coefficients", comparison.coefficients)
     run.write_frame("importance", comparison.importance)
     run.write_json("metrics", comparison.metrics)
@@ -402,13 +410,19 @@ def score_and_segment(run: Run) -> dict[str, Any]:
     seg_summary = decided["segments_summary"]
     metrics = run.read_json("metrics")
     preds = run.read_frame("validation_predictions")
+    if "fold" in preds.columns:  # the newest origin, the one the landing page's verdict reads
+        preds = preds[preds["fold"] == preds["fold"].min()]
     eva = scoring.expected_vs_actual(preds, metrics["champion"], config.scoring.buckets)
     run.write_json("expected_vs_actual", _json_tables(eva))
     run.write_json(
         "score_summary",
         # where the model is once the run is published (not the `.partial` folder it is built in)
         scoring_figures(
-            scores, seg_summary, summary["as_of"], model=str(run.base / run.name / "model")
+            scores,
+            seg_summary,
+            summary["as_of"],
+            model=str(run.base / run.name / "model"),
+            factor_direction_guard=scores.attrs.get("factor_direction_guard"),
         ),
     )
     return {

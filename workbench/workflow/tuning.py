@@ -184,14 +184,13 @@ def _tuner_readiness(goal, configured: Config, candidate: Config) -> dict[str, A
     out, and a goal most profiles reach ("not selective")."""
     readiness = dict(goal.readiness)
     messages = list(readiness["messages"])
-    planned = configured.training.snapshots - 1
-    kept = len(goal.cutoffs.training)
-    if kept < planned:
+    # every labelled date is used (the refit's); a longer window leaves the newest fold fewer
+    newest = goal.cutoffs.fold_training(goal.cutoffs.validation)
+    if len(newest) < 2:
         messages.append(
-            f"only {kept} of {planned} training dates are used: with a "
+            f"the newest validation fold trains on {len(newest)} training date(s): with a "
             f"{candidate.goal.window_days}-day window the others' outcome windows would reach "
-            "the validation date (fewer dates to learn from; training.step_days or more "
-            "history bring them back)"
+            "its origin (more history, or training.snapshots, bring more in)"
         )
     pos, neg = readiness["training_positives"], readiness["training_negatives"]
     rate = readiness["base_rate"]
@@ -199,8 +198,8 @@ def _tuner_readiness(goal, configured: Config, candidate: Config) -> dict[str, A
         messages.append(not_selective_text(rate))
     elif readiness["ok"]:
         messages.append(
-            f"ready: {pos:,} positives and {neg:,} negatives over the training cutoffs "
-            f"(base rate {rate:.1%})"
+            f"ready: {pos:,} positives and {neg:,} negatives over training cutoffs with "
+            f"distinct outcome windows (base rate {rate:.1%})"
         )
     readiness["messages"] = messages
     return readiness
