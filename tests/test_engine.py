@@ -171,3 +171,20 @@ def test_memory_limit_smaller_than_the_events_still_gives_the_same_snapshots(tmp
     exact = [c for c in frame_all.columns if not pd.api.types.is_float_dtype(frame_all[c])]
     exact += [c for c in frame_all.columns if "_count_" in c or "active_days" in c]
     pd.testing.assert_frame_equal(frame_lim[exact], frame_all[exact], check_exact=True)
+
+
+@pytest.mark.parametrize("limit", ["200MB", None])
+def test_release_memory_leaves_the_configured_limit(limit):
+    """release_memory lowers the limit for a moment (what it frees is measured in
+    benchmarks/, RSS is no unit test's business) and sets it back as configured, DuckDB's
+    default when not set; the connection keeps working."""
+    from workbench.engine import duckdb_connection, release_memory
+
+    con = duckdb_connection(limit)
+    before = con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+    table = con.sql("SELECT range % 50000 AS k, range AS v FROM range(3000000)")
+    grouped = table.group_by("k").aggregate(n=table.v.nunique())
+    assert len(grouped.to_pyarrow()) == 50_000
+    release_memory(grouped, limit)
+    assert con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] == before
+    assert len(grouped.to_pyarrow()) == 50_000

@@ -18,6 +18,7 @@ import pandas as pd
 
 from workbench.conditions import conditions_expr
 from workbench.config import memory_bytes
+from workbench.engine import hold_on_disk, release_memory
 from workbench.features import (
     RECENCY_FEATURE,
     FeaturePlan,
@@ -436,7 +437,10 @@ def build_snapshots(
             events if parts == 1 else events.filter(events.profile_id.hash().abs() % parts == i)
         )
         part = snapshot_expr(sliced, config, cutoffs, plan, profiles, with_label, keep)
-        tables.append(part.to_pyarrow())
+        table = part.to_pyarrow()
+        release_memory(events, config.duckdb.memory_limit)  # not kept under the frames
+        tables.append(hold_on_disk(table) if i < parts - 1 else table)  # (under the next query)
+        del table
     # The partitions joined in Arrow (no copy) and converted once, each column freed as it is
     # converted; not ibis' to_pandas, which turns every column holding a null (most features)
     # into Python objects and casts them back (10 s and gigabytes at 1M profiles), nor a

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.modeling.metrics import calibration_table, decile_table
+# workbench.modeling.metrics is imported where it is used: importing it loads the modeling
+# package (scikit-learn, SciPy: a second), which the kernel of a `workbench run` imports in
+# the background while notebooks 01-02 run, not before notebook 01 (which imports the plots).
 
 __all__ = [
     "plot_roc",
@@ -70,6 +72,8 @@ def plot_lift(preds: pd.DataFrame, model: str | None = None, ax=None):
     """Lift by score decile (1 = highest scores) for one model (default: the first)."""
     ax = _axes(ax)
     m = _pick(preds, model)
+    from workbench.modeling.metrics import decile_table
+
     t = decile_table(preds["label"], preds[m])
     ax.bar(t["decile"], t["lift"], color="C0")
     ax.axhline(1.0, color="grey", linestyle=":", label="no lift")
@@ -106,6 +110,8 @@ def plot_calibration(preds: pd.DataFrame, model: str | None = None, ax=None):
     names = [_pick(preds, model)] if model is not None else _models(preds)
     hi = 0.0
     for m in names:
+        from workbench.modeling.metrics import calibration_table
+
         t = calibration_table(preds["label"], preds[m])
         ax.plot(t["mean_probability"], t["observed_rate"], marker="o", label=m)
         hi = max(hi, t["mean_probability"].max(), t["observed_rate"].max())

@@ -15,10 +15,19 @@ from __future__ import annotations
 import functools
 import html
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+
+# papermill and nbconvert import nbformat, nbformat imports jsonschema, and jsonschema imports
+# rfc3987-syntax when it is installed (the `lab` extra's jupyter-events brings it) for its
+# "iri" format checker, which compiles a grammar at import: 0.7 s in this process and again in
+# the page worker, on every `workbench run` (python-jsonschema/jsonschema#1392, #1521).
+# Notebook validation never checks an IRI; marked absent, jsonschema skips that checker.
+# (Nothing is changed when it is already imported or not installed.)
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 # The notebooks `workbench run` executes, in order (file stems in `notebooks/`).
 NOTEBOOKS = (
@@ -327,7 +336,10 @@ del _threading, _warm_up
 """
 
 # Sent before every notebook: forget the previous notebook's variables, figures and working
-# folder; keep the imported modules. `new_session` restarts the execution counter at 1.
+# folder; keep the imported modules. `new_session` restarts the execution counter at 1. What
+# survives the collection is frozen: the garbage collector then no longer walks the ~250,000
+# objects of pandas, matplotlib, LightGBM & co. in this and every later full collection
+# (70 ms each, several per notebook), only what the notebooks make.
 _RESET = """
 import os as _os
 _os.chdir({cwd!r})
@@ -339,6 +351,7 @@ except ImportError:
 get_ipython().reset(new_session=True)
 import gc as _gc
 _gc.collect()  # the previous notebook's frames and DuckDB connections, freed now
+_gc.freeze()  # what is left is modules and their caches, alive for the kernel's life
 del _gc
 """
 
@@ -466,10 +479,18 @@ def _cancel_pending() -> None:
 
 @functools.cache
 def _tracked_manager() -> type:
-    """AsyncKernelManager (what nbclient expects) that remembers the clients it made."""
+    """AsyncKernelManager (what nbclient expects) that remembers the clients it made, each
+    ready without the idle 0.2 s (`papermill_run.QuickReadyClient`)."""
     from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    from workbench.reporting.papermill_run import QuickReadyClient
 
     class TrackedKernelManager(AsyncKernelManager):
+        @default("client_factory")
+        def _quick_ready_client(self) -> type:
+            return QuickReadyClient
+
         def client(self, **kwargs):
             kc = super().client(**kwargs)
             self.__dict__.setdefault("_open_clients", []).append(kc)
@@ -498,7 +519,10 @@ def execute_notebook(
     from papermill.exceptions import PapermillExecutionError
 
     name = src.stem
+    from workbench.reporting.papermill_run import register_engine
+
     engine: dict[str, Any] = {"km": km} if km is not None else {"extra_arguments": KERNEL_ARGUMENTS}
+    engine["engine_name"] = register_engine()  # fewer writes of the executed notebook
     try:
         papermill.execute_notebook(
             str(src),

@@ -127,6 +127,36 @@ def stop_requests():
             signal.signal(sig, old)
 
 
+# What `_finish` needs once the last notebook is done (report.html, the goal's index.html): 0.6
+# s of imports this process would otherwise make after the last notebook, while the user waits.
+REPORT_MODULES = (
+    "workbench.reporting.landing",
+    "workbench.reporting.history",
+    "matplotlib.pyplot",
+    "matplotlib.backends.backend_agg",
+)
+
+
+def preload_report_modules() -> threading.Thread:
+    """Import the report's modules in a background thread while the notebooks run (this
+    process only waits on the kernel then); the import lock makes `_finish` wait for a
+    module still loading instead of importing it twice. A module that fails to import here
+    fails again, with its error, where it is used."""
+
+    def load() -> None:
+        import importlib
+
+        for name in REPORT_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - reported where the module is really needed
+                pass
+
+    thread = threading.Thread(target=load, name="report-imports", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_each(run: Run, record: dict[str, Any], notebooks: list[Path], say, stop, kernel):
     """Execute the notebooks not yet done (`record["notebooks"]` entries with status ok), one
     by one on `kernel` (a started `RunKernel`), recording each in run.json as it ends; the
@@ -136,6 +166,7 @@ def run_each(run: Run, record: dict[str, Any], notebooks: list[Path], say, stop,
     recorded."""
     from workbench.reporting.notebooks import HtmlExports
 
+    preload_report_modules()
     try:
         with HtmlExports(say) as pages:
             failure = _execute_each(run, record, notebooks, say, stop, kernel, pages)
