@@ -155,20 +155,22 @@ def factor_slots(c: np.ndarray, top_up: int, top_down: int) -> list[tuple[str, n
 
 
 def listed_json(json_slots: list[pa.Array], n: int) -> pa.Array:
-    """The slots' JSON objects as one JSON list per row (rows without a factor skipped)."""
-    if json_slots:
-        # null_handling="skip" drops the rows whose slots are all null (pyarrow 26: the result
-        # is shorter than the input), so nulls become a NUL placeholder, then are removed with
-        # their separators (JSON text never holds a raw NUL).
-        joined = pc.binary_join_element_wise(
-            *json_slots, ", ", null_handling="replace", null_replacement="\x00"
-        )
-        for gap in ("\x00, ", ", \x00", "\x00"):
-            joined = pc.replace_substring(joined, gap, "")
-        listed = joined
-    else:
-        listed = pa.array([""] * n, type=pa.string())
-    return pc.binary_join_element_wise("[", listed, "]", "")
+    """The slots' JSON objects as one JSON list per row (rows without a factor skipped).
+
+    One join over all slots, each present slot after an earlier present one preceded by ", ":
+    the rows' text is built once (at 1M profiles a pass over it is ~0.4 GB; joining with
+    placeholders and removing them cost four passes and 1.6 GB of peak)."""
+    if not json_slots:
+        return pa.array(["[]"] * n, type=pa.string())
+    parts: list = ["[", json_slots[0]]
+    seen = pc.is_valid(json_slots[0])
+    for slot in json_slots[1:]:
+        present = pc.is_valid(slot)
+        parts += [pc.if_else(pc.and_(present, seen), ", ", ""), slot]
+        seen = pc.or_(seen, present)
+    return pc.binary_join_element_wise(
+        *parts, "]", "", null_handling="replace", null_replacement=""
+    )
 
 
 def _value_texts(fidx, columns_x, codes, specs_used) -> tuple[np.ndarray, np.ndarray]:
