@@ -97,7 +97,8 @@ def cmd_sample(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from workbench.reporting.notebooks import RunKernel, pick_kernel
+    from workbench.reporting.kernel import RunKernel
+    from workbench.reporting.notebooks import pick_kernel
 
     if args.config is None and args.resume is None:
         raise ConfigError("run: give a config file, or --resume RUN to continue a run")

@@ -170,7 +170,8 @@ def test_a_notebook_relying_on_an_earlier_ones_variable_fails(tmp_path, config):
 
 
 def test_a_dead_kernel_fails_its_notebook_and_is_replaced(tmp_path, config):
-    from workbench.reporting.notebooks import RunKernel, pick_kernel
+    from workbench.reporting.kernel import RunKernel
+    from workbench.reporting.notebooks import pick_kernel
 
     nbs = tmp_path / "nbs"
     nbs.mkdir()

@@ -163,7 +163,8 @@ def run_notebooks(
     and as_of. `kernel`: a `RunKernel` the caller started early (the CLI does, before its
     imports); it is shut down at the end.
     """
-    from workbench.reporting.notebooks import RunKernel, find_notebooks, pick_kernel
+    from workbench.reporting.kernel import RunKernel
+    from workbench.reporting.notebooks import find_notebooks, pick_kernel
     from workbench.workflow.notebook_run import (
         mark_interrupted,
         open_for_resume,
