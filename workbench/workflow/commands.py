@@ -164,7 +164,7 @@ def run_notebooks(
     imports); it is shut down at the end.
     """
     from workbench.reporting.kernel import RunKernel
-    from workbench.reporting.notebooks import find_notebooks, pick_kernel
+    from workbench.reporting.notebooks import find_notebooks
     from workbench.workflow.notebook_run import (
         mark_interrupted,
         open_for_resume,
@@ -179,35 +179,9 @@ def run_notebooks(
         run, record = open_for_resume(resume, config_path, overrides, as_of, notebooks)
         say(f"resuming {run.path}")
     else:
-        if config_path is None:
-            raise WorkbenchError("run: give a config file (or --resume RUN)")
-        cfg = load_config(config_path, overrides)
-        check_sources(cfg)
-        if as_of:
-            parse_day(as_of, "--as-of")
-        record = {
-            "kind": "notebooks",
-            "config": str(Path(config_path).resolve()),
-            "overrides": list(overrides or []),
-            "as_of": as_of or "",
-            "kernel": kernel.kernel_name if kernel is not None else pick_kernel(kernel_name),
-            "notebooks": [],
-        }
-        # Run.create refuses an output folder that is or holds an input, before any work.
-        run = Run.create(Path(out) if out is not None else cfg.output_dir, cfg, record=record)
-        if any(nb.stem == "02_goal_definition" for nb in notebooks):
-            # The goal notebook is among them: check the goal before the run is published. The
-            # data is prepared in the (still hidden) run folder, where notebook 01 then reads it
-            # instead of preparing it a second time; a goal the data cannot support (or a Ctrl-C
-            # here) leaves no folder.
-            say("checking the data and the goal ...")
-            try:
-                check_goal(run, cfg, as_of)
-            except BaseException:
-                shutil.rmtree(run.path, ignore_errors=True)
-                raise
-            run.update_record(prepared=True)
-        say(f"run folder: {run.base / run.name}")
+        run, record = _start_run(
+            config_path, out, as_of, overrides, notebooks, say, kernel_name, kernel
+        )
     if kernel is None or kernel.kernel_name != record["kernel"]:  # a resumed run keeps its own
         if kernel is not None:
             kernel.shutdown()
@@ -231,6 +205,42 @@ def run_notebooks(
         raise failure
     say(f"done: {len(record['notebooks'])} notebooks in {run.record['seconds']:.0f} s")
     return run
+
+
+def _start_run(config_path, out, as_of, overrides, notebooks, say, kernel_name, kernel):
+    """A new (still hidden) run folder and its record, the data and the goal checked in it."""
+    from workbench.reporting.notebooks import pick_kernel
+
+    if config_path is None:
+        raise WorkbenchError("run: give a config file (or --resume RUN)")
+    cfg = load_config(config_path, overrides)
+    check_sources(cfg)
+    if as_of:
+        parse_day(as_of, "--as-of")
+    record = {
+        "kind": "notebooks",
+        "config": str(Path(config_path).resolve()),
+        "overrides": list(overrides or []),
+        "as_of": as_of or "",
+        "kernel": kernel.kernel_name if kernel is not None else pick_kernel(kernel_name),
+        "notebooks": [],
+    }
+    # Run.create refuses an output folder that is or holds an input, before any work.
+    run = Run.create(Path(out) if out is not None else cfg.output_dir, cfg, record=record)
+    if any(nb.stem == "02_goal_definition" for nb in notebooks):
+        # The goal notebook is among them: check the goal before the run is published. The
+        # data is prepared in the (still hidden) run folder, where notebook 01 then reads it
+        # instead of preparing it a second time; a goal the data cannot support (or a Ctrl-C
+        # here) leaves no folder.
+        say("checking the data and the goal ...")
+        try:
+            check_goal(run, cfg, as_of)
+        except BaseException:
+            shutil.rmtree(run.path, ignore_errors=True)
+            raise
+        run.update_record(prepared=True)
+    say(f"run folder: {run.base / run.name}")
+    return run, record
 
 
 def check_goal(run: Run, config: Config, as_of: str | None = None) -> GoalPlan:
