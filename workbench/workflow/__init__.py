@@ -16,17 +16,14 @@
 
 from workbench.workflow.commands import (
     Validation,
-    backtest,
-    model_directory,
-    realised_outcomes,
     run_notebooks,
     run_pipeline,
-    score,
     snapshot,
     validate,
 )
 from workbench.workflow.comparison import Monitoring, compare_runs, monitor, open_comparison
 from workbench.workflow.insights import training_run, validation_frames
+from workbench.workflow.later_scores import backtest, model_directory, realised_outcomes, score
 from workbench.workflow.scored import ScoredRun, scored_run
 from workbench.workflow.stages import (
     STAGES,

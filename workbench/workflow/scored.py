@@ -195,7 +195,7 @@ def realised_of_earlier(
     from workbench.engine import connect, events_table
     from workbench.monitoring import realised_flags
     from workbench.scoring import realised_performance
-    from workbench.workflow.commands import realised_outcomes
+    from workbench.workflow.later_scores import realised_outcomes
 
     config = a.run.config
     closes = a.as_of + pd.Timedelta(days=config.goal.window_days)
