@@ -18,10 +18,11 @@ writes) are the two writers; nothing else in the workbench writes CSV.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from workbench.atomic import replaced
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,16 +86,11 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     million profiles with their factor text took pandas most of notebook 05; a column mixing
     numbers and text (a table's `typical_value`) goes through pandas."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with replaced(path) as tmp:
         if not _write_arrow_csv(frame, tmp):
             # CRLF (RFC 4180): the csv module then quotes a cell holding a bare CR, which would
             # otherwise end the row in every reader
             escape_frame(frame).to_csv(tmp, index=False, lineterminator="\r\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.artifacts import ARTIFACTS, STAGE_ORDER, artifact
+from workbench.atomic import replaced
 from workbench.csv_safety import unescape_frame, write_csv
 from workbench.errors import ConfigError, DataError, WorkbenchError, output_error
 from workbench.inputs import check_output
@@ -412,15 +413,8 @@ class Run:
 
 def _atomic_write(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash or full disk never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with replaced(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise output_error(path, exc) from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def write_frame_file(frame: pd.DataFrame, path: Path) -> Path:
@@ -430,13 +424,8 @@ def write_frame_file(frame: pd.DataFrame, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix != ".parquet":
             return write_csv(frame, path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
+        with replaced(path) as tmp:
             frame.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
     except OSError as exc:
         raise output_error(path, exc) from None
     return path

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.atomic import replaced
 from workbench.config import Config
 from workbench.engine import connect, events_table, profiles_table
-from workbench.errors import NotReadyError, output_error
+from workbench.errors import NotReadyError
 from workbench.features import FeaturePlan, plan_features, specs_from_json, specs_to_json
 from workbench.goals import (
     CutoffPlan,
@@ -354,15 +354,8 @@ def _save_explained(run: Run, ids: pd.Series, explained) -> None:
     table = pa.table(columns).replace_schema_metadata(
         {"workbench.explained": json.dumps(_explained_key(run))}
     )
-    path = run.file("contributions")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:  # renamed into place when whole, like every file of a run
+    with replaced(run.file("contributions")) as tmp:  # renamed into place when whole
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise output_error(path, exc) from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _load_explained(run: Run, ids: pd.Series):
