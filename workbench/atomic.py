@@ -24,3 +24,10 @@ def replaced(path: Path) -> Iterator[Path]:
         raise output_error(path, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """`text` (UTF-8) written whole or not at all."""
+    with replaced(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path

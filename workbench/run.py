@@ -22,8 +22,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench import atomic
 from workbench.artifacts import ARTIFACTS, STAGE_ORDER, artifact
-from workbench.atomic import replaced
 from workbench.csv_safety import unescape_frame, write_csv
 from workbench.errors import ConfigError, DataError, WorkbenchError, output_error
 from workbench.inputs import check_output
@@ -334,7 +334,7 @@ class Run:
 
     def write_json(self, name: str, data: dict[str, Any]) -> Path:
         path = self.file(name)
-        _atomic_write(path, json.dumps(data, indent=2, default=str))
+        atomic.write_text(path, json.dumps(data, indent=2, default=str))
         return path
 
     def read_frame(self, name: str, columns: list[str] | None = None, **csv) -> pd.DataFrame:
@@ -355,7 +355,7 @@ class Run:
 
     def write_text(self, name: str, text: str) -> Path:
         path = self.file(name)
-        _atomic_write(path, text)
+        atomic.write_text(path, text)
         return path
 
     # ------------------------------------------------------------------ config and record
@@ -411,12 +411,6 @@ class Run:
         return pd.Timestamp(as_of).normalize() if as_of else None
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a crash or full disk never leaves half a file."""
-    with replaced(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def write_frame_file(frame: pd.DataFrame, path: Path) -> Path:
     """A frame as Parquet or (escaped) CSV by the file's suffix, renamed into place when whole;
     a full disk or a read-only folder is one `DataError` naming the file."""
@@ -424,7 +418,7 @@ def write_frame_file(frame: pd.DataFrame, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix != ".parquet":
             return write_csv(frame, path)
-        with replaced(path) as tmp:
+        with atomic.replaced(path) as tmp:
             frame.to_parquet(tmp, index=False)
     except OSError as exc:
         raise output_error(path, exc) from None

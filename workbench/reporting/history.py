@@ -16,10 +16,11 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.atomic import write_text
 from workbench.errors import WorkbenchError
 from workbench.reporting.page import document, figure
 from workbench.reporting.tables import html_table
-from workbench.run import INDEX, LATEST, SUBFOLDERS, Run, _atomic_write
+from workbench.run import INDEX, LATEST, SUBFOLDERS, Run
 
 __all__ = ["run_folders", "run_history", "realised_history", "write_index"]
 
@@ -247,7 +248,7 @@ def write_index(folder: str | Path) -> Path:
         parts.append("<h2>Comparisons</h2>")
         parts.append(html_table(compares, raw_html=["comparison"]))
     path = folder / INDEX
-    _atomic_write(path, document(f"{title}: every run over time", "\n".join(parts)))
+    write_text(path, document(f"{title}: every run over time", "\n".join(parts)))
     return path
 
 
