@@ -184,7 +184,8 @@ def workbench_snapshots(config, run: Path, quality: dict) -> dict:
     from workbench.engine import connect, events_table, profiles_table
     from workbench.features import plan_features
     from workbench.goals import goal_counts, plan_cutoffs, resolve_as_of
-    from workbench.snapshots import TrainingSample, build_snapshots
+    from workbench.snapshots import build_snapshots
+    from workbench.training_sample import TrainingSample
 
     con = connect(config)
     events = events_table(con, run / "events.parquet")

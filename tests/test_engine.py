@@ -24,7 +24,8 @@ from workbench.engine import connect, events_table
 from workbench.features import plan_features
 from workbench.goals import plan_cutoffs, resolve_as_of
 from workbench.ingest.sample import generate_sample
-from workbench.snapshots import TrainingSample, build_snapshots, memory_partitions
+from workbench.snapshots import build_snapshots, memory_partitions
+from workbench.training_sample import TrainingSample
 
 COLUMNS = {"profile_id": "personID", "timestamp": "timestamp", "event_type": "eventType"}
 GOAL = {

@@ -13,7 +13,8 @@ from workbench.engine import duckdb_connection, events_table
 from workbench.errors import ConfigError
 from workbench.features import RECENCY_FEATURE, plan_features
 from workbench.goals import goal_counts, plan_cutoffs
-from workbench.snapshots import TrainingSample, build_snapshots
+from workbench.snapshots import build_snapshots
+from workbench.training_sample import TrainingSample
 
 CUTOFF = pd.Timestamp("2024-03-01")
 
@@ -349,7 +350,8 @@ def test_sampling_keeps_validation_whole_and_is_deterministic(tiny_config, tmp_p
 def test_sampling_before_aggregation_selects_what_filtering_after_would(tiny_config, tmp_path):
     """The training sample is applied to event rows before the group-by (a sampled-out profile
     costs nothing); the rows and every feature value must be those of filtering the result."""
-    from workbench.snapshots import finish_frame, sample_predicate, snapshot_expr
+    from workbench.snapshots import finish_frame, snapshot_expr
+    from workbench.training_sample import sample_predicate
 
     rng = np.random.default_rng(5)
     events = _random_events(rng, n_profiles=500, n_events=8000)
