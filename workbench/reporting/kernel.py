@@ -91,7 +91,9 @@ class RunKernel:
         run_sync(km.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=self.cwd)
         self.km, self.starts = km, self.starts + 1
         self._control = km.blocking_client()
-        # No iopub: the notebooks' outputs are broadcast there and nobody would read them.
+        # Jupyter's channels, not an OS shell: `shell` is the ZMQ channel that carries execute
+        # requests (only the module's own _WARM_UP and _RESET code). No iopub: the notebooks'
+        # outputs are broadcast there and nobody would read them.
         self._control.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
         self._control.execute(_WARM_UP, silent=True, store_history=False, allow_stdin=False)
         import papermill  # noqa: F401 - a second of imports here, while the kernel starts
@@ -122,8 +124,10 @@ class RunKernel:
         if not self.alive():
             self.shutdown()
             self.start()
+        # the run folder enters the code only as a Python string literal (repr), as papermill
+        # injects the notebooks' parameters
         msg_id = self._control.execute(
-            _RESET.format(cwd=self.cwd), silent=True, store_history=False, allow_stdin=False
+            _RESET.format(cwd=str(self.cwd)), silent=True, store_history=False, allow_stdin=False
         )
         waited = 0.0
         while True:  # the warm-up's reply, if still unread, comes first and is skipped
