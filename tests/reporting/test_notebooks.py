@@ -9,7 +9,7 @@ import re
 import nbformat
 import pandas as pd
 import pytest
-from helpers import REPO
+from helpers import REPO, browser_or_skip
 
 from workbench.reporting import NOTEBOOKS, find_notebooks
 from workbench.reporting.notebooks import MONITORING
@@ -233,19 +233,6 @@ def test_report_links_resolve_and_show_headline(run):
     assert len(pd.read_csv(run_dir / "segments" / "best-to-contact.csv")) == audience
 
 
-def _browser_or_skip():
-    """Playwright and the system Chromium, or a skip that says which is missing."""
-    from workbench.reporting import browser
-
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
-    if browser.chromium_path() is None:
-        pytest.skip("no Chromium here: apt-get install -y chromium (.ci/run does)")
-    return browser
-
-
 @pytest.mark.notebooks
 @pytest.mark.browser
 def test_pages_as_a_person_sees_them_in_chromium(run):
@@ -253,7 +240,7 @@ def test_pages_as_a_person_sees_them_in_chromium(run):
     horizontal scrolling, no broken image, no traceback or exception text, every page titled;
     the landing page shows the goal, scoring date, verdict, buckets and factors. The
     screenshots are kept in the run folder (what `make screenshots` writes)."""
-    browser = _browser_or_skip()
+    browser = browser_or_skip()
     run_dir, _ = run
     pages = browser.run_pages(run_dir)
     assert [p.name for p in pages] == ["report.html", *(f"{s}.html" for s in NOTEBOOKS)]
