@@ -37,10 +37,11 @@ REPO = Path(__file__).resolve().parent.parent
 TARGETS = {"realised": 0.825, "gap": 0.02, "overall": 0.05, "bucket": 1.5}
 
 
-def parse_log(text: str) -> tuple[str, Path, str]:
-    """(name, config, as-of date) from `cdnow` or `CONFIG.yaml:DATE`."""
+def parse_log(text: str, checkout: Path = REPO) -> tuple[str, Path, str]:
+    """(name, config, as-of date) from `cdnow` or `CONFIG.yaml:DATE`. `cdnow` is the measured
+    checkout's own examples/cdnow.yaml (the same log and goal; older checkouts know fewer keys)."""
     if text == "cdnow":
-        return "cdnow", REPO / "examples" / "cdnow.yaml", "1998-03-01"
+        return "cdnow", checkout / "examples" / "cdnow.yaml", "1998-03-01"
     config, _, at = text.rpartition(":")
     if not config or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", at):
         raise SystemExit(f"--logs {text!r}: expected cdnow or CONFIG.yaml:YYYY-MM-DD")
@@ -50,8 +51,11 @@ def parse_log(text: str) -> tuple[str, Path, str]:
 def run_backtest(checkout: Path, config: Path, at: str, out: Path, sets: list[str]):
     """(wall seconds, CPU seconds) of one `workbench backtest` in a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(checkout), "WORKBENCH_PROGRESS": "0"}
-    # --json: the run folder for the figures (every checkout since issue 12 prints words without)
-    cmd = [sys.executable, "-m", "workbench.cli", "backtest", str(config), "--at", at, "--json"]
+    cmd = [sys.executable, "-m", "workbench.cli", "backtest", str(config), "--at", at]
+    # --json: the run folder for the figures (every checkout since issue 12 prints words
+    # without it; older ones, such as the code before issue 11, print JSON and know no --json)
+    cli = (checkout / "workbench" / "cli.py").read_text()
+    cmd += ["--json"] if '"--json"' in cli else []
     cmd += ["--out", str(out), *sum((["--set", s] for s in sets), [])]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -151,6 +155,15 @@ def shown_contradictions(run: Path) -> int | None:
     return bad
 
 
+def _unless_older(count, run: Path) -> int | None:
+    """The count, or None in a checkout older than the model loader (workbench.modeling)."""
+    try:
+        from workbench.modeling.persistence import load_model  # noqa: F401
+    except ImportError:
+        return None
+    return count(run)
+
+
 def figures(run: Path) -> dict:
     """Every figure the report prints, from one backtest's run folder."""
     bt = json.loads((run / "backtest.json").read_text())
@@ -161,7 +174,8 @@ def figures(run: Path) -> dict:
     buckets = {b["bucket"]: (b["expected"], b["actual"]) for b in bt["by_bucket"]}
     drift = (m.get("features") or {}).get("drift", {})
     top = sorted(drift.items(), key=lambda kv: -kv[1]["outside"])[:4]
-    summary = json.loads((run / "score_summary.json").read_text())
+    summary_file = run / "score_summary.json"  # not written before issue 11
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     at_origins = [
         (
             f["origin"],
@@ -183,8 +197,8 @@ def figures(run: Path) -> dict:
         "outside": [(c, round(v["outside"], 3), round(v["psi"], 2)) for c, v in top],
         "left_out": sorted((m.get("features") or {}).get("left_out", {})),
         "candidates": {k: round(v["roc_auc"], 4) for k, v in m["models"].items()},
-        "per_feature_contradictions": per_feature_contradictions(run),
-        "shown_contradictions": shown_contradictions(run),
+        "per_feature_contradictions": _unless_older(per_feature_contradictions, run),
+        "shown_contradictions": _unless_older(shown_contradictions, run),
         "guard": summary.get("factor_direction_guard"),
         "flags": [q for q in m["quality"]["messages"] if q.split(":")[0] in FLAGS],
     }
@@ -272,7 +286,7 @@ def main(argv=None) -> int:
     checkout = args.checkout.resolve()
     results = {}
     for text in args.logs:
-        name, config, at = parse_log(text)
+        name, config, at = parse_log(text, checkout)
         if not config.exists():
             print(f"{name}: skipped ({config} not found)")
             continue
