@@ -13,8 +13,10 @@ not finish.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +104,31 @@ def _finish(
     return run
 
 
+# the comparison's libraries (scikit-learn and scipy alone: 0.6 s) and the landing page's
+MODEL_MODULES = ("workbench.modeling", "statsmodels.discrete.discrete_model", "lightgbm")
+
+
+def preload_stage_modules() -> threading.Thread:
+    """Import the later stages' libraries in a background thread while the data and the
+    snapshots are prepared in this one (DuckDB runs without the GIL there), so the comparison
+    does not start by importing them (CDNOW backtest: wall 5.76 -> 5.43 s, median of 4
+    interleaved runs, the same CPU seconds). The import lock makes a stage that gets there
+    first wait for a module still loading; a module that fails here fails again, with its
+    error, where it is used."""
+    from workbench.workflow.notebook_run import REPORT_MODULES
+
+    def load() -> None:
+        for name in (*MODEL_MODULES, *REPORT_MODULES):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - reported where the module is really needed
+                pass
+
+    thread = threading.Thread(target=load, name="stage-imports", daemon=True)
+    thread.start()
+    return thread
+
+
 # ----------------------------------------------------------------------------- the two routes
 def run_pipeline(
     config: ConfigLike,
@@ -124,6 +151,7 @@ def run_pipeline(
     run = Run.create(out or cfg.output_dir, cfg, record=record)
     say(f"run folder: {run.base / run.name}")
     started = time.perf_counter()
+    preload_stage_modules()
     try:
         prepare_data(run, events=events, profiles=profiles)
         define_goal(run, as_of, progress=progress)

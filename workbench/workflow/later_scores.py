@@ -21,6 +21,7 @@ from workbench.workflow.commands import (
     _finish,
     as_config,
     check_sources,
+    preload_stage_modules,
 )
 from workbench.workflow.insights import decide_and_segment
 from workbench.workflow.stages import (
@@ -163,6 +164,7 @@ def backtest(
         record={"kind": "backtest", "at": str(at_day.date()), "visible_before": str(at_day.date())},
     )
     started = time.perf_counter()
+    preload_stage_modules()
     try:
         quality = prepare_data(run)["quality"]
         if at_day <= to_day(quality["first_event"]):
