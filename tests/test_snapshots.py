@@ -118,6 +118,33 @@ def _random_events(rng, n_profiles=60, n_events=1500):
     )
 
 
+def test_active_days_count_each_day_once_within_the_lookback(tiny_config, tmp_path):
+    """Active days come from each profile's first event of a day: a day with several events,
+    two at the same second, counts once; the lookback's first second counts, the second before
+    it and the cutoff itself do not."""
+    rows = [
+        ("2023-12-01T23:59:59Z", "page_view"),  # the day before the 90-day lookback
+        ("2023-12-02T00:00:00Z", "page_view"),  # its first second
+        ("2023-12-02T10:00:00Z", "purchase"),
+        ("2024-01-15T08:00:00Z", "page_view"),  # two events at the same second
+        ("2024-01-15T08:00:00Z", "cart"),
+        ("2024-02-29T23:59:59Z", "purchase"),
+        ("2024-03-01T00:00:00Z", "purchase"),  # at the cutoff: after it
+    ]
+    events = pd.DataFrame(
+        {
+            "user": ["a"] * len(rows) + ["b"],
+            "ts": [t for t, _ in rows] + ["2024-02-20T12:00:00Z"],
+            "kind": [k for _, k in rows] + ["page_view"],
+            "amount": [5.0] * (len(rows) + 1),
+            "sku": ["s1"] * (len(rows) + 1),
+        }
+    )
+    snap, _, _ = snapshot(tiny_config, tmp_path, events_csv=events)
+    assert snap.loc["a", "active_days_90d"] == 3
+    assert snap.loc["b", "active_days_90d"] == 1
+
+
 def test_future_invariance(tiny_config, tmp_path):
     """Changing, adding or deleting events at or after a cutoff never moves that snapshot's features."""
     rng = np.random.default_rng(7)

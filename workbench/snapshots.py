@@ -90,6 +90,8 @@ def _per_kind(joined, plan: FeaturePlan, config: Config):
             aggs[f"_s{j}_{w}"] = value.sum(where=rows._age <= w * DAY)
             aggs[f"_k{j}_{w}"] = value.count(where=rows._age <= w * DAY)
         aggs[f"_s{j}_ever"], aggs[f"_k{j}_ever"] = value.sum(), value.count()
+    # a profile's first event of each day (with_first_of_day): its active days in the lookback
+    aggs["_days"] = rows.count(where=rows._first_of_day & (rows._age <= L * DAY))
     if "_gap" in rows.columns:  # the goal event's gaps between distinct days (with_goal_gaps)
         new_day = rows._gap > 0
         aggs["_gn"] = rows.count(where=new_day)
@@ -127,6 +129,7 @@ def _features_from_kinds(k, plan: FeaturePlan, config: Config) -> dict[str, Any]
         for c in ("_gn", "_gsum", "_gsq"):
             aggs[c] = k[c].sum(where=match).fill_null(0)
         aggs["_glast"] = k._glast.argmax(k._glt, where=match)
+    aggs[f"active_days_{L}d"] = k._days.sum()
     aggs["events_count_30d"] = k._n30.sum()
     aggs[f"events_count_{L}d"] = k[f"_n{L}"].sum()
     aggs["events_count_ever"] = k._n.sum()
@@ -147,14 +150,16 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
 
     Two aggregations instead of one wide one, because ~80 conditional aggregates over every
     event row were most of the snapshot time (`_per_kind`, then `_features_from_kinds`), and
-    the distinct counts (ids, active days), which do not add up across kinds, in their own
-    aggregation over the lookback's rows. The values are those of the direct conditional
-    aggregates (counts and ages exactly; means as sum / count).
+    the distinct counts of ids, which do not add up across kinds, in their own aggregation over
+    the lookback's rows (a second pass over the events joined to the cutoffs, so only when the
+    plan has ids). Active days do add up: each day counts at its first event
+    (`with_first_of_day`). The values are those of the direct conditional aggregates (counts
+    and ages exactly; means as sum / count).
     """
     L = plan.lookback_days
     prefixes = feature_prefixes(plan)
     rows, kinds = _per_kind(joined, plan, config)
-    features = kinds.group_by(["profile_id", "cutoff_s"]).aggregate(
+    both = kinds.group_by(["profile_id", "cutoff_s"]).aggregate(
         **_features_from_kinds(kinds, plan, config)
     )
     recent = rows.filter(rows._age <= L * DAY)
@@ -164,13 +169,13 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
         for f in plan.id_fields
         if f not in lists
     }
-    distinct[f"active_days_{L}d"] = (recent._t // DAY).nunique()
-    counts = recent.group_by(["profile_id", "cutoff_s"]).aggregate(**distinct)
-    both = features.left_join(counts, ["profile_id", "cutoff_s"])
-    both = both.select(
-        *[both[c] for c in features.columns],
-        **{c: both[c].fill_null(0) for c in distinct},
-    )
+    if distinct:
+        counts = recent.group_by(["profile_id", "cutoff_s"]).aggregate(**distinct)
+        joined = both.left_join(counts, ["profile_id", "cutoff_s"])
+        both = joined.select(
+            *[joined[c] for c in both.columns],
+            **{c: joined[c].fill_null(0) for c in distinct},
+        )
     for f in lists:  # the ids of an event's objects (items.item_id): distinct over the unnested
         both = _distinct_in_lists(both, recent, f, f"{prefixes[('distinct', f)]}_distinct_{L}d")
     return both
@@ -182,6 +187,17 @@ def _distinct_in_lists(table, recent, field: str, code: str):
     counts = values.group_by(["profile_id", "cutoff_s"]).aggregate(**{code: values._v.nunique()})
     joined = table.left_join(counts, ["profile_id", "cutoff_s"])
     return joined.select(*[joined[c] for c in table.columns], joined[code].fill_null(0).name(code))
+
+
+def with_first_of_day(ev):
+    """Events with `_first_of_day`: true on a profile's first event of each day (one of them
+    when several share the first time). Cutoffs and the lookback start at midnight, so a day's
+    events are all before a cutoff or none, all in the lookback or none: the flags inside a
+    window count its distinct days exactly, summed over any split of the rows (a count of
+    distinct days over the events joined to every cutoff was a second pass over them)."""
+    day = ev._t // DAY
+    previous = day.lag().over(ibis.window(group_by=ev.profile_id, order_by=ev._t))
+    return ev.mutate(_first_of_day=previous.isnull() | (previous != day))
 
 
 def with_goal_gaps(ev, plan: FeaturePlan):
@@ -257,7 +273,7 @@ def snapshot_expr(
     sampled-out pair costs nothing, and it selects exactly the rows that filtering the result
     would.
     """
-    ev = with_seconds(events)
+    ev = with_first_of_day(with_seconds(events))
     if plan.goal_prefix is not None:
         ev = with_goal_gaps(ev, plan)
     grouped = _aggregate_features(events_before(ev, cutoffs, keep), plan, config)
