@@ -118,10 +118,12 @@ def _random_events(rng, n_profiles=60, n_events=1500):
     )
 
 
-def test_active_days_count_each_day_once_within_the_lookback(tiny_config, tmp_path):
-    """Active days come from each profile's first event of a day: a day with several events,
-    two at the same second, counts once; the lookback's first second counts, the second before
-    it and the cutoff itself do not."""
+@pytest.mark.parametrize("ids", [True, False], ids=["with-ids", "without-ids"])
+def test_active_days_count_each_day_once_within_the_lookback(tiny_config, tmp_path, ids):
+    """A day with several events, two at the same second, counts once; the lookback's first
+    second counts, the second before it and the cutoff itself do not. Without ids to count
+    (no sku here), active days come from each profile's first event of a day instead of a
+    distinct count: the same figures."""
     rows = [
         ("2023-12-01T23:59:59Z", "page_view"),  # the day before the 90-day lookback
         ("2023-12-02T00:00:00Z", "page_view"),  # its first second
@@ -137,10 +139,13 @@ def test_active_days_count_each_day_once_within_the_lookback(tiny_config, tmp_pa
             "ts": [t for t, _ in rows] + ["2024-02-20T12:00:00Z"],
             "kind": [k for _, k in rows] + ["page_view"],
             "amount": [5.0] * (len(rows) + 1),
-            "sku": ["s1"] * (len(rows) + 1),
+            "sku": [f"s{i % 3}" for i in range(len(rows) + 1)],
         }
     )
-    snap, _, _ = snapshot(tiny_config, tmp_path, events_csv=events)
+    if not ids:
+        events["sku"] = None
+    snap, plan, _ = snapshot(tiny_config, tmp_path, events_csv=events)
+    assert bool(plan.id_fields) == ids
     assert snap.loc["a", "active_days_90d"] == 3
     assert snap.loc["b", "active_days_90d"] == 1
 
@@ -522,8 +527,9 @@ def _timing_reference(events, plan, cutoffs) -> pd.DataFrame:
             ],
         },
         {"eligibility": {"active_within_days": None}, "features": {"lookback_days": 60}},
+        {"features": {"exclude": ["sku"]}},  # no ids: active days from first events of a day
     ],
-    ids=["defaults", "custom-events-and-eligibility", "no-activity-rule"],
+    ids=["defaults", "custom-events-and-eligibility", "no-activity-rule", "no-ids"],
 )
 def test_two_stage_aggregation_equals_the_direct_aggregates(tiny_config, tmp_path, extra):
     from workbench.config import config_from_dict
@@ -537,6 +543,7 @@ def test_two_stage_aggregation_equals_the_direct_aggregates(tiny_config, tmp_pat
     cutoffs = [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01"), pd.Timestamp("2024-05-20")]
     snap, plan, ev = snapshot(config, tmp_path, cutoffs=cutoffs, events_csv=events)
     assert plan.custom_events or "custom" not in extra
+    assert bool(plan.id_fields) != ("exclude" in extra.get("features", {}))
     got = snap.reset_index().drop(columns="label")
     want = _wide_reference(ev, config, cutoffs, plan)
     assert len(got) > 100 and got["profile_id"].nunique() > 50

@@ -90,8 +90,8 @@ def _per_kind(joined, plan: FeaturePlan, config: Config):
             aggs[f"_s{j}_{w}"] = value.sum(where=rows._age <= w * DAY)
             aggs[f"_k{j}_{w}"] = value.count(where=rows._age <= w * DAY)
         aggs[f"_s{j}_ever"], aggs[f"_k{j}_ever"] = value.sum(), value.count()
-    # a profile's first event of each day (with_first_of_day): its active days in the lookback
-    aggs["_days"] = rows.count(where=rows._first_of_day & (rows._age <= L * DAY))
+    if "_first_of_day" in rows.columns:  # each day counted at its first event (no ids)
+        aggs["_days"] = rows.count(where=rows._first_of_day & (rows._age <= L * DAY))
     if "_gap" in rows.columns:  # the goal event's gaps between distinct days (with_goal_gaps)
         new_day = rows._gap > 0
         aggs["_gn"] = rows.count(where=new_day)
@@ -129,7 +129,8 @@ def _features_from_kinds(k, plan: FeaturePlan, config: Config) -> dict[str, Any]
         for c in ("_gn", "_gsum", "_gsq"):
             aggs[c] = k[c].sum(where=match).fill_null(0)
         aggs["_glast"] = k._glast.argmax(k._glt, where=match)
-    aggs[f"active_days_{L}d"] = k._days.sum()
+    if "_days" in k.columns:
+        aggs[f"active_days_{L}d"] = k._days.sum()
     aggs["events_count_30d"] = k._n30.sum()
     aggs[f"events_count_{L}d"] = k[f"_n{L}"].sum()
     aggs["events_count_ever"] = k._n.sum()
@@ -150,11 +151,11 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
 
     Two aggregations instead of one wide one, because ~80 conditional aggregates over every
     event row were most of the snapshot time (`_per_kind`, then `_features_from_kinds`), and
-    the distinct counts of ids, which do not add up across kinds, in their own aggregation over
-    the lookback's rows (a second pass over the events joined to the cutoffs, so only when the
-    plan has ids). Active days do add up: each day counts at its first event
-    (`with_first_of_day`). The values are those of the direct conditional aggregates (counts
-    and ages exactly; means as sum / count).
+    the distinct counts (ids, active days), which do not add up across kinds, in their own
+    aggregation over the lookback's rows: a second pass over the events joined to every cutoff.
+    Without ids to count, active days are counted at each day's first event instead
+    (`with_first_of_day`) and the second pass is not made. The values are those of the direct
+    conditional aggregates (counts and ages exactly; means as sum / count).
     """
     L = plan.lookback_days
     prefixes = feature_prefixes(plan)
@@ -169,6 +170,8 @@ def _aggregate_features(joined, plan: FeaturePlan, config: Config):
         for f in plan.id_fields
         if f not in lists
     }
+    if "_first_of_day" not in rows.columns:
+        distinct[f"active_days_{L}d"] = (recent._t // DAY).nunique()
     if distinct:
         counts = recent.group_by(["profile_id", "cutoff_s"]).aggregate(**distinct)
         joined = both.left_join(counts, ["profile_id", "cutoff_s"])
@@ -193,8 +196,10 @@ def with_first_of_day(ev):
     """Events with `_first_of_day`: true on a profile's first event of each day (one of them
     when several share the first time). Cutoffs and the lookback start at midnight, so a day's
     events are all before a cutoff or none, all in the lookback or none: the flags inside a
-    window count its distinct days exactly, summed over any split of the rows (a count of
-    distinct days over the events joined to every cutoff was a second pass over them)."""
+    window count its distinct days exactly, summed over any split of the rows. Used when the
+    plan has no ids to count distinct (`snapshot_expr`): then it saves the second pass over the
+    events joined to every cutoff (CDNOW: 0.84 -> 0.71 operator seconds); with ids that pass is
+    made anyway, and at 1M profiles this window over every event cost 0.5 GB and 8 s more."""
     day = ev._t // DAY
     previous = day.lag().over(ibis.window(group_by=ev.profile_id, order_by=ev._t))
     return ev.mutate(_first_of_day=previous.isnull() | (previous != day))
@@ -273,7 +278,9 @@ def snapshot_expr(
     sampled-out pair costs nothing, and it selects exactly the rows that filtering the result
     would.
     """
-    ev = with_first_of_day(with_seconds(events))
+    ev = with_seconds(events)
+    if not plan.id_fields:  # active days without a second pass (with_first_of_day)
+        ev = with_first_of_day(ev)
     if plan.goal_prefix is not None:
         ev = with_goal_gaps(ev, plan)
     grouped = _aggregate_features(events_before(ev, cutoffs, keep), plan, config)
