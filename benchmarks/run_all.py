@@ -21,11 +21,14 @@ process tree (kernel included). Samples (`--profiles`), each stage once:
     scoring+factors     workflow.explain + workflow.score_and_segment
     workbench run       `workbench run config.yaml` (papermill, notebooks 01-05, HTML report)
 
+`--make-run`: `make run` in a fresh `git clone` of HEAD, a newcomer's first command (venv,
+runtime dependencies from PyPI through pip's cache, the sample run): seconds, `.venv` size.
+
 Stages whose modules are not importable print "n/a". Peak RSS of the in-process stages is sampled
 per stage; for `workbench run` it is the peak of the whole process tree (kernel included).
 
     .venv/bin/python benchmarks/run_all.py                         # CDNOW, then 100k and 1M
-    .venv/bin/python benchmarks/run_all.py --profiles 1000000      # CDNOW and 1M (the targets)
+    .venv/bin/python benchmarks/run_all.py --profiles 1000000 --make-run  # every issue-16 target
     .venv/bin/python benchmarks/run_all.py --profiles 100000 --stages sample ingest snapshots
     .venv/bin/python benchmarks/run_all.py --no-cdnow --profiles 1000000 --stages run scan
 """
@@ -40,6 +43,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -349,6 +353,35 @@ def run_size(
     return rows
 
 
+def fresh_clone_make_run() -> dict:
+    """`make run` in a fresh `git clone` of this repository's HEAD, as a newcomer runs it (the
+    venv created, the runtime dependencies installed from PyPI through pip's cache, the sample
+    run); its seconds, the size of the `.venv` it made, and the commit."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="workbench-clone-") as tmp:
+        clone = Path(tmp) / "clone"
+        subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+        before = load()
+        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+        started = time.perf_counter()
+        done = subprocess.run(["make", "run"], cwd=clone, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        venv = sum(f.stat().st_size for f in (clone / ".venv").rglob("*") if f.is_file())
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
+        raise SystemExit(f"fresh-clone make run failed: {tail}")
+    return {"seconds": seconds, "venv": venv, "commit": commit, "load": max(before, load())}
+
+
+def report_make_run(made: dict) -> None:
+    print(
+        f"\nfresh-clone `make run` (commit {made['commit']}): {made['seconds']:.1f} s, "
+        f".venv {made['venv'] / 1e6:,.0f} MB (load {made['load']:.1f}; target < 120 s)"
+    )
+
+
 def report(rows: list[dict]) -> None:
     scans = {r["profiles"]: r["seconds"] for r in rows if r["stage"] == "scan" and r["seconds"]}
     table = []
@@ -385,6 +418,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cdnow-events", help="the CDNOW events file, if not where the config says")
     ap.add_argument("--no-cdnow", action="store_true", help="skip the CDNOW routes")
     ap.add_argument("--repeat", type=int, default=3, help="interleaved runs per CDNOW route")
+    ap.add_argument(
+        "--make-run", action="store_true", help="also time `make run` in a fresh clone (HEAD)"
+    )
     ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args(argv)
     print(machine(), flush=True)
@@ -403,11 +439,15 @@ def main(argv=None) -> int:
     rows = []
     for p in args.profiles:
         rows += run_size(p, args.stages, args.seed, args.memory_limit)
+    if args.make_run:
+        out["make_run"] = fresh_clone_make_run()
     if "cdnow" in out:
         print(f"\nCDNOW, median of {args.repeat} interleaved runs per route:")
         report_cdnow(out["cdnow"])
     if rows:
         report(rows)
+    if "make_run" in out:
+        report_make_run(out["make_run"])
     out["sizes"] = rows
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2, default=str))

@@ -764,3 +764,29 @@ def test_no_factor_says_doing_nothing_raises_a_purchase_propensity():
     churn, _ = grouped_factors(C, X, FAMILY_SPECS, direction=-1, ranges=RANGES)
     # for "will not purchase", 0 purchases lately may raise the score and 200 days lower nothing
     assert churn.loc[0, "factor_1"].startswith("Purchase frequency: 0 purchases in the last 90")
+
+
+def test_factor_text_built_in_row_chunks_reads_as_built_at_once(monkeypatch):
+    """At 1M profiles the factor text is built a chunk of rows at a time to bound memory; the
+    chunks join into exactly the columns one pass would give (thresholds from every row)."""
+    import workbench.factor_groups as factor_groups
+
+    rng = np.random.default_rng(7)
+    n = 50
+    X = pd.DataFrame(
+        {
+            "buys_90d": rng.integers(0, 6, n).astype(float),
+            "buys_ever": rng.integers(1, 30, n).astype(float),
+            "days_since_last_event": rng.integers(1, 300, n).astype(float),
+            "spend": rng.uniform(0, 900, n).round(2),
+        },
+        index=pd.RangeIndex(100, 100 + n),  # not 0..n-1: chunks must keep the rows' labels
+    )
+    X.loc[[103, 140], "days_since_last_event"] = np.nan
+    C = pd.DataFrame(rng.normal(0, 0.5, (n, 4)), columns=X.columns, index=X.index).assign(bias=-1)
+    whole, whole_guard = factor_groups.grouped_factors(C, X, FAMILY_SPECS, ranges=RANGES)
+    monkeypatch.setattr(factor_groups, "FACTOR_TEXT_CHUNK_ROWS", 7)  # 8 chunks, the last short
+    chunked, chunked_guard = factor_groups.grouped_factors(C, X, FAMILY_SPECS, ranges=RANGES)
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert chunked_guard == whole_guard
+    assert whole["factors_json"].map(json.loads).map(len).gt(0).all()

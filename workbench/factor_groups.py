@@ -172,18 +172,47 @@ def _entry_text(fam: Families, X: pd.DataFrame, typical: np.ndarray, j: int, row
     return text[codes], middle[codes]
 
 
+# Rows whose factor text is built at once: the text of every slot and the JSON of a chunk live
+# together (about 1 KB a row), so at 1M profiles building all rows at once held ~1 GB more.
+FACTOR_TEXT_CHUNK_ROWS = 131_072
+
+
 def _factor_frame(G, rep, fam, X, typical, top_up, top_down, thresholds) -> pd.DataFrame:
-    """The factor columns from family contributions `G` and the feature each entry shows."""
+    """The factor columns from family contributions `G` and the feature each entry shows,
+    built in row chunks (`FACTOR_TEXT_CHUNK_ROWS`) and kept as Arrow text until the end."""
     n = len(X)
     if thresholds is None:
-        thresholds = importance_thresholds(G)
-    slots = factor_slots(G, top_up, top_down)
+        thresholds = importance_thresholds(G)  # over every row, as if built at once
     names = pa.array([f"{name}: " for name in fam.names], type=pa.string())
     json_names = pa.array(['{"factor": ' + json.dumps(name) for name in fam.names])
-    suffix_text, suffix_json = SUFFIX_TEXT, SUFFIX_JSON
+    chunks: dict[str, list[pa.Array]] = {}
+    for start in range(0, max(n, 1), FACTOR_TEXT_CHUNK_ROWS):
+        rows = slice(start, start + FACTOR_TEXT_CHUNK_ROWS)
+        part = _factor_chunk(
+            G[rows],
+            rep[rows],
+            fam,
+            X.iloc[rows],
+            typical,
+            (top_up, top_down),
+            thresholds,
+            (names, json_names),
+        )
+        for name, array in part.items():
+            chunks.setdefault(name, []).append(array)
+    return pd.DataFrame(
+        {k: _to_pandas_text(pa.chunked_array(v, pa.string())) for k, v in chunks.items()},
+        index=X.index,
+    )
+
+
+def _factor_chunk(G, rep, fam, X, typical, tops, thresholds, prefixes) -> dict[str, pa.Array]:
+    """Text of each factor slot and the JSON list, for the rows of one chunk."""
+    n = len(X)
+    names, json_names = prefixes
     rows_all = np.arange(n)
     out, json_slots = {}, []
-    for name, gidx in slots:
+    for name, gidx in factor_slots(G, *tops):
         has = gidx >= 0
         g = np.where(has, gidx, 0)
         val = np.where(has, G[rows_all, g] if G.size else 0.0, 0.0)
@@ -196,7 +225,7 @@ def _factor_frame(G, rep, fam, X, typical, top_up, top_down, thresholds) -> pd.D
             text[at], jtext[at] = _entry_text(fam, X, typical, int(j), at)
         g_pa, kind_pa = pa.array(g), pa.array(kind)
         out[name] = pc.binary_join_element_wise(
-            names.take(g_pa), pa.array(text, pa.string()), suffix_text.take(kind_pa), ""
+            names.take(g_pa), pa.array(text, pa.string()), SUFFIX_TEXT.take(kind_pa), ""
         )
         json_slots.append(
             pc.binary_join_element_wise(
@@ -204,12 +233,12 @@ def _factor_frame(G, rep, fam, X, typical, top_up, top_down, thresholds) -> pd.D
                 pa.array(jtext, pa.string()),
                 ', "contribution": ',
                 pc.cast(pa.array(np.round(val, 6)), pa.string()),
-                suffix_json.take(kind_pa),
+                SUFFIX_JSON.take(kind_pa),
                 "",
             )
         )
     out["factors_json"] = listed_json(json_slots, n)
-    return pd.DataFrame({k: _to_pandas_text(v) for k, v in out.items()}, index=X.index)
+    return out
 
 
 def family_tables(

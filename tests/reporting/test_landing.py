@@ -53,7 +53,7 @@ def test_tables_have_words_not_codes_no_index_no_json():
 
 
 # ----------------------------------------------------------------------------- goal and verdict
-def _config(outcome="occurs", active=60):
+def _config(outcome="occurs", active=60, where=None):
     return config_from_dict(
         {
             "events": {"path": "events.csv"},
@@ -62,7 +62,7 @@ def _config(outcome="occurs", active=60):
                 "conditions": [{"field": "event_type", "value": "purchase"}],
                 "window_days": 30,
             },
-            "eligibility": {"active_within_days": active},
+            "eligibility": {"active_within_days": active, "conditions": where or []},
         }
     )
 
@@ -75,6 +75,20 @@ def test_goal_in_words_frames_churn_as_likely_to_churn():
     assert churn.title == "Likely to churn: no purchase event within 30 days"
     assert churn.high_means.startswith("High scores: most likely to churn")
     assert churn.converts == "churners" and "every profile" in churn.population
+
+
+def test_who_is_scored_reads_as_the_eligibility_rule():
+    """Eligible: one event (in the activity span, when set) matching every condition; the
+    landing page and the run comparison (`workflow.scored.side_facts`) use these words."""
+    web = [{"field": "channel", "value": "web"}]
+    both = _config(where=web)
+    assert insight.population(both) == (
+        "profiles with an event where channel == web in the 60 days before the scoring date"
+    )
+    assert insight.population(_config()) == "profiles active in the 60 days before the scoring date"
+    only = insight.population(_config(active=None, where=web))
+    assert only == "every profile with an event where channel == web before the scoring date"
+    assert insight.goal_words(both).population == insight.population(both)
 
 
 def _metrics(auc, recency=0.6, lift=3.0, poor=False, uncertain=False, low=None, high=None):

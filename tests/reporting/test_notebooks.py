@@ -207,7 +207,7 @@ def test_notebooks_and_html_saved_with_figures_and_no_errors(run):
         outputs = [o for c in _code_cells(executed) for o in c.get("outputs", [])]
         assert not [o for o in outputs if o.output_type == "error"], stem
         html = (run_dir / f"{stem}.html").read_text()
-        assert "data:image/png;base64" in html, f"{stem}: no embedded figure"
+        assert "data:image/svg+xml;base64" in html, f"{stem}: no embedded figure"
         assert "Run.resolve" not in html, f"{stem}: code is not hidden"
 
 
@@ -280,7 +280,7 @@ def test_cdnow_example_runs_end_to_end(tmp_path):
     assert 0.6 < figures["validation ROC AUC"] <= 1.0
     assert figures["profiles scored"] > 1000
     for stem in NOTEBOOKS:
-        assert "data:image/png;base64" in (run_dir / f"{stem}.html").read_text()
+        assert "data:image/svg+xml;base64" in (run_dir / f"{stem}.html").read_text()
     page = (run_dir / "report.html").read_text()
     assert "Whom to contact" in page and "purchase_count_365d" in page
 

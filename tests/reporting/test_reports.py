@@ -90,6 +90,28 @@ def test_run_executes_in_order_and_writes_reports(tmp_path, config):
     assert [n["status"] for n in rec["notebooks"]] == ["ok", "ok"]
 
 
+def test_a_page_that_cannot_be_written_loses_its_link_on_the_report(tmp_path, config):
+    """The landing page is written while the last pages export, naming them ahead; a page
+    that then cannot be written (here its name is taken by a folder) is not linked, and
+    run.json names no page for it."""
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_first.ipynb", "x = 1")
+    _notebook(
+        nbs / "02_second.ipynb", "import pathlib\npathlib.Path(run_dir, '02_second.html').mkdir()"
+    )
+    lines: list[str] = []
+    done = run_notebooks(config, out=tmp_path / "runs", notebooks_dir=nbs, progress=lines.append)
+    run = done.path
+    assert any("could not export 02_second.ipynb to HTML" in s for s in lines)
+    report = (run / "report.html").read_text()
+    assert 'href="01_first.html"' in report and 'href="02_second.html"' not in report
+    rec = json.loads((run / "run.json").read_text())
+    assert [n["html"] for n in rec["notebooks"]] == ["01_first.html", None]
+    assert rec["status"] == "ok"
+    assert 'href="02_second.html"' not in (run / "01_first.html").read_text()
+
+
 @pytest.mark.parametrize(
     ("raise_src", "code"),
     [
@@ -330,4 +352,4 @@ def test_economics_section_speaks_of_the_goal_and_says_when_nothing_pays(tmp_pat
             "economics", {"economics": economics.model_dump(), "decision": decision, "groups": []}
         )
         page = economics_section(run)
-        assert "Whom to contact" in page and expected in page and "data:image/png" in page
+        assert "Whom to contact" in page and expected in page and "data:image/svg+xml" in page

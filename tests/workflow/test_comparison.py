@@ -155,12 +155,14 @@ def test_workbench_compare_writes_its_page_and_the_index_lists_every_run(runs, c
     outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     page = (folder / "06_monitoring.html").read_text()
-    assert "Score drift" in page and "Bucket migration" in page and "data:image/png;base64" in page
+    assert (
+        "Score drift" in page and "Bucket migration" in page and "data:image/svg+xml;base64" in page
+    )
     assert "Traceback" not in page
     index = (out / "index.html").read_text()
     for run in (runs["earlier"], runs["later"], runs["rescored"]):
         assert run.name in index
-    assert "Expected against realised, run by run" in index and "data:image/png;base64" in index
+    assert "Expected against realised, run by run" in index and "data:image/svg+xml;base64" in index
     assert index.count("re-scoring") >= 1 and "Comparisons" in index
 
 

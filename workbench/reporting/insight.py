@@ -72,17 +72,24 @@ def goal_words(config: Config) -> GoalWords:
         title = f"Likely to have {event} {window}"
         outcome = f"{event} {window} of the scoring date"
         high = f"High scores: most likely to have {event} {window}"
-    elig = config.eligibility
-    population = (
-        f"profiles active in the {elig.active_within_days} days before the scoring date"
-        if elig.active_within_days
-        else "every profile with events before the scoring date"
-    )
-    if elig.conditions:
-        population += ", where " + " and ".join(describe(c) for c in elig.conditions)
     return GoalWords(
-        title, outcome, high, "churners" if churn else "conversions", population, churn
+        title, outcome, high, "churners" if churn else "conversions", population(config), churn
     )
+
+
+def population(config: Config) -> str:
+    """Who is scored, in words: eligibility is at least one event (in the activity span, when
+    there is one) before the scoring date, matching every eligibility condition when given."""
+    elig = config.eligibility
+    where = " and ".join(describe(c) for c in elig.conditions)
+    days = elig.active_within_days
+    if days and where:
+        return f"profiles with an event where {where} in the {days} days before the scoring date"
+    if days:
+        return f"profiles active in the {days} days before the scoring date"
+    if where:
+        return f"every profile with an event where {where} before the scoring date"
+    return "every profile with events before the scoring date"
 
 
 # ----------------------------------------------------------------------------- the verdict

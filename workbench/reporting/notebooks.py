@@ -188,7 +188,7 @@ def _readable_failure(nb, ipynb_name: str) -> None:
 def export_html(
     ipynb: str | Path, html_path: str | Path | None = None, title: str | None = None
 ) -> Path:
-    """Export an executed notebook to HTML with code hidden and figures embedded (base64 PNG),
+    """Export an executed notebook to HTML with code hidden and figures embedded (as the notebook drew them),
     titled by its first heading, with a navigation bar back to the run's report (`link_pages`
     fills it in); a failed notebook shows the reason and what to do instead of a traceback."""
     import nbformat
@@ -258,7 +258,7 @@ class HtmlExports:
         context = multiprocessing.get_context("spawn")
         # (the worker starts with the first page, not during the kernel's start-up)
         self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=context, initializer=_ignore_interrupts
+            max_workers=1, mp_context=context, initializer=_start_page_worker
         )
         self._pending: list[tuple[Any, Path, dict[str, Any]]] = []
 
@@ -270,20 +270,33 @@ class HtmlExports:
             try:
                 entry["html"] = future.result().name
             except Exception as error:  # keep the run going: the .ipynb is the record
+                entry["html"] = None  # (it may have been named ahead by `name_pending`)
                 self.say(f"      could not export {ipynb.name} to HTML: {error}")
         self._pool.shutdown(wait=True)
+
+    def name_pending(self) -> None:
+        """Name in each entry the page it will be once written (`export_html`'s default
+        name), for a landing page written while they are; a page that then cannot be
+        written loses its name again on leaving."""
+        for _future, ipynb, entry in self._pending:
+            entry["html"] = entry.get("html") or ipynb.with_suffix(".html").name
 
     def submit(self, ipynb: Path, entry: dict[str, Any]) -> None:
         if ipynb.exists():
             self._pending.append((self._pool.submit(export_html, ipynb), ipynb, entry))
 
 
-def _ignore_interrupts() -> None:
+def _start_page_worker() -> None:
     """The page worker shares the terminal's process group: a Ctrl-C is the run's to handle
-    (it finishes the pages already queued), not a traceback from the worker."""
+    (it finishes the pages already queued), not a traceback from the worker. Its pages are
+    written and closed by the time it is told to stop, so it ends at once instead of tearing
+    its interpreter down (a quarter of a second the run waited for after its last page)."""
+    import atexit
+    import os
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    atexit.register(os._exit, 0)
 
 
 def declared_parameters(path: Path) -> set[str]:

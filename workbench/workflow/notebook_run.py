@@ -157,19 +157,26 @@ def preload_report_modules() -> threading.Thread:
     return thread
 
 
-def run_each(run: Run, record: dict[str, Any], notebooks: list[Path], say, stop, kernel):
+def run_each(
+    run: Run, record: dict[str, Any], notebooks: list[Path], say, stop, kernel, while_pages=None
+):
     """Execute the notebooks not yet done (`record["notebooks"]` entries with status ok), one
     by one on `kernel` (a started `RunKernel`), recording each in run.json as it ends; the
     first failure, or None. Each page's HTML is exported in the background while the next
     notebook runs; run.json names the pages once they are written, also when the run stops.
     A stop request (`stop` set) ends it as an interruption, the interrupted notebook not
-    recorded."""
+    recorded. `while_pages(failure)`: called once the notebooks are done, while the last pages
+    are still being exported, their entries already naming the pages they will be (the
+    landing page is written then, instead of after them)."""
     from workbench.reporting.notebooks import HtmlExports
 
     preload_report_modules()
     try:
         with HtmlExports(say) as pages:
             failure = _execute_each(run, record, notebooks, say, stop, kernel, pages)
+            if while_pages is not None and not stop.is_set():
+                pages.name_pending()
+                while_pages(failure)
     except BaseException:
         with contextlib.suppress(Exception):  # a full disk: the notebooks' lines are there
             run.update_record(notebooks=record["notebooks"])
@@ -186,7 +193,8 @@ def _execute_each(run, record, notebooks, say, stop, kernel, pages):
     for i, src in enumerate(notebooks, 1):
         if src.stem in done:
             say(f"[{i}/{len(notebooks)}] {src.stem}: done before, kept")
-            if not done[src.stem].get("html"):  # stopped before its page was written
+            page = done[src.stem].get("html")
+            if not page or not (run.path / page).is_file():  # stopped before it was written
                 pages.submit(run.path / src.name, done[src.stem])
             continue
         dest = run.path / src.name

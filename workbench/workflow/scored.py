@@ -114,7 +114,7 @@ def factor_weights(side: ScoredRun, notes: list[str]) -> pd.DataFrame | None:
 
 # ----------------------------------------------------------------------------- what changed
 def side_facts(side: ScoredRun) -> dict[str, Any]:
-    from workbench.reporting.insight import goal_words
+    from workbench.reporting.insight import goal_words, population
 
     config = side.run.config
     trained = side.trained_by
@@ -128,7 +128,7 @@ def side_facts(side: ScoredRun) -> dict[str, Any]:
         "kind": side.kind,
         "scoring date": str(side.as_of.date()),
         "goal": goal_words(config).outcome,
-        "eligibility": _eligibility_text(config),
+        "eligibility": population(config),
         "feature lookback (days)": config.features.lookback_days,
         "buckets (medium, high from percentile)": (
             f"{config.scoring.buckets.medium}, {config.scoring.buckets.high}"
@@ -139,20 +139,6 @@ def side_facts(side: ScoredRun) -> dict[str, Any]:
         "features the model uses": len(specs),
         "profiles scored": side.run.optional_json("score_summary").get("profiles"),
     }
-
-
-def _eligibility_text(config) -> str:
-    from workbench.conditions import describe
-
-    elig = config.eligibility
-    text = (
-        f"active within {elig.active_within_days} days"
-        if elig.active_within_days
-        else "any event before the date"
-    )
-    if elig.conditions:
-        text += " with an event where " + " and ".join(describe(c) for c in elig.conditions)
-    return text
 
 
 def run_differences(a: ScoredRun, b: ScoredRun) -> pd.DataFrame:
