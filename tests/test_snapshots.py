@@ -607,3 +607,30 @@ def test_future_invariance_for_every_fold(tiny_config, tmp_path):
             np.testing.assert_allclose(
                 one.models[name].raw_score(probe), two.models[name].raw_score(probe), atol=1e-12
             )
+
+
+def test_sums_do_not_depend_on_the_order_the_engine_added_them_in(tiny_config, tmp_path):
+    """A sum that differs in its last bits (another thread order) gives the same features: the
+    sums rounded to 12 significant digits, the means rebuilt from them and the count."""
+    import functools
+
+    from workbench.stable_sums import round_significant, stabilise_sums
+
+    _, plan, _ = snapshot(tiny_config, tmp_path)
+    values = np.array([0.1, 0.2, 0.7, 19.99, 5.01, 1e-3])
+    orders = [values, values[::-1], values[[2, 0, 4, 1, 5, 3]]]
+    sums = [functools.reduce(lambda a, b: a + b, v.tolist()) for v in orders]  # left to right
+    assert len(set(sums)) > 1  # floating-point addition is not associative
+    frames = [
+        pd.DataFrame({"amount_sum_90d": [s, 0.0, np.nan], "amount_mean_90d": [s / 6, 0.0, np.nan]})
+        for s in sums
+    ]
+    for frame in frames:
+        stabilise_sums(frame, plan)
+    for frame in frames[1:]:
+        pd.testing.assert_frame_equal(frame, frames[0], check_exact=True)
+    assert frames[0]["amount_sum_90d"].iloc[0] == 26.001  # the double nearest the true sum
+    assert frames[0]["amount_mean_90d"].iloc[0] == 26.001 / 6
+    assert frames[0]["amount_mean_90d"].iloc[1] == 0.0
+    assert np.isnan(frames[0]["amount_mean_90d"].iloc[2])
+    assert round_significant(np.array([123.45000000000002, -0.0, 1e-300]))[0] == 123.45

@@ -36,6 +36,7 @@ from workbench.goals import (
     with_seconds,
 )
 from workbench.progress import progress as progress_bar
+from workbench.stable_sums import stabilise_sums
 from workbench.training_sample import TrainingSample, never_sampled, sample_keep
 
 if TYPE_CHECKING:
@@ -334,6 +335,7 @@ def finish_frame(frame: pd.DataFrame, plan: FeaturePlan, with_label: bool = True
             values = values.where(known, "other")
             cats = levels + (["other"] if (~known).any() or "other" not in levels else [])
             frame[spec.code] = pd.Categorical(values, categories=list(dict.fromkeys(cats)))
+    stabilise_sums(frame, plan)  # the same features whatever order the engine added them in
     if with_label:
         frame["label"] = frame["label"].astype("int8")
     frame = frame.sort_values(["cutoff", "profile_id"], kind="stable").reset_index(drop=True)

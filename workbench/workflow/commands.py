@@ -135,10 +135,10 @@ MODEL_MODULES = ("workbench.modeling", "statsmodels.discrete.discrete_model", "l
 def preload_stage_modules() -> threading.Thread:
     """Import the later stages' libraries in a background thread while the data and the
     snapshots are prepared in this one (DuckDB runs without the GIL there), so the comparison
-    does not start by importing them (CDNOW backtest: wall 5.76 -> 5.43 s, median of 4
-    interleaved runs, the same CPU seconds). The import lock makes a stage that gets there
-    first wait for a module still loading; a module that fails here fails again, with its
-    error, where it is used."""
+    does not start by importing them (CDNOW backtest: wall 5.76 -> 5.43 s, medians of 4
+    interleaved runs at load 1.6-1.8; CPU seconds within 1-4%). The import lock makes a stage
+    that gets there first wait for a module still loading; a module that fails here fails
+    again, with its error, where it is used."""
     from workbench.workflow.notebook_run import REPORT_MODULES
 
     def load() -> None:
