@@ -108,11 +108,13 @@ def _tree_peak(proc: subprocess.Popen, interval: float = 0.1, timeline=None) -> 
     return peak, time.perf_counter() - started
 
 
-def notebook_peaks(run_dir: Path, timeline: list[tuple[float, int]]) -> dict[str, int]:
-    """Peak RSS of the process tree while each executed notebook ran (papermill's times)."""
+def notebook_peaks(run_dir: Path, timeline: list[tuple[float, int]]) -> dict[str, tuple]:
+    """(seconds, peak RSS of the process tree) while each executed notebook ran (papermill's
+    times), and before the first ("before 01": start-up, the goal check, data preparation) and
+    after the last ("after 05": the landing page, the index, the exit)."""
     import nbformat
 
-    peaks = {}
+    peaks, spans = {}, []
     for path in sorted(run_dir.glob("[0-9][0-9]_*.ipynb")):
         meta = nbformat.read(path, as_version=4).metadata.get("papermill", {})
         try:
@@ -121,7 +123,14 @@ def notebook_peaks(run_dir: Path, timeline: list[tuple[float, int]]) -> dict[str
         except (KeyError, TypeError, ValueError):
             continue
         inside = [rss for t, rss in timeline if start <= t <= end]
-        peaks[path.stem] = max(inside) if inside else 0
+        peaks[path.stem] = (end - start, max(inside) if inside else 0)
+        spans.append((start, end))
+    if spans and timeline:
+        first, last = spans[0][0], spans[-1][1]
+        before = [rss for t, rss in timeline if t < first]
+        after = [rss for t, rss in timeline if t > last]
+        peaks["before 01"] = (first - timeline[0][0], max(before, default=0))
+        peaks["after the last"] = (timeline[-1][0] - last, max(after, default=0))
     return peaks
 
 
@@ -344,8 +353,14 @@ def run_size(
             notebooks = Run.latest(root / "reports")
             if notebooks is not None:  # per notebook, as run.json records them
                 peaks = notebook_peaks(notebooks.path, timeline)
+                outside = {k: peaks.pop(k) for k in ("before 01", "after the last") if k in peaks}
+                if "before 01" in outside:
+                    record("  before 01", *outside["before 01"], scanned=0)
                 for nb in notebooks.record.get("notebooks", []):
-                    record(f"  {nb['name']}", nb["seconds"], peaks.get(nb["name"]), scanned=0)
+                    peak = peaks.get(nb["name"], (None, None))[1]
+                    record(f"  {nb['name']}", nb["seconds"], peak, scanned=0)
+                if "after the last" in outside:
+                    record("  after the last", *outside["after the last"], scanned=0)
     if "scan" in stages and (run_dir / "events.parquet").exists():
         with measured() as m:
             secs = single_scan(run_dir)

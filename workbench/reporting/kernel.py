@@ -53,6 +53,10 @@ import gc as _gc
 _gc.collect()  # the previous notebook's frames and DuckDB connections, freed now
 _gc.freeze()  # what is left is modules and their caches, alive for the kernel's life
 del _gc
+import sys as _sys
+if "pyarrow" in _sys.modules:  # Arrow's allocator keeps freed buffers for reuse: back to the OS
+    _sys.modules["pyarrow"].default_memory_pool().release_unused()
+del _sys
 """
 
 
