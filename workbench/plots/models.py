@@ -131,8 +131,10 @@ def plot_score_distribution(preds: pd.DataFrame, model: str | None = None, ax=No
     p = preds[m].to_numpy(dtype=float)
     y = preds["label"].to_numpy(dtype=int)
     bins = np.linspace(0, max(p.max(), 1e-6), 31)
-    ax.hist(p[y == 0], bins=bins, alpha=0.6, density=True, label="did not reach the goal")
-    ax.hist(p[y == 1], bins=bins, alpha=0.6, density=True, label="reached the goal")
+    # one filled shape per outcome rather than a bar per bin: the same picture, half the drawing
+    shape = {"bins": bins, "alpha": 0.6, "density": True, "histtype": "stepfilled"}
+    ax.hist(p[y == 0], label="did not reach the goal", **shape)
+    ax.hist(p[y == 1], label="reached the goal", **shape)
     ax.set_xlabel("Predicted probability")
     ax.set_ylabel("Density")
     ax.set_title(f"Score distribution by actual outcome: {m}")

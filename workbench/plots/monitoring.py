@@ -38,7 +38,7 @@ def plot_score_drift(earlier: pd.DataFrame, later: pd.DataFrame, psi: float | No
     top = max(float(earlier["probability"].max()), float(later["probability"].max()), 1e-9)
     bins = np.linspace(0, top, 41)
     for frame, label, style in (
-        (later, "later run", {"color": "#08519c", "alpha": 0.45}),
+        (later, "later run", {"color": "#08519c", "alpha": 0.45, "histtype": "stepfilled"}),
         (earlier, "earlier run", {"histtype": "step", "color": "#333333", "linewidth": 1.5}),
     ):
         weights = np.full(len(frame), 1 / max(len(frame), 1))

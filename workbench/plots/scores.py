@@ -122,11 +122,12 @@ def plot_score_histogram(scores: pd.DataFrame, ax=None, bins: int = 50):
             stacked=True,
             label=present,
             color=[_BUCKET_COLOURS[b] for b in present],
+            histtype="stepfilled",  # one shape per bucket, not a bar per bin: half the drawing
         )
         # beside the plot: the bars fill the right of it for a goal most profiles reach
         ax.legend(title="bucket", frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
     else:
-        ax.hist(scores["probability"], bins=bins, color="#08519c")
+        ax.hist(scores["probability"], bins=bins, color="#08519c", histtype="stepfilled")
     ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
     ax.set_xlabel("probability of reaching the goal")
     ax.set_ylabel("profiles")
