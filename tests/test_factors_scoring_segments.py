@@ -790,3 +790,24 @@ def test_factor_text_built_in_row_chunks_reads_as_built_at_once(monkeypatch):
     pd.testing.assert_frame_equal(chunked, whole)
     assert chunked_guard == whole_guard
     assert whole["factors_json"].map(json.loads).map(len).gt(0).all()
+
+
+def test_family_tables_read_values_in_the_leading_features_words():
+    """The landing page's factor table reads each family's range in its leading feature's
+    phrase and unit ("3-5 days since the last purchase"), not bare numbers."""
+    from workbench.factor_groups import family_tables
+
+    C, X = _family_frames(
+        [
+            (
+                {"buys_90d": b, "buys_ever": b + 2, "days_since_last_event": d, "spend": 40.0},
+                {"buys_90d": 0.1, "buys_ever": 0.0, "days_since_last_event": 0.6, "spend": 0.0},
+            )
+            for b, d in ((1, 3), (2, 4), (3, 5), (4, 6))
+        ]
+    )
+    buckets = pd.Series(["high"] * 4, index=X.index)
+    _overall, by_bucket = family_tables(C, X, buckets, FAMILY_SPECS)
+    row = by_bucket.set_index("feature").loc["Recency of purchase"]
+    assert row["value_range"].endswith("days since the last purchase"), row["value_range"]
+    assert row["leading_feature"] == "Days since last event"

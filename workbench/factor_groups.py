@@ -253,8 +253,12 @@ def family_tables(
     fam, G, C = family_contributions(contributions, specs)
     mean_abs = np.abs(C).mean(axis=0) if len(C) else np.zeros(len(fam.codes))
     lead = [int(m[np.argmax(mean_abs[m])]) for m in fam.members]
+    # each family reads its values in its leading feature's words: unit and phrase ("the last
+    # purchase was 0.3-2 usual gaps ago", "$12-15"), not bare numbers beside the family's name
     fam_specs = [
-        FeatureSpec(name, name, fam.specs[j].kind, unit=fam.specs[j].unit)
+        FeatureSpec(
+            name, name, fam.specs[j].kind, unit=fam.specs[j].unit, phrase=fam.specs[j].phrase
+        )
         for name, j in zip(fam.names, lead, strict=True)
     ]
     frame = pd.DataFrame(G, columns=fam.names, index=X.index)

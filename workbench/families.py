@@ -139,6 +139,8 @@ def _goal_timing_specs(
             f"{_cap(many)}: last {short} days against the rest of the lookback (rate)",
             "",
             f"{_cap(one)} trend",
+            0,
+            f"the last {short} days at {{}}x the pace of the rest of the lookback",
         ),
     ]
 
@@ -201,8 +203,8 @@ def _overall_specs(plan: FeaturePlan) -> list[FeatureSpec]:
         spec("events_count_ever", "Events ever", many, activity, 1, "{} ever"),
         spec(f"active_days_{L}d", f"Active days in the last {L} days", "days", activity, 1,
              f"{{}} active in the last {L} days"),
-        spec("trend_30d_vs_prev60d", "Activity trend (last 30 days vs the 60 before)", "ratio",
-             "Activity trend"),
+        spec("trend_30d_vs_prev60d", "Activity trend (last 30 days vs the 60 before)", "",
+             "Activity trend", 0, "the last 30 days at {}x the pace of the 60 before"),
         spec(RECENCY_FEATURE, "Days since last event", "days", recency, -1,
              f"{{}} since the last {noun}"),
         spec("days_since_first_event", "Days since first event", "days", "Tenure", 0,
