@@ -36,6 +36,13 @@ ARTIFACTS: tuple[Artifact, ...] = (
         "Profile rows set aside (no id, or a repeated id), each with its reason",
     ),
     Artifact("event_mix", "event_mix.csv", "prepare_data", "Events per month and event type"),
+    Artifact(
+        "cutoff_counts",
+        "cutoff_counts.parquet",
+        "check_goal",
+        "Eligible profiles and positives per cutoff, counted by `workbench run`'s goal check "
+        "before the notebooks (define_goal uses them instead of counting again)",
+    ),
     Artifact("snapshots", "snapshots.parquet", "define_goal", "Training and validation snapshots"),
     Artifact(
         "scoring_snapshot",

@@ -281,3 +281,36 @@ def test_library_route_takes_frames_and_matches_the_stages(small_run, tmp_path):
     staged = small_run["scored"]["scores"].set_index("profile_id")["probability"]
     pd.testing.assert_series_equal(mine.sort_index(), staged.sort_index(), check_exact=False)
     assert run.read_json("quality")["source"] == "events frame"
+
+
+def test_the_goal_check_counts_the_cutoffs_once(small_run, tmp_path, monkeypatch):
+    """`workbench run` checks the goal before the notebooks; notebook 02 then plans the same
+    goal from the counts the check wrote (cutoff_counts) instead of counting again, and
+    counts again for another as-of date."""
+    import workbench.workflow.stages as stages
+    from workbench.workflow.commands import check_goal
+
+    config = load_config(small_run["config_path"], SMALL)
+    run = Run.create(tmp_path / "runs", config)
+    checked = check_goal(run, config)
+    assert run.has("cutoff_counts")
+
+    def counted_again(*args, **kwargs):
+        raise AssertionError("define_goal counted the cutoffs again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(stages, "counts_by_role", counted_again)
+        goal = stages.define_goal(run)
+    expected = checked.counts.reset_index(drop=True)
+    pd.testing.assert_frame_equal(goal["cutoffs"].reset_index(drop=True), expected)
+    # the same counts as the run that counted them itself
+    pd.testing.assert_frame_equal(
+        goal["cutoffs"].reset_index(drop=True),
+        small_run["goal"]["cutoffs"].reset_index(drop=True),
+    )
+    earlier = str((checked.as_of - pd.Timedelta(days=30)).date())
+    calls = []
+    real = stages.counts_by_role
+    monkeypatch.setattr(stages, "counts_by_role", lambda *a, **k: calls.append(1) or real(*a, **k))
+    stages.define_goal(run, earlier)
+    assert calls, "another as-of date must be counted, not read from the check's counts"

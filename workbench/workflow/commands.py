@@ -301,9 +301,11 @@ def check_goal(run: Run, config: Config, as_of: str | None = None) -> GoalPlan:
     """Prepare the data in `run` and plan the goal; NotReadyError when the data cannot support
     it (what `preflight` checks, in the run's own folder)."""
     prepare_data(run)
-    goal = plan_goal(open_events(run, config), config, as_of)
+    goal = plan_goal(open_events(run, config), config, as_of, with_scoring=True)
     if not goal.readiness["ok"]:
         raise NotReadyError(goal.readiness["messages"])
+    # notebook 02 plans the same goal on the same events: it reads these counts instead
+    run.write_frame("cutoff_counts", goal.counts.assign(as_of=goal.as_of))
     return goal
 
 

@@ -115,22 +115,43 @@ def plan_goal(
     *,
     with_scoring: bool = False,
     check: bool = True,
+    counted: pd.DataFrame | None = None,
 ) -> GoalPlan:
     """Check the goal's fields, place the cutoffs, count positives per cutoff, judge readiness.
 
     `with_scoring` adds the scoring date's row (eligible profiles, no labels yet); `check=False`
-    when the caller has checked the fields already."""
+    when the caller has checked the fields already. `counted`: these events' counts as an
+    earlier plan of this run made them (`cutoff_counts`, with its `as_of`), used when they are
+    for the same cutoffs instead of counting again (1.7 s at 1M profiles)."""
     if check:
         check_fields(config, ctx.events.columns, ctx.events)
     day = resolve_as_of(config, as_of or None, ctx.first_event, ctx.last_event)
     cutoffs = plan_cutoffs(config, day, ctx.first_event)
-    counts = counts_by_role(ctx.events, config, cutoffs, with_scoring=with_scoring)
+    counts = _counted_before(counted, day, with_scoring)
+    if counts is None:
+        counts = counts_by_role(ctx.events, config, cutoffs, with_scoring=with_scoring)
     labelled = counts[counts["role"] != "scoring"]
     readiness = check_readiness(labelled, config, ctx.first_event, ctx.last_event)
     met = "positives" if config.goal.outcome == "occurs" else "negatives"
     if not readiness["ok"] and int(labelled[met].sum()) == 0:  # the goal event never happened
         readiness["messages"] += goal_hints(ctx.events, config)
     return GoalPlan(day, cutoffs, counts, readiness)
+
+
+def _counted_before(counted: pd.DataFrame | None, day, with_scoring: bool):
+    """The counts of an earlier plan for the same as-of day (and with the scoring row when it
+    is wanted), without their `as_of` column; None when there are none that fit."""
+    if counted is None or counted.empty or "as_of" not in counted.columns:
+        return None
+    if (pd.to_datetime(counted["as_of"]) != day).any():
+        return None
+    has_scoring = bool((counted["role"] == "scoring").any())
+    if with_scoring and not has_scoring:
+        return None
+    counts = counted.drop(columns="as_of")
+    if not with_scoring:
+        counts = counts[counts["role"] != "scoring"]
+    return counts.reset_index(drop=True)
 
 
 def check_plan(ctx: EventsContext, config: Config, as_of, quality=None) -> FeaturePlan:
@@ -211,7 +232,8 @@ def define_goal(run: Run, as_of: str | None = None, progress: Progress = None) -
 
     config = run.config
     ctx = open_events(run, config)
-    goal = plan_goal(ctx, config, as_of, with_scoring=True)
+    counted = run.read_frame("cutoff_counts") if run.has("cutoff_counts") else None
+    goal = plan_goal(ctx, config, as_of, with_scoring=True, counted=counted)
     summary = goal_summary(config, goal)
     if not goal.readiness["ok"]:
         run.write_json("goal_summary", summary)
