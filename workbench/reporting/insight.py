@@ -348,7 +348,8 @@ def bucket_table(run: Run) -> pd.DataFrame | None:
             "mean": g.mean(),
             "expected": g.sum(),
         }
-    ).reindex([b for b in BUCKETS if b in set(scores["bucket"].astype(str))])
+    )
+    table = table.reindex([b for b in BUCKETS if b in table.index])  # high first
     table["share"] = table["profiles"] / len(scores)
     table["expected_share"] = table["expected"] / max(float(scores["probability"].sum()), 1e-12)
     table["percentiles"] = [bands.get(b, "") for b in table.index]
