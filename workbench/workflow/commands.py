@@ -13,7 +13,6 @@ not finish.
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 import threading
@@ -136,21 +135,10 @@ def preload_stage_modules() -> threading.Thread:
     """Import the later stages' libraries in a background thread while the data and the
     snapshots are prepared in this one (DuckDB runs without the GIL there), so the comparison
     does not start by importing them (CDNOW backtest: wall 5.76 -> 5.43 s, medians of 4
-    interleaved runs at load 1.6-1.8; CPU seconds within 1-4%). The import lock makes a stage
-    that gets there first wait for a module still loading; a module that fails here fails
-    again, with its error, where it is used."""
-    from workbench.workflow.notebook_run import REPORT_MODULES
+    interleaved runs at load 1.6-1.8; CPU seconds within 1-4%)."""
+    from workbench.workflow.notebook_run import REPORT_MODULES, import_in_background
 
-    def load() -> None:
-        for name in (*MODEL_MODULES, *REPORT_MODULES):
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - reported where the module is really needed
-                pass
-
-    thread = threading.Thread(target=load, name="stage-imports", daemon=True)
-    thread.start()
-    return thread
+    return import_in_background((*MODEL_MODULES, *REPORT_MODULES), "stage-imports")
 
 
 # ----------------------------------------------------------------------------- the two routes

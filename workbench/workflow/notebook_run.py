@@ -134,27 +134,34 @@ REPORT_MODULES = (
     "workbench.reporting.history",
     "matplotlib.pyplot",
     "matplotlib.backends.backend_agg",
+    "matplotlib.backends.backend_svg",  # the landing page's figures are SVG
 )
 
 
-def preload_report_modules() -> threading.Thread:
-    """Import the report's modules in a background thread while the notebooks run (this
-    process only waits on the kernel then); the import lock makes `_finish` wait for a
-    module still loading instead of importing it twice. A module that fails to import here
-    fails again, with its error, where it is used."""
+def import_in_background(modules: tuple[str, ...], name: str) -> threading.Thread:
+    """Import `modules` in a daemon thread named `name` while this thread waits or works
+    without the GIL; the import lock makes code that needs a module still loading wait for it
+    instead of importing it twice. A module that fails to import here fails again, with its
+    error, where it is used."""
 
     def load() -> None:
         import importlib
 
-        for name in REPORT_MODULES:
+        for module in modules:
             try:
-                importlib.import_module(name)
+                importlib.import_module(module)
             except Exception:  # noqa: BLE001 - reported where the module is really needed
                 pass
 
-    thread = threading.Thread(target=load, name="report-imports", daemon=True)
+    thread = threading.Thread(target=load, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def preload_report_modules() -> threading.Thread:
+    """Import the report's modules in the background while the notebooks run (this process
+    only waits on the kernel then)."""
+    return import_in_background(REPORT_MODULES, "report-imports")
 
 
 def run_each(
