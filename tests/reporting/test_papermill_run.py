@@ -1,6 +1,7 @@
-"""papermill's engine for `workbench run` writes the executed notebook at its start and end
-(also when a cell fails), and at a cell boundary only once the last write is `SAVE_EVERY`
-seconds old."""
+"""papermill's engine for `workbench run` leaves the finished notebook's one write to
+`papermill.execute_notebook` (which writes it after the engine, also when a cell failed), writes
+it itself when execution broke off, and at a cell boundary only once the last write is
+`SAVE_EVERY` seconds old."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def _run_cells(tmp_path, writes: list[str], fail_at: int | None = None) -> None:
             if i == fail_at:
                 raise RuntimeError("the kernel died")
             manager.cell_complete(cell, i)
+        manager.broke_off = False  # as RunEngine.execute_notebook after a normal end
     finally:  # as papermill's Engine.execute_notebook
         manager.notebook_complete()
 
@@ -36,15 +38,34 @@ def writes(monkeypatch) -> list[str]:
     return written
 
 
-def test_short_cells_write_only_the_start_and_the_end(tmp_path, writes):
+def test_short_cells_leave_the_one_write_to_papermill(tmp_path, writes):
     _run_cells(tmp_path, writes)
-    assert len(writes) == 2
+    assert writes == []  # papermill.execute_notebook writes the finished notebook next
 
 
-def test_a_failure_still_writes_the_end(tmp_path, writes):
+def test_execution_that_broke_off_still_writes_the_end(tmp_path, writes):
     with pytest.raises(RuntimeError):
         _run_cells(tmp_path, writes, fail_at=1)
-    assert len(writes) == 2
+    assert len(writes) == 1
+
+
+def test_a_run_notebook_is_written_once_with_its_outputs(tmp_path, monkeypatch):
+    import papermill
+
+    written: list[str] = []
+    real = papermill.iorw.write_ipynb
+    for where in ("papermill.engines.write_ipynb", "papermill.execute.write_ipynb"):
+        monkeypatch.setattr(
+            where, lambda nb, path, real=real: written.append(path) or real(nb, path)
+        )
+    src, out = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("print(6 * 7)")]), src)
+    papermill.execute_notebook(
+        str(src), str(out), kernel_name="python3", progress_bar=False,
+        engine_name=papermill_run.register_engine(),
+    )  # fmt: skip
+    assert written == [str(out)]
+    assert "42" in nbformat.read(out, as_version=4).cells[0].outputs[0]["text"]
 
 
 def test_cells_longer_than_save_every_are_written_at_their_boundaries(
@@ -52,4 +73,4 @@ def test_cells_longer_than_save_every_are_written_at_their_boundaries(
 ):
     monkeypatch.setattr(papermill_run, "SAVE_EVERY", 0.0)
     _run_cells(tmp_path, writes)
-    assert len(writes) == 2 + 2 * 3
+    assert len(writes) == 1 + 2 * 3  # the start (its last write is 0 s old), each boundary

@@ -299,13 +299,15 @@ def _start_page_worker() -> None:
     atexit.register(os._exit, 0)
 
 
-def declared_parameters(path: Path) -> set[str]:
-    """Names assigned in the notebook's `parameters` cell (only those are injected)."""
+def declared_parameters(nb) -> set[str]:
+    """Names assigned in the notebook's (or notebook file's) `parameters` cell (only those are
+    injected)."""
     import ast
 
-    import nbformat
+    if isinstance(nb, (str, Path)):
+        import nbformat
 
-    nb = nbformat.read(path, as_version=4)
+        nb = nbformat.read(nb, as_version=4)
     names: set[str] = set()
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):

@@ -14,8 +14,10 @@ prove IOPub is connected.
 notebook (figures included, up to half a megabyte of JSON) when every cell starts and when it
 ends, while the kernel waits: about a second of a CDNOW run. Here a cell's start or end writes
 it only when the last write is `SAVE_EVERY` seconds old, so a long cell still leaves its copy
-behind; the end of the notebook (also a failed one, or a kernel that died) is always written,
-as papermill does.
+behind. The notebook's start (no outputs yet) is not written, and its end is written once:
+`papermill.execute_notebook` writes the executed notebook after the engine returns (also when
+a cell failed: with the error cell first), so the engine writes it itself only when execution
+broke off (a kernel that died, an interruption).
 """
 
 from __future__ import annotations
@@ -64,24 +66,22 @@ class QuickReadyClient(AsyncKernelClient):
 
 class _FewerSaves(NotebookExecutionManager):
     """Writes at a cell's start or end only when the last write is SAVE_EVERY seconds old;
-    the notebook's start (no outputs yet) and its end always."""
+    at the notebook's end only when execution broke off (`broke_off`), since papermill writes
+    the finished notebook itself right after."""
 
-    forced = False
+    broke_off = True  # until the engine says the notebook ran to its end
+    ending = False
 
     def save(self, **kwargs):
-        waited = (self.now() - self.last_save_time).total_seconds()
-        if self.forced or waited >= SAVE_EVERY:
+        if self.ending:  # the end: written here only when papermill will not write it
+            if self.broke_off:
+                super().save(**kwargs)
+            return
+        if (self.now() - self.last_save_time).total_seconds() >= SAVE_EVERY:
             super().save(**kwargs)
 
-    def notebook_start(self, **kwargs):
-        self.forced = True
-        try:
-            super().notebook_start(**kwargs)
-        finally:
-            self.forced = False
-
     def notebook_complete(self, **kwargs):
-        self.forced = True  # papermill's final write, whatever happened
+        self.ending = True  # the metadata (end time, status) is set either way
         super().notebook_complete(**kwargs)
 
 
@@ -110,6 +110,7 @@ class RunEngine(NBClientEngine):
         nb_man.notebook_start()
         try:
             cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            nb_man.broke_off = False
         finally:
             nb_man.cleanup_pbar()
             nb_man.notebook_complete()

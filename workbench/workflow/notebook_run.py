@@ -193,6 +193,8 @@ def run_each(
 
 
 def _execute_each(run, record, notebooks, say, stop, kernel, pages):
+    import nbformat
+
     from workbench.reporting.notebooks import declared_parameters, notebook_title
 
     values = {"run_dir": str(run.path), "as_of": record.get("as_of") or "", "interactive": False}
@@ -205,7 +207,8 @@ def _execute_each(run, record, notebooks, say, stop, kernel, pages):
                 pages.submit(run.path / src.name, done[src.stem])
             continue
         dest = run.path / src.name
-        declared = declared_parameters(src)
+        source = nbformat.read(src, as_version=4)  # once, for its parameters and its title
+        declared = declared_parameters(source)
         params = {k: v for k, v in values.items() if k in declared}
         say(f"[{i}/{len(notebooks)}] {src.stem} ...")
         t0 = time.perf_counter()
@@ -213,7 +216,7 @@ def _execute_each(run, record, notebooks, say, stop, kernel, pages):
         if stop.is_set():
             raise KeyboardInterrupt
         seconds = time.perf_counter() - t0
-        entry = notebook_entry(src, dest, params, seconds, None, failure, notebook_title(src))
+        entry = notebook_entry(src, dest, params, seconds, None, failure, notebook_title(source))
         record["notebooks"].append(entry)
         pages.submit(dest, entry)  # its "html" is set once the page is written
         run.update_record(notebooks=record["notebooks"])
