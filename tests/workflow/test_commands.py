@@ -314,3 +314,32 @@ def test_the_goal_check_counts_the_cutoffs_once(small_run, tmp_path, monkeypatch
     monkeypatch.setattr(stages, "counts_by_role", lambda *a, **k: calls.append(1) or real(*a, **k))
     stages.define_goal(run, earlier)
     assert calls, "another as-of date must be counted, not read from the check's counts"
+
+
+def test_landing_sections_drawn_early_are_used_only_while_their_files_stand(
+    small_run, tmp_path, monkeypatch
+):
+    """`workbench run` draws the landing page's factor and history sections while the last
+    notebook runs; the page uses them only while the files they were drawn from are unchanged
+    (here the factor table is rewritten after: that section is drawn again)."""
+    import shutil
+
+    from workbench.reporting import landing
+
+    run = Run(shutil.copytree(small_run["run_dir"], tmp_path / "run"))
+    landing.write_report(run)
+    whole = (run.path / "report.html").read_text()
+    early = landing.draw_early(run)
+    assert {"factors", "history"} <= set(early) and "factors_by_bucket" in {
+        name for name, *_ in early["factors"][1]
+    }
+    landing.write_report(run, early)
+    assert (run.path / "report.html").read_text() == whole  # the same page, figures included
+
+    monkeypatch.setattr(landing, "_factors", lambda r: "<h2>drawn again</h2>")
+    landing.write_report(run, early)
+    assert "drawn again" not in (run.path / "report.html").read_text()  # files unchanged
+    table = run.read_frame("factors_by_bucket")
+    run.write_frame("factors_by_bucket", table)  # rewritten after the early drawing
+    landing.write_report(run, early)
+    assert "drawn again" in (run.path / "report.html").read_text()

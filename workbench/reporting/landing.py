@@ -379,10 +379,58 @@ def _details(run: Run) -> str:
 
 
 # ----------------------------------------------------------------------------- the page
-def write_report(run: Run) -> Path:
+class _Watched(Run):
+    """The same run folder, remembering each file a section looked at (present or not)."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.looked_at: set[str] = set()
+
+    def file(self, name: str) -> Path:
+        self.looked_at.add(name)
+        return super().file(name)
+
+
+def _state(run: Run, names) -> tuple:
+    """(name, size, modification time) of each file, None for one that is not there."""
+    state = []
+    for name in sorted(names):
+        try:
+            st = run.file(name).stat()
+            state.append((name, st.st_size, st.st_mtime_ns))
+        except OSError:
+            state.append((name, None, None))
+    return tuple(state)
+
+
+def draw_early(run: Run) -> dict[str, tuple[str, tuple]]:
+    """The landing page's factor and history sections, drawn while the last notebook runs (the
+    figures are a third of the page's time, which the user waits for after the last notebook),
+    each with the state of the files it read: `write_report(run, early=...)` uses a section
+    only when none of those files has changed or appeared since, and draws it again otherwise."""
+    drawn = {}
+    for key, section in (
+        ("factors", _factors),
+        ("history", lambda r: _history(insight.history(r), insight.goal_words(r.config))),
+    ):
+        watched = _Watched(run.path)
+        html_text = section(watched)
+        drawn[key] = (html_text, _state(run, watched.looked_at))
+    return drawn
+
+
+def _early_or_now(run: Run, early, key: str, draw) -> str:
+    html_text, state = (early or {}).get(key, (None, None))
+    if html_text is not None and _state(run, [n for n, *_ in state]) == state:
+        return html_text
+    return draw()
+
+
+def write_report(run: Run, early: dict | None = None) -> Path:
     """Write `report.html` (see the module docstring). A `workbench score` run says which
     saved model scored instead of a verdict; a `workbench backtest` run leads with what
-    happened after its date (`reporting.command_pages`)."""
+    happened after its date (`reporting.command_pages`). `early`: sections `draw_early` made,
+    used where the files they were drawn from are unchanged."""
     from workbench.reporting.command_pages import backtest_section, score_section
 
     try:
@@ -403,12 +451,14 @@ def write_report(run: Run) -> Path:
         backtest_section(run) if kind == "backtest" else "",
         _buckets(run, words),
         _distribution(run),
-        _factors(run),
+        _early_or_now(run, early, "factors", lambda: _factors(run)),
         _segments(run, summary.get("profiles"), words),
         # decisions (issue 15): the target size, the cohorts served badly, every run over time
         decisions.economics_section(run),
         decisions.cohorts_section(run),
-        _history(hist, words),
+        _early_or_now(
+            run, early if hist is not None else None, "history", lambda: _history(hist, words)
+        ),
         decisions.history_link(run),
         _pages(run),
         _model_details(run),

@@ -13,6 +13,7 @@ not finish.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import threading
@@ -81,14 +82,30 @@ def _ending(started: float, error: BaseException | None) -> dict[str, Any]:
     return changes
 
 
-def _report_early(run: Run, record: dict[str, Any], started: float, error) -> list:
+def _report_early(run: Run, record: dict[str, Any], started: float, error, early=None) -> list:
     """Record the end and write the landing page while the last notebook pages are exported
-    (their names already in `record`); the links it was written with, for `_finish`."""
+    (their names already in `record`; `early`: sections `landing.draw_early` drew while the
+    last notebook ran); the links it was written with, for `_finish`."""
     from workbench.reporting.landing import notebook_links, write_report
 
     run.update_record(notebooks=record["notebooks"], **_ending(started, error))
-    write_report(run)
+    write_report(run, early)
     return notebook_links(run)
+
+
+def _draw_early_in_background(run: Run, into: dict) -> threading.Thread:
+    """`landing.draw_early` in a thread while the last notebook runs on the kernel (this
+    process only waits on it then); a section it could not draw is drawn at the end."""
+
+    def draw() -> None:
+        from workbench.reporting.landing import draw_early
+
+        with contextlib.suppress(Exception):
+            into.update(draw_early(run))
+
+    thread = threading.Thread(target=draw, name="landing-early", daemon=True)
+    thread.start()
+    return thread
 
 
 def _finish(
@@ -224,14 +241,23 @@ def run_notebooks(
         kernel = RunKernel(record["kernel"])
     kernel.cwd = str(run.path)
     written: list = []
+    early: dict = {}
+    drawing: list[threading.Thread] = []
 
     def report_while_pages(failure) -> None:
         kernel.shutdown()  # not needed for the report, and its memory back
-        written.append(_report_early(run, record, started, failure))
+        for thread in drawing:
+            thread.join()
+        written.append(_report_early(run, record, started, failure, early))
+
+    def before_last() -> None:
+        drawing.append(_draw_early_in_background(run, early))
 
     try:
         with stop_requests() as stop, kernel:
-            failure = run_each(run, record, notebooks, say, stop, kernel, report_while_pages)
+            failure = run_each(
+                run, record, notebooks, say, stop, kernel, report_while_pages, before_last
+            )
     except BaseException as exc:  # Ctrl-C, SIGTERM, a disk that filled up between notebooks
         if isinstance(exc, KeyboardInterrupt):
             mark_interrupted(run, started, say)

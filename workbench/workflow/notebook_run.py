@@ -165,7 +165,14 @@ def preload_report_modules() -> threading.Thread:
 
 
 def run_each(
-    run: Run, record: dict[str, Any], notebooks: list[Path], say, stop, kernel, while_pages=None
+    run: Run,
+    record: dict[str, Any],
+    notebooks: list[Path],
+    say,
+    stop,
+    kernel,
+    while_pages=None,
+    before_last=None,
 ):
     """Execute the notebooks not yet done (`record["notebooks"]` entries with status ok), one
     by one on `kernel` (a started `RunKernel`), recording each in run.json as it ends; the
@@ -174,13 +181,14 @@ def run_each(
     A stop request (`stop` set) ends it as an interruption, the interrupted notebook not
     recorded. `while_pages(failure)`: called once the notebooks are done, while the last pages
     are still being exported, their entries already naming the pages they will be (the
-    landing page is written then, instead of after them)."""
+    landing page is written then, instead of after them). `before_last()`: called as the last
+    notebook starts."""
     from workbench.reporting.notebooks import HtmlExports
 
     preload_report_modules()
     try:
         with HtmlExports(say) as pages:
-            failure = _execute_each(run, record, notebooks, say, stop, kernel, pages)
+            failure = _execute_each(run, record, notebooks, say, stop, kernel, pages, before_last)
             if while_pages is not None and not stop.is_set():
                 pages.name_pending()
                 while_pages(failure)
@@ -192,7 +200,7 @@ def run_each(
     return failure
 
 
-def _execute_each(run, record, notebooks, say, stop, kernel, pages):
+def _execute_each(run, record, notebooks, say, stop, kernel, pages, before_last=None):
     import nbformat
 
     from workbench.reporting.notebooks import declared_parameters, notebook_title
@@ -211,6 +219,8 @@ def _execute_each(run, record, notebooks, say, stop, kernel, pages):
         declared = declared_parameters(source)
         params = {k: v for k, v in values.items() if k in declared}
         say(f"[{i}/{len(notebooks)}] {src.stem} ...")
+        if before_last is not None and i == len(notebooks):
+            before_last()
         t0 = time.perf_counter()
         failure = kernel.execute(src, dest, params)
         if stop.is_set():
