@@ -95,10 +95,10 @@ class RunKernel:
         run_sync(km.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=self.cwd)
         self.km, self.starts = km, self.starts + 1
         self._control = km.blocking_client()
-        # Jupyter's channels, not an OS shell: `shell` is the ZMQ channel that carries execute
-        # requests (only the module's own _WARM_UP and _RESET code). No iopub: the notebooks'
-        # outputs are broadcast there and nobody would read them.
-        self._control.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        # Only Jupyter's request channel (a ZMQ socket carrying the module's own _WARM_UP and
+        # _RESET code); no iopub: the notebooks' outputs are broadcast there, nobody would read them.
+        self._control.shell_channel.start()
+        self._control.allow_stdin = False
         self._control.execute(_WARM_UP, silent=True, store_history=False, allow_stdin=False)
         import papermill  # noqa: F401 - a second of imports here, while the kernel starts
 
