@@ -110,7 +110,7 @@ def run_history(folder: str | Path) -> pd.DataFrame:
     """One row per scored run of the goal (newest first): its page, kind (and status when not
     ok), scoring date, goal, model and validation AUC, profiles scored, expected conversions
     and, when known, realised AUC and actual against expected conversions."""
-    from workbench.reporting.insight import goal_words
+    from workbench.reporting.goal_text import goal_words
 
     folder = Path(folder)
     runs = run_folders(folder)

@@ -114,7 +114,7 @@ def factor_weights(side: ScoredRun, notes: list[str]) -> pd.DataFrame | None:
 
 # ----------------------------------------------------------------------------- what changed
 def side_facts(side: ScoredRun) -> dict[str, Any]:
-    from workbench.reporting.insight import goal_words, population
+    from workbench.reporting.goal_text import goal_words, population
 
     config = side.run.config
     trained = side.trained_by
