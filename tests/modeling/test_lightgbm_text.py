@@ -30,6 +30,29 @@ def _fix_sizes(text: str) -> str:
     return re.sub(r"tree_sizes=.*", f"tree_sizes={sizes}", text, count=1)
 
 
+def _missing_split_model() -> str:
+    """A split of every value against the missing ones, which LightGBM 4 writes as
+    `threshold=inf` (a real Online Retail backtest failed on it before the check allowed it)."""
+    rng = np.random.default_rng(0)
+    x = rng.random(4000) * 1.8
+    x[rng.random(4000) < 0.3] = 0.0
+    missing = rng.random(4000) < 0.1
+    x[missing] = np.nan
+    y = np.where(missing, rng.random(4000) < 0.1, rng.random(4000) < 0.4).astype(int)
+    settings = {"objective": "binary", "verbosity": -1, "num_leaves": 2, "min_data_in_leaf": 20}
+    X = np.column_stack([x, rng.random(4000), rng.random(4000)])
+    return lgb.train(settings, lgb.Dataset(X, y), 1).model_to_string()
+
+
+def test_an_infinite_threshold_is_a_real_model():
+    text = _missing_split_model()
+    assert re.search(r"^threshold=inf\b", text, re.M)  # LightGBM writes it this way
+    check_model_text(text, 3)
+    booster = lgb.Booster(model_str=text)
+    scores = booster.predict(np.array([[0.5, 0.5, 0.5], [np.nan, 0.5, 0.5]]))
+    assert scores[0] != scores[1]  # the split it loaded tells missing from present
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -64,6 +87,10 @@ DAMAGED = {
     "NaN leaf": (
         _fix_sizes(re.sub(r"leaf_value=\S+", "leaf_value=nan", REAL, count=1)),
         "infinite or NaN",
+    ),
+    "NaN threshold": (
+        _fix_sizes(re.sub(r"^threshold=\S+", "threshold=nan", REAL, count=1, flags=re.M)),
+        "threshold holds a NaN value",
     ),
     "category sets": (
         _fix_sizes(re.sub(r"cat_boundaries=0 \d+", "cat_boundaries=0 99", REAL, count=1)),

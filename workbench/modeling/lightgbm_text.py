@@ -6,7 +6,8 @@ no Python exception), or loads and fails later. `check_model_text` reads the hea
 tree the way LightGBM lays them out (`Booster.model_to_string`) and raises `ValueError` naming
 the tree and field for anything LightGBM could not load as a proper binary model: array lengths
 against `num_leaves`, child indices forming one tree, split features in range, categorical
-boundaries, finite leaf values, and `tree_sizes` matching the text.
+boundaries, finite leaf values (thresholds may be infinite, never NaN), and `tree_sizes`
+matching the text.
 """
 
 from __future__ import annotations
@@ -31,12 +32,16 @@ def _fields(block: str) -> dict[str, str]:
     return out
 
 
-def _numbers(text: str, kind, where: str) -> list:
+def _numbers(text: str, kind, where: str, infinite: bool = False) -> list:
+    """The numbers of one field; floats finite, or with `infinite` not NaN (a split threshold:
+    LightGBM writes `inf` for a split of every value against the missing ones)."""
     try:
         values = [kind(v) for v in text.split()]
     except ValueError:
         raise ValueError(f"{where} holds a value that is not a number") from None
-    if kind is float and not all(math.isfinite(v) for v in values):
+    if kind is float and infinite and any(math.isnan(v) for v in values):
+        raise ValueError(f"{where} holds a NaN value")
+    if kind is float and not infinite and not all(math.isfinite(v) for v in values):
         raise ValueError(f"{where} holds an infinite or NaN value")
     return values
 
@@ -68,7 +73,7 @@ def _check_tree(fields: dict[str, str], n_features: int, where: str) -> None:
     arrays = {}
     for key in _INTERNAL_REQUIRED + _INTERNAL_OPTIONAL:
         kind = float if key in ("threshold", "split_gain") or key.startswith("internal_") else int
-        arrays[key] = _numbers(fields.get(key, ""), kind, f"{where} {key}")
+        arrays[key] = _numbers(fields.get(key, ""), kind, f"{where} {key}", key == "threshold")
         if (arrays[key] or key in _INTERNAL_REQUIRED) and len(arrays[key]) != nodes:
             raise ValueError(f"{where}: {key} has {len(arrays[key])} values for {nodes} splits")
     if any(not 0 <= f < n_features for f in arrays["split_feature"]):
