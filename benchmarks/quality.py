@@ -12,6 +12,11 @@ goal's direction: per feature as the factors used to be worded, and as the score
     .venv/bin/python benchmarks/quality.py                         # CDNOW (../shared/datasets/cdnow)
     .venv/bin/python benchmarks/quality.py --logs cdnow my/retail.yaml:2011-11-09 --repeat 3
     .venv/bin/python benchmarks/quality.py --checkout ../other-clone   # another checkout's figures
+    .venv/bin/python benchmarks/quality.py --seeds 42 1 2 3 4 5 6      # the spread over fit samples
+
+`--seeds` runs one backtest per `training.seed` (which draws every fit's sample of rows) and
+prints the median and range of the realised ROC AUC, the gap and expected against actual:
+a change that moves a figure by less than that range has not shown it helps.
 
 A log is `cdnow` (examples/cdnow.yaml as of 1998-03-01) or `CONFIG.yaml:DATE` for any purchase
 log or clickstream you have; nothing is downloaded. Targets (CDNOW, 90-day purchase as of
@@ -270,12 +275,75 @@ def show(name: str, at: str, fig: dict, times: list, cpus: list) -> None:
         print("  targets: " + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in ok.items()))
 
 
+def show_spread(name: str, by_seed: dict[int, dict]) -> None:
+    """One line per figure across the training seeds (which draw the fit samples): what a
+    change must beat to be more than the draw of the sample."""
+    over = {k: f["expected"] / f["actual"] - 1 for k, f in by_seed.items() if f["actual"]}
+    rows = {
+        "realised": {k: f["realised"] for k, f in by_seed.items()},
+        "gap": {k: f["reported"] - f["realised"] for k, f in by_seed.items()},
+        "expected vs actual": over,
+    }
+    print(f"== {name}: {len(by_seed)} seeds {sorted(by_seed)}")
+    for label, v in rows.items():
+        values = sorted(v.values())
+        fmt = (
+            "{:+.1%}"
+            if label == "expected vs actual"
+            else "{:+.4f}"
+            if label == "gap"
+            else "{:.4f}"
+        )
+        shown = ", ".join(f"{k}: {fmt.format(v[k])}" for k in sorted(v))
+        print(
+            f"  {label}: median {fmt.format(statistics.median(values))}, "
+            f"range {fmt.format(values[0])} .. {fmt.format(values[-1])} ({shown})"
+        )
+    champions = [f["champion"] for f in by_seed.values()]
+    print("  champions: " + ", ".join(f"{c} {champions.count(c)}" for c in sorted(set(champions))))
+    if name == "cdnow":
+        met = {
+            f"realised >= {TARGETS['realised']}": [
+                r >= TARGETS["realised"] for r in rows["realised"].values()
+            ],
+            f"|gap| <= {TARGETS['gap']}": [abs(g) <= TARGETS["gap"] for g in rows["gap"].values()],
+            "overall within 5%": [abs(o) <= TARGETS["overall"] for o in over.values()],
+        }
+        print(
+            "  targets met at: " + ", ".join(f"{k} {sum(v)}/{len(v)} seeds" for k, v in met.items())
+        )
+
+
+def measure(checkout: Path, config: Path, at: str, sets: list[str], repeat: int, keep):
+    """(figures of the first backtest, wall seconds, CPU seconds of each of `repeat`)."""
+    times, cpus, fig = [], [], None
+    with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
+        base = keep or Path(tmp)
+        for i in range(repeat):
+            wall, cpu, run = run_backtest(checkout, config, at, base / f"run{i}", sets)
+            times.append(wall)
+            cpus.append(cpu)
+            if fig is None:
+                env = {**os.environ, "PYTHONPATH": str(checkout)}
+                cmd = [sys.executable, __file__, "--figures", str(run)]
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+                fig = json.loads(out.stdout)
+                fig["buckets"] = {k: tuple(v) for k, v in fig["buckets"].items()}
+    return fig, times, cpus
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--logs", nargs="+", default=["cdnow"], help="cdnow or CONFIG.yaml:DATE")
     parser.add_argument("--checkout", type=Path, default=REPO, help="the checkout to measure")
     parser.add_argument("--repeat", type=int, default=1, help="backtests per log (median time)")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="config override")
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        help="one backtest per training.seed; prints the spread of the figures across them",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", type=Path, help="keep the backtest run folders here")
     parser.add_argument("--figures", type=Path, help=argparse.SUPPRESS)  # internal: one run folder
@@ -290,21 +358,22 @@ def main(argv=None) -> int:
         if not config.exists():
             print(f"{name}: skipped ({config} not found)")
             continue
-        times, cpus, fig = [], [], None
-        with tempfile.TemporaryDirectory(prefix="quality-") as tmp:
-            base = args.keep / name if args.keep else Path(tmp)
-            for i in range(args.repeat):
-                wall, cpu, run = run_backtest(checkout, config, at, base / f"run{i}", args.sets)
-                times.append(wall)
-                cpus.append(cpu)
-                if fig is None:
-                    env = {**os.environ, "PYTHONPATH": str(checkout)}
-                    cmd = [sys.executable, __file__, "--figures", str(run)]
-                    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-                    fig = json.loads(out.stdout)
-                    fig["buckets"] = {k: tuple(v) for k, v in fig["buckets"].items()}
-        show(name, at, fig, times, cpus)
-        results[name] = {**fig, "wall": times, "cpu": cpus}
+        by_seed = {}
+        for seed in args.seeds or [None]:
+            sets = args.sets + ([f"training.seed={seed}"] if seed is not None else [])
+            keep = (
+                args.keep / name / (f"seed{seed}" if seed is not None else "")
+                if args.keep
+                else None
+            )
+            fig, times, cpus = measure(checkout, config, at, sets, args.repeat, keep)
+            show(name if seed is None else f"{name} (training.seed={seed})", at, fig, times, cpus)
+            by_seed[seed] = {**fig, "wall": times, "cpu": cpus}
+        if args.seeds:
+            show_spread(name, by_seed)
+            results[name] = {"by_seed": {str(k): v for k, v in by_seed.items()}}
+        else:
+            results[name] = by_seed[None]
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
     return 0
