@@ -122,6 +122,19 @@ def test_tie_rule_prefers_logistic_within_0_002():
     assert choose_champion({"boosted": 0.7}) == "boosted"
 
 
+def test_a_lead_at_every_origin_beats_the_tie_rule():
+    means = {"logistic": 0.800, "boosted": 0.8015}
+    everywhere = {"logistic": [0.80, 0.79, 0.78], "boosted": [0.802, 0.791, 0.7805]}
+    mixed = {"logistic": [0.80, 0.79, 0.78], "boosted": [0.799, 0.793, 0.7825]}
+    assert choose_champion(means, folds=everywhere) == "boosted"
+    assert choose_champion(means, folds=mixed) == "logistic"  # ahead at two origins of three
+    one = {"logistic": [0.80], "boosted": [0.8015]}
+    assert choose_champion(means, folds=one) == "logistic"  # one origin judges nothing
+    # a lead beyond the margin needs no such consistency; the logistic ahead stays champion
+    assert choose_champion({"logistic": 0.80, "boosted": 0.81}, folds=mixed) == "boosted"
+    assert choose_champion({"logistic": 0.801, "boosted": 0.800}, folds=everywhere) == "logistic"
+
+
 def test_nonlinear_signal_boosted_wins(nonlinear_comparison):
     board = nonlinear_comparison.leaderboard
     assert nonlinear_comparison.champion == "boosted"

@@ -33,6 +33,7 @@ from workbench.modeling.quality import fold_trend, quality_flags, reported
 from workbench.modeling.screening import distribution_check, flagged_features, screen_features
 
 TIE_MARGIN = 0.002  # within this fold-mean AUC of the best, the logistic model is preferred
+# (unless the best led it at every origin: `choose_champion`)
 BLEND_MARGIN = 0.002  # the blend is champion only when it beats the best part by more
 CALIBRATION_MARGIN = 0.005  # Platt is kept unless its fold log loss is worse by more (relative)
 
@@ -53,15 +54,33 @@ class Comparison:
     newest: Fold | None = None
 
 
-def choose_champion(roc_auc: dict[str, float], margin: float = TIE_MARGIN) -> str:
-    """Best ROC AUC among logistic and boosted; within `margin` prefer logistic."""
+def choose_champion(
+    roc_auc: dict[str, float],
+    margin: float = TIE_MARGIN,
+    folds: dict[str, list[float]] | None = None,
+) -> str:
+    """Best ROC AUC among logistic and boosted; within `margin` prefer logistic, unless the
+    other beat it at every one of two or more origins (`folds`, each candidate's ROC AUC per
+    fold): a small lead held at every origin is a consistent one, not the folds' noise.
+
+    On CDNOW the boosted model led the logistic one by 0.001-0.002 on the fold mean and at all
+    three origins for every training seed tried, and realised 0.8232 against the logistic's
+    0.8216 (medians of 7 seeds); the margin alone had picked the logistic for 5 of them."""
     pool = {k: v for k, v in roc_auc.items() if k in ("logistic", "boosted") and np.isfinite(v)}
     if not pool:
         raise NotReadyError(["no model candidate could be judged on the validation snapshot"])
     best = max(pool, key=lambda k: (pool[k], k == "logistic"))
     if "logistic" in pool and pool["logistic"] >= pool[best] - margin:
+        if best != "logistic" and _leads_everywhere(folds or {}, best, "logistic"):
+            return best
         return "logistic"
     return best
+
+
+def _leads_everywhere(folds: dict[str, list[float]], a: str, b: str) -> bool:
+    """`a` scored above `b` at every origin, with at least two origins to judge."""
+    fa, fb = folds.get(a) or [], folds.get(b) or []
+    return len(fa) == len(fb) >= 2 and all(x > y for x, y in zip(fa, fb, strict=True))
 
 
 def _check_snapshots(snapshots: pd.DataFrame, specs: list[FeatureSpec]) -> None:
@@ -119,7 +138,10 @@ def _compare(snapshots, specs, config, scoring) -> Comparison:
     per = {n: [fold_metrics(f, n) for f in folds] for n in names}
     chosen = choose_calibrations(per, config.models.calibration)
     rows = {n: _summary(per[n], chosen[n], folds, n) for n in names}
-    champion = choose_champion({k: v["roc_auc_fold_mean"] for k, v in rows.items()})
+    champion = choose_champion(
+        {k: v["roc_auc_fold_mean"] for k, v in rows.items()},
+        folds={k: v["roc_auc_folds"] for k, v in rows.items()},
+    )
     if (
         blend
         and rows["blend"]["roc_auc_fold_mean"] > rows[champion]["roc_auc_fold_mean"] + BLEND_MARGIN
