@@ -20,8 +20,8 @@
 # rule as the final model will be fitted, at several **validation origins** (rolling, out of
 # time): each fold trains on every cutoff whose outcome window closes before its origin and is
 # judged on every profile at the origin. The champion has the best fold-mean ROC AUC (logistic
-# wins near-ties because it is easier to explain; the blend only on a clear win); it is then
-# refit on every snapshot and scores profiles.
+# wins near-ties because it is easier to explain, unless the boosted tree led it at every origin;
+# the blend only on a clear win); it is then refit on every snapshot and scores profiles.
 #
 # **Writes** `metrics.json` (every fold), `validation_predictions.parquet` (every origin's
 # out-of-time scores, `fold` 0 the newest), `coefficients.csv`, `importance.csv` and the saved
