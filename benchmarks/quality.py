@@ -284,16 +284,11 @@ def show_spread(name: str, by_seed: dict[int, dict]) -> None:
         "gap": {k: f["reported"] - f["realised"] for k, f in by_seed.items()},
         "expected vs actual": over,
     }
+    formats = {"realised": "{:.4f}", "gap": "{:+.4f}", "expected vs actual": "{:+.1%}"}
     print(f"== {name}: {len(by_seed)} seeds {sorted(by_seed)}")
     for label, v in rows.items():
         values = sorted(v.values())
-        fmt = (
-            "{:+.1%}"
-            if label == "expected vs actual"
-            else "{:+.4f}"
-            if label == "gap"
-            else "{:.4f}"
-        )
+        fmt = formats[label]
         shown = ", ".join(f"{k}: {fmt.format(v[k])}" for k in sorted(v))
         print(
             f"  {label}: median {fmt.format(statistics.median(values))}, "

@@ -98,7 +98,6 @@ class RunKernel:
         # Only Jupyter's request channel (a ZMQ socket carrying the module's own _WARM_UP and
         # _RESET code); no iopub: the notebooks' outputs are broadcast there, nobody would read them.
         self._control.shell_channel.start()
-        self._control.allow_stdin = False
         self._control.execute(_WARM_UP, silent=True, store_history=False, allow_stdin=False)
         import papermill  # noqa: F401 - a second of imports here, while the kernel starts
 
@@ -132,7 +131,7 @@ class RunKernel:
         # the run folder enters the code only as a Python string literal (repr), as papermill
         # injects the notebooks' parameters
         msg_id = self._control.execute(
-            _RESET.format(cwd=str(self.cwd)), silent=True, store_history=False, allow_stdin=False
+            _RESET.format(cwd=self.cwd), silent=True, store_history=False, allow_stdin=False
         )
         waited = 0.0
         while True:  # the warm-up's reply, if still unread, comes first and is skipped

@@ -456,8 +456,9 @@ def write_report(run: Run, early: dict | None = None) -> Path:
         # decisions (issue 15): the target size, the cohorts served badly, every run over time
         decisions.economics_section(run),
         decisions.cohorts_section(run),
+        # (a score run has no history section: `draw_early` draws one whatever the kind)
         _early_or_now(
-            run, early if hist is not None else None, "history", lambda: _history(hist, words)
+            run, early if kind != "score" else None, "history", lambda: _history(hist, words)
         ),
         decisions.history_link(run),
         _pages(run),

@@ -188,8 +188,9 @@ def _readable_failure(nb, ipynb_name: str) -> None:
 def export_html(
     ipynb: str | Path, html_path: str | Path | None = None, title: str | None = None
 ) -> Path:
-    """Export an executed notebook to HTML with code hidden and figures embedded (as the notebook drew them),
-    titled by its first heading, with a navigation bar back to the run's report (`link_pages`
+    """Export an executed notebook to HTML with code hidden and figures embedded (as the
+    notebook drew them), titled by its first heading, with a navigation bar back to the run's
+    report (`link_pages`
     fills it in); a failed notebook shows the reason and what to do instead of a traceback."""
     import nbformat
 

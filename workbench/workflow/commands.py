@@ -131,9 +131,10 @@ def _finish(
         if written is None:
             run.update_record(**_ending(started, error))
         if report:
-            if written is None or notebook_links(run) != written:
+            links = notebook_links(run)
+            if written is None or links != written:
                 write_report(run)
-            link_pages(run.path, notebook_links(run))
+            link_pages(run.path, links)
     except Exception:
         if error is not None:
             return run  # the caller raises `error`: the cause, not this consequence
